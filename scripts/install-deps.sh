@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what invoice-hub needs from Debian on a bare machine, and nothing when it is already
+# there: libxml2 (the XSD engine) with what its bindings build with, and RabbitMQ for the tests
+# and `make run` that use a real broker. Needs root (or sudo) only when something is missing.
+set -euo pipefail
+
+need=()
+for pkg in libxml2-dev pkg-config libclang-dev rabbitmq-server openssl curl; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+
+echo "install-deps: installing ${need[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian starts a system-wide RabbitMQ on install; the project runs its own nodes on ports of its
+# own, so the system one is stopped to keep port 5672 and the CPU free.
+if printf '%s\n' "${need[@]}" | grep -qx rabbitmq-server; then
+    $SUDO service rabbitmq-server stop >/dev/null 2>&1 || true
+fi

@@ -1,0 +1,1 @@
+//! See DESIGN.md: the `audit` part. Not built yet.

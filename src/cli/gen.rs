@@ -1,0 +1,10 @@
+//! `invoice-hub gen`: not built yet.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`invoice-hub gen` is not built yet")
+}

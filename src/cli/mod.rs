@@ -1,0 +1,91 @@
+//! The command line: one subcommand per thing a user of the exchange does. Each subcommand lives
+//! in its own file and calls into the part that owns the work; this file only dispatches.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod assess;
+mod audit;
+mod fetch;
+mod gen;
+mod hub;
+mod notify;
+mod pki;
+mod publish;
+mod status;
+mod store;
+mod validate;
+
+/// Exit code for "the input was checked and something in it is wrong".
+pub const EXIT_INVALID: u8 = 1;
+/// Exit code for usage, configuration and I/O errors: nothing was checked.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "invoice-hub",
+    version,
+    about = "Exchange of out-of-county invoice bases (ProcessClaimSpecification 1.1) between Swedish regions",
+    long_about = "invoice-hub carries the invoice basis (fakturaunderlag) from the region that gave care to \
+the patient's home region: it validates each basis against the national contract's schema and \
+business rules, applies the sending region's standardised harm assessment, delivers over mutual \
+TLS to the receiving region's restricted store and keeps a tamper-evident disclosure log.\n\n\
+A sending region uses `validate`, `publish` and `status`; a receiving region `notify` and `fetch`; \
+an operator `hub`, `store` and `pki`; an auditor `audit`."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check invoice bases against the contract's XSD and business rules (ÖR1–ÖR52).
+    Validate(validate::Args),
+    /// Apply a region's confidentiality policy to invoice bases and explain the decision.
+    Assess(assess::Args),
+    /// Generate realistic synthetic invoice bases (deterministic for a seed).
+    Gen(gen::Args),
+    /// Publish invoice bases to the exchange as a sending region.
+    Publish(publish::Args),
+    /// Show the outcome of what this region sent.
+    Status(status::Args),
+    /// Show the notices of what arrived for this region.
+    Notify(notify::Args),
+    /// Run the routing core.
+    Hub(hub::Args),
+    /// Run a receiving region's restricted store.
+    Store(store::Args),
+    /// Read from a restricted store as named staff.
+    Fetch(fetch::Args),
+    /// Query, verify and prove the disclosure log.
+    Audit(audit::Args),
+    /// Make development certificates.
+    Pki(pki::Args),
+}
+
+/// Parses the command line, runs the subcommand and maps its outcome to an exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Validate(a) => validate::run(a),
+        Command::Assess(a) => assess::run(a),
+        Command::Gen(a) => gen::run(a),
+        Command::Publish(a) => publish::run(a),
+        Command::Status(a) => status::run(a),
+        Command::Notify(a) => notify::run(a),
+        Command::Hub(a) => hub::run(a),
+        Command::Store(a) => store::run(a),
+        Command::Fetch(a) => fetch::run(a),
+        Command::Audit(a) => audit::run(a),
+        Command::Pki(a) => pki::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}

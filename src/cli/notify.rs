@@ -1,0 +1,10 @@
+//! `invoice-hub notify`: not built yet.
+
+use std::process::ExitCode;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {}
+
+pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
+    anyhow::bail!("`invoice-hub notify` is not built yet")
+}

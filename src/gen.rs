@@ -1,0 +1,1 @@
+//! See DESIGN.md: the `gen` part. Not built yet.

@@ -1,0 +1,1 @@
+//! See DESIGN.md: the `pki` part. Not built yet.

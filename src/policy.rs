@@ -1,0 +1,1 @@
+//! See DESIGN.md: the `policy` part. Not built yet.
