@@ -25,8 +25,7 @@ pub fn basis_id(xml: &[u8]) -> Result<String, BrokerError> {
             }
             Event::Start(s) => {
                 let name = s.local_name().as_ref().to_vec();
-                in_id = name == b"id"
-                    && path.last().is_some_and(|p| p == b"claimSpecification");
+                in_id = name == b"id" && path.last().is_some_and(|p| p == b"claimSpecification");
                 path.push(name);
             }
             Event::Text(t) if in_id => {
@@ -38,8 +37,7 @@ pub fn basis_id(xml: &[u8]) -> Result<String, BrokerError> {
             Event::End(_) => {
                 if in_id {
                     let id = id.trim().to_string();
-                    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic())
-                    {
+                    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
                         return Err(BrokerError::NotABasis(
                             "claimSpecification/id is empty or not printable ASCII".into(),
                         ));
@@ -77,8 +75,12 @@ mod tests {
         let nested = b"<a><claimSpecification><x><id>NO</id></x></claimSpecification></a>";
         assert!(basis_id(nested).is_err());
         assert!(basis_id(b"not xml <<").is_err());
-        let doctype = b"<!DOCTYPE a [<!ENTITY e 'x'>]><claimSpecification><id>&e;</id></claimSpecification>";
-        assert!(basis_id(doctype).unwrap_err().to_string().contains("DOCTYPE"));
+        let doctype =
+            b"<!DOCTYPE a [<!ENTITY e 'x'>]><claimSpecification><id>&e;</id></claimSpecification>";
+        assert!(basis_id(doctype)
+            .unwrap_err()
+            .to_string()
+            .contains("DOCTYPE"));
         assert!(basis_id(b"<claimSpecification><id> </id></claimSpecification>").is_err());
     }
 }

@@ -50,15 +50,14 @@ impl BrokerError {
 pub fn is_transient_lapin(e: &lapin::Error) -> bool {
     use lapin::protocol::{AMQPErrorKind, AMQPHardError, AMQPSoftError};
     match e.kind() {
-        lapin::ErrorKind::ProtocolError(amqp) => match amqp.kind() {
+        lapin::ErrorKind::ProtocolError(amqp) => !matches!(
+            amqp.kind(),
             AMQPErrorKind::Soft(
                 AMQPSoftError::ACCESSREFUSED
-                | AMQPSoftError::PRECONDITIONFAILED
-                | AMQPSoftError::NOTFOUND,
-            ) => false,
-            AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED | AMQPHardError::NOTIMPLEMENTED) => false,
-            _ => true,
-        },
+                    | AMQPSoftError::PRECONDITIONFAILED
+                    | AMQPSoftError::NOTFOUND
+            ) | AMQPErrorKind::Hard(AMQPHardError::NOTALLOWED | AMQPHardError::NOTIMPLEMENTED)
+        ),
         lapin::ErrorKind::IOError(io) => !matches!(
             io.kind(),
             std::io::ErrorKind::InvalidData

@@ -119,7 +119,11 @@ impl Notice {
     pub fn summary_line(&self) -> String {
         format!(
             "{}  from {}  stored seq {} sha256 {} at {}",
-            self.basis_id, self.sender, self.receipt.seq, self.receipt.sha256, self.receipt.received_at
+            self.basis_id,
+            self.sender,
+            self.receipt.seq,
+            self.receipt.sha256,
+            self.receipt.received_at
         )
     }
 }
@@ -133,7 +137,11 @@ mod tests {
         let s = StatusMessage {
             basis_id: "ZVF23210000162601000001".into(),
             outcome: Outcome::Error,
-            findings: vec![Finding::new("ÖR5", "/claimSpecification/payableAmount", "sum")],
+            findings: vec![Finding::new(
+                "ÖR5",
+                "/claimSpecification/payableAmount",
+                "sum",
+            )],
             withheld: None,
             receiver: None,
             receipt: None,
@@ -143,7 +151,9 @@ mod tests {
         assert!(json.contains(r#""outcome":"ERROR""#), "{json}");
         assert!(!json.contains("withheld"), "{json}");
         assert_eq!(serde_json::from_str::<StatusMessage>(&json).unwrap(), s);
-        assert!(s.summary_line().contains("ÖR5 at /claimSpecification/payableAmount"));
+        assert!(s
+            .summary_line()
+            .contains("ÖR5 at /claimSpecification/payableAmount"));
     }
 
     #[test]
@@ -152,6 +162,9 @@ mod tests {
         let s: StatusMessage = serde_json::from_str(json).unwrap();
         assert_eq!(s.outcome, Outcome::Withheld);
         let line = s.summary_line();
-        assert!(line.contains("P-PSY") && line.contains("RS 2025-114"), "{line}");
+        assert!(
+            line.contains("P-PSY") && line.contains("RS 2025-114"),
+            "{line}"
+        );
     }
 }

@@ -78,7 +78,10 @@ impl RegionConfig {
         if !topology::is_org_number(&cfg.org) {
             return Err(BrokerError::Config {
                 path: path.into(),
-                message: format!("org must be a 10-digit organisation number, not {:?}", cfg.org),
+                message: format!(
+                    "org must be a 10-digit organisation number, not {:?}",
+                    cfg.org
+                ),
             });
         }
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
@@ -159,10 +162,16 @@ in_flight = 8
     fn refuses_an_org_that_is_not_an_org_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.toml");
-        std::fs::write(&path, "org = \".*\"\n[broker]\nport=1\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n")
-            .unwrap();
+        std::fs::write(
+            &path,
+            "org = \".*\"\n[broker]\nport=1\nca=\"a\"\ncert=\"b\"\nkey=\"c\"\n",
+        )
+        .unwrap();
         let err = RegionConfig::load(&path).unwrap_err().to_string();
-        assert!(err.contains("r.toml") && err.contains("organisation number"), "{err}");
+        assert!(
+            err.contains("r.toml") && err.contains("organisation number"),
+            "{err}"
+        );
     }
 
     #[test]
@@ -170,7 +179,10 @@ in_flight = 8
         let m = basis_message("2321000016", "ZVF1", b"<x/>".to_vec());
         assert_eq!(m.exchange, "ih.submit");
         assert_eq!(m.routing_key, "submit");
-        assert_eq!(m.properties.user_id().as_ref().unwrap().as_str(), "2321000016");
+        assert_eq!(
+            m.properties.user_id().as_ref().unwrap().as_str(),
+            "2321000016"
+        );
         assert_eq!(m.properties.message_id().as_ref().unwrap().as_str(), "ZVF1");
         assert_eq!(*m.properties.delivery_mode(), Some(2));
     }

@@ -107,10 +107,7 @@ impl Session {
         }
     }
 
-    async fn connected<'a>(
-        &self,
-        live: &'a mut Option<Live>,
-    ) -> Result<&'a mut Live, BrokerError> {
+    async fn connected<'a>(&self, live: &'a mut Option<Live>) -> Result<&'a mut Live, BrokerError> {
         if live.as_ref().is_some_and(|l| l.conn.status().connected()) {
             return Ok(live.as_mut().expect("checked above"));
         }
