@@ -1,0 +1,264 @@
+//! Shared test harness: a real RabbitMQ node per test binary, with real certificates.
+//!
+//! `TestBroker::start("name", ...)` makes development certificates with `invoice-hub pki dev`
+//! (or uses `IH_TEST_CERTS` if set), starts `broker/ctl` on free loopback ports, waits until it
+//! serves AMQPS and panics with the broker log's last lines if it cannot: a test that needs a
+//! broker fails without one, it never skips. The node is stopped when the test process exits
+//! (`broker/ctl --owner-pid`), because a `static` is never dropped.
+//!
+//! Use it from a test file with `mod common;` and one `static BROKER: OnceLock<TestBroker>`.
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use invoice_hub::broker::Endpoint;
+
+/// Organisation numbers of the regions the harness makes certificates for (county codes 01, 13,
+/// 14). The first two are broker users; the third has a valid certificate from the federation CA
+/// but no broker user: the "unknown certificate user".
+pub const ORG_STOCKHOLM: &str = "2321000016";
+pub const ORG_HALLAND: &str = "2321000115";
+pub const ORG_VGR_NOT_A_USER: &str = "2321000131";
+const PKI_REGIONS: &str = "01,13,14";
+
+pub struct TestBroker {
+    pub name: String,
+    pub amqps_port: u16,
+    pub dist_port: u16,
+    /// Certificates of the federation the broker trusts.
+    pub certs: PathBuf,
+    /// A second, unrelated PKI: same file names, another CA.
+    pub other_certs: PathBuf,
+    pub repo: PathBuf,
+}
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+fn make_pki(out: &Path) {
+    if out.join("ca.pem").exists() {
+        return;
+    }
+    let bin = env!("CARGO_BIN_EXE_invoice-hub");
+    let o = Command::new(bin)
+        .args(["pki", "dev", "--out"])
+        .arg(out)
+        .args(["--regions", PKI_REGIONS])
+        .output()
+        .expect("run invoice-hub pki dev");
+    assert!(
+        o.status.success(),
+        "invoice-hub pki dev failed: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+}
+
+impl TestBroker {
+    /// Starts a fresh node `ih-test-NAME@localhost` with the regions Stockholm and Halland as
+    /// users. Panics (with the log) if it cannot start.
+    pub fn start(name: &str) -> TestBroker {
+        let repo = repo();
+        // Node names are machine-wide (epmd): worktrees of the same repo must not collide.
+        let tree = repo
+            .to_string_lossy()
+            .bytes()
+            .fold(0xcbf29ce484222325u64, |h, b| {
+                (h ^ b as u64).wrapping_mul(0x100000001b3)
+            });
+        let name = format!("test-{name}-{:06x}", tree & 0xffffff);
+        let work = repo.join("run").join(&name);
+        std::fs::create_dir_all(&work).expect("create run dir");
+        let (certs, other_certs) = match std::env::var_os("IH_TEST_CERTS") {
+            Some(dir) => {
+                let dir = PathBuf::from(dir);
+                (dir.join("a"), dir.join("b"))
+            }
+            None => {
+                let certs = work.join("pki");
+                let other = work.join("pki-other");
+                let _ = std::fs::remove_dir_all(&certs);
+                let _ = std::fs::remove_dir_all(&other);
+                make_pki(&certs);
+                make_pki(&other);
+                (certs, other)
+            }
+        };
+        let amqps_port = free_port();
+        let mut dist_port = free_port();
+        while dist_port == amqps_port {
+            dist_port = free_port();
+        }
+        let broker = TestBroker {
+            name,
+            amqps_port,
+            dist_port,
+            certs,
+            other_certs,
+            repo,
+        };
+        let o = broker
+            .ctl()
+            .arg("up")
+            .arg(&broker.name)
+            .arg("--certs")
+            .arg(&broker.certs)
+            .args(["--amqps-port", &amqps_port.to_string()])
+            .args(["--dist-port", &dist_port.to_string()])
+            .args(["--regions", &format!("{ORG_STOCKHOLM},{ORG_HALLAND}")])
+            .args(["--delivery-limit", "3"])
+            .args(["--owner-pid", &std::process::id().to_string()])
+            .output()
+            .expect("run broker/ctl");
+        assert!(
+            o.status.success(),
+            "the test broker {} could not start:\n{}{}",
+            broker.name,
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        broker
+    }
+
+    fn ctl(&self) -> Command {
+        Command::new(self.repo.join("broker/ctl"))
+    }
+
+    /// Stops the node and boots it again with the same data; panics if it does not come back.
+    pub fn restart(&self) {
+        let o = self
+            .ctl()
+            .args(["restart", &self.name])
+            .output()
+            .expect("run broker/ctl restart");
+        assert!(
+            o.status.success(),
+            "the test broker {} did not come back:\n{}",
+            self.name,
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+
+    /// Stops the node (it stays stopped until `restart`).
+    pub fn stop(&self) {
+        let _ = self.ctl().args(["stop", &self.name]).output();
+    }
+
+    /// `rabbitmqctl` against this node; returns stdout.
+    pub fn rabbitmqctl(&self, args: &[&str]) -> String {
+        let o = self
+            .ctl()
+            .args(["ctl", &self.name])
+            .args(args)
+            .output()
+            .expect("run rabbitmqctl");
+        assert!(
+            o.status.success(),
+            "rabbitmqctl {args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+
+    /// The broker's own log (the TLS layer reports why it refused a handshake there).
+    pub fn log(&self) -> String {
+        let dir = self
+            .repo
+            .join("run")
+            .join(format!("broker-{}", self.name))
+            .join("log");
+        let mut all = String::new();
+        for entry in std::fs::read_dir(&dir).expect("broker log dir").flatten() {
+            all.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+        }
+        all
+    }
+
+    /// Waits (up to 10 s) until the broker's log has a line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) -> bool {
+        for _ in 0..50 {
+            if self.log().contains(needle) {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        false
+    }
+
+    /// Messages ready in a queue, as the broker counts them.
+    pub fn queue_depth(&self, queue: &str) -> u64 {
+        let out = self.rabbitmqctl(&["list_queues", "-p", "invoice-hub", "name", "messages"]);
+        out.lines()
+            .filter_map(|l| l.split_once('\t'))
+            .find(|(n, _)| *n == queue)
+            .and_then(|(_, m)| m.trim().parse().ok())
+            .unwrap_or_else(|| panic!("queue {queue} not found in {out}"))
+    }
+
+    /// The endpoint for a party of the federation: `"hub"` or a region's organisation number.
+    pub fn endpoint(&self, who: &str) -> Endpoint {
+        self.endpoint_in(&self.certs, who)
+    }
+
+    /// The same party's file names, from the other PKI (another CA).
+    pub fn endpoint_other_ca(&self, who: &str) -> Endpoint {
+        let mut e = self.endpoint_in(&self.other_certs, who);
+        e.ca = self.certs.join("ca.pem");
+        e
+    }
+
+    fn endpoint_in(&self, dir: &Path, who: &str) -> Endpoint {
+        let stem = if who == "hub" {
+            "hub".to_string()
+        } else {
+            format!("region-{who}")
+        };
+        Endpoint::local(
+            self.amqps_port,
+            &self.certs.join("ca.pem"),
+            &dir.join(format!("{stem}.pem")),
+            &dir.join(format!("{stem}.key")),
+        )
+    }
+
+    /// A `region.toml` for a region of this broker, written into `dir`.
+    pub fn region_config(&self, dir: &Path, org: &str) -> PathBuf {
+        let e = self.endpoint(org);
+        let path = dir.join(format!("region-{org}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "org = \"{org}\"\n[broker]\nport = {}\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
+                 [publish]\nin_flight = 16\nmax_attempts = 4\nconfirm_timeout_secs = 10\nconnect_give_up_secs = 20\n",
+                self.amqps_port,
+                e.ca.display(),
+                e.cert.display(),
+                e.key.display()
+            ),
+        )
+        .expect("write region.toml");
+        path
+    }
+}
+
+/// A minimal document with the basis id the adapter reads (the hub validates the rest).
+pub fn basis_xml(id: &str) -> Vec<u8> {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?>
+<ns0:ProcessClaimSpecification xmlns:ns0="urn:riv:financial:billing:claim:ProcessClaimSpecificationResponder:1" xmlns:ns1="urn:riv:financial:billing:claim:1">
+  <ns0:claimSpecification><ns1:id>{id}</ns1:id><ns1:issueDate>20261122</ns1:issueDate></ns0:claimSpecification>
+</ns0:ProcessClaimSpecification>
+"#
+    )
+    .into_bytes()
+}
