@@ -13,6 +13,7 @@ pub mod backoff;
 pub mod basis_id;
 pub mod endpoint;
 pub mod error;
+pub mod inbox;
 pub mod messages;
 pub mod publisher;
 pub mod region;
