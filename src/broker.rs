@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `broker` part. Not built yet.

@@ -1,0 +1,170 @@
+//! The JSON bodies the hub sends back to regions. They are defined here, beside the queues they
+//! travel on, so the hub (producer) and `invoice-hub status`/`notify` (consumers) cannot drift
+//! apart. Neither carries patient data: a status names the basis, its outcome and the rules; a
+//! notice names the basis, the sender and the store's receipt.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::validate::Finding;
+
+/// AMQP `type` of a status message.
+pub const STATUS_TYPE: &str = "invoice-hub.status.v1";
+/// AMQP `type` of a notice.
+pub const NOTICE_TYPE: &str = "invoice-hub.notice.v1";
+/// AMQP `type` of a basis on the submit exchange.
+pub const BASIS_TYPE: &str = "invoice-hub.basis.v1";
+
+/// The outcome of one basis, as the contract's `resultCode` plus the confidentiality case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Outcome {
+    /// Delivered to the receiving region's store.
+    Ok,
+    /// Not delivered: the basis is invalid; `findings` says why. Counts as not received.
+    Error,
+    /// Not delivered: the sending region's policy holds it for manual review.
+    Withheld,
+}
+
+impl std::fmt::Display for Outcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Outcome::Ok => "OK",
+            Outcome::Error => "ERROR",
+            Outcome::Withheld => "WITHHELD",
+        })
+    }
+}
+
+/// Why a basis was withheld: the policy rule and the board decision it rests on, so the sender's
+/// staff can find the decision without asking.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withholding {
+    pub rule: String,
+    pub board_decision: String,
+    pub reason: String,
+}
+
+/// The store's receipt for a delivered basis, as the store answers `PUT /v1/claims/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoreReceipt {
+    pub id: String,
+    pub sha256: String,
+    pub received_at: String,
+    pub seq: u64,
+}
+
+/// One outcome, sent to the sending region's status queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusMessage {
+    pub basis_id: String,
+    pub outcome: Outcome,
+    /// For ERROR: every finding (rule, element path, message).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
+    /// For WITHHELD.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<Withholding>,
+    /// For OK: the receiving region's organisation number and the store's receipt.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receiver: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<StoreReceipt>,
+    pub at: DateTime<Utc>,
+}
+
+/// Told to the receiving region when a basis for it arrived in its store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Notice {
+    pub basis_id: String,
+    /// The sending region's organisation number.
+    pub sender: String,
+    pub receipt: StoreReceipt,
+    pub at: DateTime<Utc>,
+}
+
+impl StatusMessage {
+    /// One line for a terminal: id, outcome, and the rules (never the document's content).
+    pub fn summary_line(&self) -> String {
+        let mut line = format!("{}  {}", self.basis_id, self.outcome);
+        match self.outcome {
+            Outcome::Ok => {
+                if let Some(r) = &self.receiver {
+                    line.push_str(&format!("  delivered to {r}"));
+                }
+                if let Some(rc) = &self.receipt {
+                    line.push_str(&format!("  receipt seq {} sha256 {}", rc.seq, rc.sha256));
+                }
+            }
+            Outcome::Error => {
+                for f in &self.findings {
+                    line.push_str(&format!("\n    {f}"));
+                }
+            }
+            Outcome::Withheld => {
+                if let Some(w) = &self.withheld {
+                    line.push_str(&format!(
+                        "  rule {} (board decision {}): {}",
+                        w.rule, w.board_decision, w.reason
+                    ));
+                }
+            }
+        }
+        line
+    }
+}
+
+impl Notice {
+    pub fn summary_line(&self) -> String {
+        format!(
+            "{}  from {}  stored seq {} sha256 {} at {}",
+            self.basis_id,
+            self.sender,
+            self.receipt.seq,
+            self.receipt.sha256,
+            self.receipt.received_at
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_json_is_stable_and_round_trips() {
+        let s = StatusMessage {
+            basis_id: "ZVF23210000162601000001".into(),
+            outcome: Outcome::Error,
+            findings: vec![Finding::new(
+                "ÖR5",
+                "/claimSpecification/payableAmount",
+                "sum",
+            )],
+            withheld: None,
+            receiver: None,
+            receipt: None,
+            at: "2026-11-22T14:00:00Z".parse().unwrap(),
+        };
+        let json = serde_json::to_string(&s).unwrap();
+        assert!(json.contains(r#""outcome":"ERROR""#), "{json}");
+        assert!(!json.contains("withheld"), "{json}");
+        assert_eq!(serde_json::from_str::<StatusMessage>(&json).unwrap(), s);
+        assert!(s
+            .summary_line()
+            .contains("ÖR5 at /claimSpecification/payableAmount"));
+    }
+
+    #[test]
+    fn withheld_names_rule_and_board_decision() {
+        let json = r#"{"basis_id":"X","outcome":"WITHHELD","withheld":{"rule":"P-PSY","board_decision":"RS 2025-114","reason":"psychiatric care"},"at":"2026-11-22T14:00:00Z"}"#;
+        let s: StatusMessage = serde_json::from_str(json).unwrap();
+        assert_eq!(s.outcome, Outcome::Withheld);
+        let line = s.summary_line();
+        assert!(
+            line.contains("P-PSY") && line.contains("RS 2025-114"),
+            "{line}"
+        );
+    }
+}

@@ -1,0 +1,147 @@
+//! A supervised connection. lapin 4's `enable_auto_recover` is young (recovery after a broker
+//! restart is reported not to work), so the session owns the connection, notices when it is gone
+//! and opens a new one with backoff the next time someone needs a channel. Callers keep the
+//! session (in an `Arc`) for the life of the program and ask it for channels; they never hold a
+//! connection themselves.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use lapin::options::ConfirmSelectOptions;
+use lapin::{Channel, Connection};
+use tokio::sync::Mutex;
+
+use super::backoff::Backoff;
+use super::endpoint::Endpoint;
+use super::error::BrokerError;
+
+struct Live {
+    conn: Connection,
+    /// The channel in confirm mode that every publish of this session shares.
+    publish: Option<Channel>,
+}
+
+/// A connection to one broker that comes back after the broker does.
+pub struct Session {
+    endpoint: Endpoint,
+    live: Mutex<Option<Live>>,
+    backoff: Backoff,
+    give_up_after: Option<Duration>,
+    connects: AtomicU64,
+}
+
+impl Session {
+    /// A session that connects on first use and keeps trying to reconnect forever (the hub).
+    pub fn new(endpoint: Endpoint) -> Self {
+        Session {
+            endpoint,
+            live: Mutex::new(None),
+            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(5)),
+            give_up_after: None,
+            connects: AtomicU64::new(0),
+        }
+    }
+
+    /// Stop reconnecting after this long without a connection (a command-line tool should tell
+    /// its user instead of hanging).
+    pub fn give_up_after(mut self, limit: Duration) -> Self {
+        self.give_up_after = Some(limit);
+        self
+    }
+
+    /// The reconnect schedule.
+    pub fn with_backoff(mut self, backoff: Backoff) -> Self {
+        self.backoff = backoff;
+        self
+    }
+
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// How many connections this session has opened: 1 means it never had to reconnect.
+    pub fn connects(&self) -> u64 {
+        self.connects.load(Ordering::Relaxed)
+    }
+
+    /// Connects now (if not connected) so a caller learns at start-up about a wrong certificate
+    /// or an unknown user instead of at the first message.
+    pub async fn ensure_connected(&self) -> Result<(), BrokerError> {
+        let mut live = self.live.lock().await;
+        self.connected(&mut live).await.map(|_| ())
+    }
+
+    /// The shared publishing channel, in confirm mode, reopened if the broker closed it (it does
+    /// that after a refused publish) or the connection was lost.
+    pub async fn publish_channel(&self) -> Result<Channel, BrokerError> {
+        let mut guard = self.live.lock().await;
+        let live = self.connected(&mut guard).await?;
+        if let Some(ch) = &live.publish {
+            if ch.status().connected() {
+                return Ok(ch.clone());
+            }
+        }
+        let ch = live.conn.create_channel().await?;
+        ch.confirm_select(ConfirmSelectOptions::default()).await?;
+        live.publish = Some(ch.clone());
+        Ok(ch)
+    }
+
+    /// A fresh channel of its own (for a consumer: its prefetch and acks belong to it).
+    pub async fn new_channel(&self) -> Result<Channel, BrokerError> {
+        let mut guard = self.live.lock().await;
+        let live = self.connected(&mut guard).await?;
+        Ok(live.conn.create_channel().await?)
+    }
+
+    /// Closes the connection politely; the next use reconnects.
+    pub async fn close(&self) {
+        if let Some(live) = self.live.lock().await.take() {
+            if live.conn.status().connected() {
+                let _ = tokio::time::timeout(
+                    Duration::from_secs(2),
+                    live.conn.close(200, "bye".into()),
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn connected<'a>(&self, live: &'a mut Option<Live>) -> Result<&'a mut Live, BrokerError> {
+        if live.as_ref().is_some_and(|l| l.conn.status().connected()) {
+            return Ok(live.as_mut().expect("checked above"));
+        }
+        *live = None;
+        let started = Instant::now();
+        let mut backoff = self.backoff.clone();
+        backoff.reset();
+        loop {
+            match self.endpoint.connect().await {
+                Ok(conn) => {
+                    let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
+                    if n > 1 {
+                        tracing::info!(url = %self.endpoint.url(), connects = n, "reconnected to the broker");
+                    }
+                    return Ok(live.insert(Live {
+                        conn,
+                        publish: None,
+                    }));
+                }
+                Err(e) if !e.is_transient() => return Err(e),
+                Err(e) => {
+                    if let Some(limit) = self.give_up_after {
+                        if started.elapsed() >= limit {
+                            return Err(BrokerError::GaveUp {
+                                attempts: backoff.attempts() + 1,
+                                last: e.to_string(),
+                            });
+                        }
+                    }
+                    let delay = backoff.next_delay();
+                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+}

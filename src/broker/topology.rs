@@ -1,0 +1,60 @@
+//! Every name the broker and the code must agree on, in one place. `broker/ctl` writes the same
+//! names into the broker's definitions; `tests/broker_topology.rs` checks they match.
+
+/// The virtual host of the exchange; nothing of invoice-hub lives in `/`.
+pub const VHOST: &str = "invoice-hub";
+
+/// Regions publish invoice bases here (write permission on this one exchange only).
+pub const SUBMIT_EXCHANGE: &str = "ih.submit";
+/// Routing key of a basis on [`SUBMIT_EXCHANGE`]; anything else is unroutable and returned.
+pub const SUBMIT_ROUTING_KEY: &str = "submit";
+/// The hub's quorum queue, with a delivery limit and dead-lettering into [`PARKED_QUEUE`].
+pub const SUBMIT_QUEUE: &str = "ih.submit";
+
+/// Dead-letter exchange of the submit queue, and where the hub puts what it gives up on.
+pub const PARKED_EXCHANGE: &str = "ih.parked";
+/// Poison messages and give-ups wait here for an operator.
+pub const PARKED_QUEUE: &str = "ih.parked";
+
+/// The hub publishes outcomes here with the sending region's organisation number as routing key.
+pub const STATUS_EXCHANGE: &str = "ih.status";
+/// The hub publishes notices here with the receiving region's organisation number as routing key.
+pub const NOTIFY_EXCHANGE: &str = "ih.notify";
+
+/// Default `x-delivery-limit` of the submit queue (`broker/ctl start --delivery-limit`).
+pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
+
+/// The queue a sending region reads its outcomes from; only that region may read it.
+pub fn status_queue(org: &str) -> String {
+    format!("{STATUS_EXCHANGE}.{org}")
+}
+
+/// The queue a receiving region reads its notices from; only that region may read it.
+pub fn notify_queue(org: &str) -> String {
+    format!("{NOTIFY_EXCHANGE}.{org}")
+}
+
+/// A region is a broker user named by its organisation number: ten digits, nothing else, so a
+/// name can never smuggle regex syntax into the broker's permission patterns.
+pub fn is_org_number(s: &str) -> bool {
+    s.len() == 10 && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn region_queues_are_named_by_org_number() {
+        assert_eq!(status_queue("2321000016"), "ih.status.2321000016");
+        assert_eq!(notify_queue("2321000131"), "ih.notify.2321000131");
+    }
+
+    #[test]
+    fn org_numbers_are_ten_digits() {
+        assert!(is_org_number("2321000016"));
+        assert!(!is_org_number("232100001"));
+        assert!(!is_org_number("23210000.*"));
+        assert!(!is_org_number("2321000016 "));
+    }
+}
