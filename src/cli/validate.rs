@@ -76,7 +76,7 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 
 /// One file's outcome: a report, or why the file could not be read.
 enum Outcome {
-    Checked(Report),
+    Checked(Box<Report>),
     Unreadable(String),
 }
 
@@ -132,7 +132,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(path) = files.get(i) else { break };
                 let outcome = match read_limited(path, validator.limits().max_bytes) {
-                    Ok(bytes) => Outcome::Checked(validator.validate(&bytes)),
+                    Ok(bytes) => {
+                        let mut report = validator.validate(&bytes);
+                        // The model is not printed; free it before the report waits in line.
+                        report.claim = None;
+                        Outcome::Checked(Box::new(report))
+                    }
                     Err(e) => Outcome::Unreadable(format!("{e:#}")),
                 };
                 if tx.send((i, outcome)).is_err() {
