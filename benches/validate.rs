@@ -42,7 +42,11 @@ fn bench(c: &mut Criterion) {
     for lines in [1usize, 10, 100] {
         let doc = document(lines);
         let report = validator.validate(&doc);
-        assert!(report.is_valid(), "benchmark document invalid:\n{}", report.text());
+        assert!(
+            report.is_valid(),
+            "benchmark document invalid:\n{}",
+            report.text()
+        );
 
         let mut group = c.benchmark_group(format!("validate_{lines}_lines"));
         group.throughput(Throughput::Bytes(doc.len() as u64));
