@@ -56,3 +56,96 @@ fn an_invalid_document_answers_error_with_the_report() {
     // The response document is itself valid against the responder schema.
     assert!(v.schema().validate(xml.as_bytes(), 10).is_empty());
 }
+
+#[test]
+fn what_the_model_writes_is_valid_against_the_schema() {
+    let v = validator();
+    let dir = format!("{}/tests/data", env!("CARGO_MANIFEST_DIR"));
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "xml") {
+            let doc = invoice_hub::claim::ProcessClaimSpecification::from_xml(
+                &std::fs::read(&path).unwrap(),
+            )
+            .unwrap();
+            let written = doc.to_xml();
+            let r = v.validate(written.as_bytes());
+            assert!(r.is_valid(), "{} as written:\n{}", path.display(), r.text());
+        }
+    }
+}
+
+#[test]
+fn the_schema_directory_on_disk_compiles_and_agrees() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let schema = invoice_hub::validate::xsd::Schema::from_dir(&dir).unwrap();
+    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
+    let v = Validator::with_schema(std::sync::Arc::new(schema), RuleContext { today });
+    let raw = std::fs::read(format!(
+        "{}/tests/data/inpatient_drg.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    assert!(v.validate(&raw).is_valid());
+    let bad = String::from_utf8(raw)
+        .unwrap()
+        .replace("<c:typeOfInvoice>380</c:typeOfInvoice>", "");
+    assert_eq!(v.validate(bad.as_bytes()).findings[0].rule, "XSD");
+    // A directory without the schemas is a clear error, not a panic.
+    assert!(
+        invoice_hub::validate::xsd::Schema::from_dir(std::path::Path::new("/nonexistent")).is_err()
+    );
+}
+
+/// Thousands of randomly damaged documents (bytes flipped, cut, duplicated): the validator
+/// never panics, always reports something for a broken document, and still accepts the
+/// original afterwards.
+#[test]
+fn damaged_documents_never_panic() {
+    use rand::{Rng, SeedableRng};
+    let v = validator();
+    let original = std::fs::read(format!(
+        "{}/tests/data/asylum_extensions_default_ns.xml",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+    let mut refused = 0;
+    for _ in 0..2000 {
+        let mut doc = original.clone();
+        match rng.gen_range(0..4) {
+            0 => {
+                for _ in 0..rng.gen_range(1..4) {
+                    let i = rng.gen_range(0..doc.len());
+                    doc[i] = rng.gen();
+                }
+            }
+            1 => doc.truncate(rng.gen_range(0..doc.len())),
+            2 => {
+                let a = rng.gen_range(0..doc.len());
+                let b = rng.gen_range(a..doc.len().min(a + 200));
+                let piece = doc[a..b].to_vec();
+                let at = rng.gen_range(0..doc.len());
+                doc.splice(at..at, piece);
+            }
+            _ => {
+                let a = rng.gen_range(0..doc.len());
+                let b = rng.gen_range(a..doc.len().min(a + 50));
+                doc.drain(a..b);
+            }
+        }
+        let r = v.validate(&doc);
+        if !r.is_valid() {
+            refused += 1;
+            assert!(r
+                .findings
+                .iter()
+                .all(|f| !f.rule.is_empty() && f.path.starts_with('/')));
+        }
+    }
+    assert!(
+        refused > 1000,
+        "only {refused} of 2000 damaged documents refused"
+    );
+    assert!(v.validate(&original).is_valid());
+}

@@ -51,7 +51,7 @@ const REPEATED: &[&str] = &[
 pub enum SchemaError {
     #[error("cannot prepare schema files in {dir}: {source}")]
     Io { dir: String, source: std::io::Error },
-    #[error("schema path {0} is not valid")]
+    #[error("schema file {0} does not exist or is not a file")]
     BadPath(String),
     #[error("the XSD {path} does not compile: {messages}")]
     Compile { path: String, messages: String },
@@ -132,6 +132,9 @@ impl Schema {
     pub fn from_file(path: &Path) -> Result<Schema, SchemaError> {
         init();
         let shown = path.display().to_string();
+        if !path.is_file() {
+            return Err(SchemaError::BadPath(shown));
+        }
         let c_path =
             CString::new(shown.clone()).map_err(|_| SchemaError::BadPath(shown.clone()))?;
         let mut errors = Collector::new(20);
