@@ -85,9 +85,17 @@ impl std::fmt::Debug for Schema {
 
 fn init() {
     static INIT: Once = Once::new();
-    // SAFETY: xmlInitParser must run once before libxml2 is used from several threads.
-    INIT.call_once(|| unsafe { bindings::xmlInitParser() });
+    // SAFETY: xmlInitParser must run once before libxml2 is used from several threads, and
+    // xmlSchemaInitTypes (called lazily, and not thread-safely, by xmlSchemaParse in libxml2
+    // 2.9) is run here once instead.
+    INIT.call_once(|| unsafe {
+        bindings::xmlInitParser();
+        bindings::xmlSchemaInitTypes();
+    });
 }
+
+/// Schema compilation is rare and touches libxml2's global state; one at a time.
+static COMPILE: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 impl Schema {
     /// The schemas built into the binary. They are written to a private temporary directory
@@ -138,6 +146,7 @@ impl Schema {
         let c_path =
             CString::new(shown.clone()).map_err(|_| SchemaError::BadPath(shown.clone()))?;
         let mut errors = Collector::new(20);
+        let _one_at_a_time = COMPILE.lock().unwrap_or_else(|e| e.into_inner());
         // SAFETY: plain libxml2 calls; the parser context is freed before returning and the
         // collector outlives every callback (they happen inside xmlSchemaParse).
         let ptr = unsafe {
