@@ -46,3 +46,22 @@ pub enum ClaimError {
     #[error("{path}: value is not one of {allowed}")]
     BadValue { path: String, allowed: String },
 }
+
+impl ClaimError {
+    /// The element path the error is about (`/` for the document as a whole), so a report can
+    /// place it like any other finding.
+    pub fn path(&self) -> &str {
+        match self {
+            ClaimError::Syntax { path, .. }
+            | ClaimError::TooDeep { path, .. }
+            | ClaimError::Missing { path, .. }
+            | ClaimError::Unexpected { path, .. }
+            | ClaimError::UnexpectedText { path }
+            | ClaimError::UnexpectedAttribute { path, .. }
+            | ClaimError::BadValue { path, .. } => path,
+            ClaimError::Utf8 { .. } | ClaimError::Doctype { .. } | ClaimError::WrongRoot { .. } => {
+                "/"
+            }
+        }
+    }
+}

@@ -5,9 +5,16 @@
 //! message a finance clerk understands.
 
 pub mod ids;
+mod report;
 pub mod rules;
 pub mod safety;
+mod validator;
 pub mod xsd;
+
+pub use report::Report;
+pub use rules::RuleContext;
+pub use safety::Limits;
+pub use validator::{Validator, MAX_XSD_FINDINGS, RULE_MODEL};
 
 use serde::{Deserialize, Serialize};
 
