@@ -195,7 +195,19 @@ impl TestBroker {
         false
     }
 
-    /// Messages ready in a queue, as the broker counts them.
+    /// Waits (up to 20 s) until the broker counts `n` messages in `queue`; the counts are
+    /// statistics the broker refreshes every few seconds, so one look is not enough.
+    pub fn queue_settles_at(&self, queue: &str, n: u64) -> bool {
+        for _ in 0..40 {
+            if self.queue_depth(queue) == n {
+                return true;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(500));
+        }
+        false
+    }
+
+    /// Messages in a queue, as the broker's (periodically refreshed) statistics count them.
     pub fn queue_depth(&self, queue: &str) -> u64 {
         let out = self.rabbitmqctl(&["list_queues", "-p", "invoice-hub", "name", "messages"]);
         out.lines()
