@@ -159,6 +159,24 @@ in_flight = 8
     }
 
     #[test]
+    fn the_deploy_examples_load() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("region-") && name.ends_with(".toml") {
+                let cfg = RegionConfig::load(&e.path()).unwrap_or_else(|err| panic!("{err}"));
+                assert!(
+                    cfg.broker.cert.ends_with(format!("region-{}.pem", cfg.org)),
+                    "{name}"
+                );
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "three example regions in deploy/");
+    }
+
+    #[test]
     fn refuses_an_org_that_is_not_an_org_number() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("r.toml");

@@ -58,7 +58,8 @@ fn make_pki(out: &Path) {
         .expect("run invoice-hub pki dev");
     assert!(
         o.status.success(),
-        "invoice-hub pki dev failed: {}{}",
+        "the broker tests need certificates from `invoice-hub pki dev` (or IH_TEST_CERTS=DIR \
+         holding a/ and b/, two certificate sets of two CAs), and it failed: {}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
