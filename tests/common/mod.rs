@@ -65,6 +65,26 @@ fn make_pki(out: &Path) {
     );
 }
 
+/// The two certificate sets of a test (`work/pki`, `work/pki-other`), made fresh, or taken from
+/// `IH_TEST_CERTS` (`a/` and `b/`).
+pub fn certificates(work: &Path) -> (PathBuf, PathBuf) {
+    match std::env::var_os("IH_TEST_CERTS") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            (dir.join("a"), dir.join("b"))
+        }
+        None => {
+            let certs = work.join("pki");
+            let other = work.join("pki-other");
+            let _ = std::fs::remove_dir_all(&certs);
+            let _ = std::fs::remove_dir_all(&other);
+            make_pki(&certs);
+            make_pki(&other);
+            (certs, other)
+        }
+    }
+}
+
 impl TestBroker {
     /// Starts a fresh node `ih-test-NAME@localhost` with the regions Stockholm and Halland as
     /// users. Panics (with the log) if it cannot start.
@@ -80,21 +100,7 @@ impl TestBroker {
         let name = format!("test-{name}-{:06x}", tree & 0xffffff);
         let work = repo.join("run").join(&name);
         std::fs::create_dir_all(&work).expect("create run dir");
-        let (certs, other_certs) = match std::env::var_os("IH_TEST_CERTS") {
-            Some(dir) => {
-                let dir = PathBuf::from(dir);
-                (dir.join("a"), dir.join("b"))
-            }
-            None => {
-                let certs = work.join("pki");
-                let other = work.join("pki-other");
-                let _ = std::fs::remove_dir_all(&certs);
-                let _ = std::fs::remove_dir_all(&other);
-                make_pki(&certs);
-                make_pki(&other);
-                (certs, other)
-            }
-        };
+        let (certs, other_certs) = certificates(&work);
         let amqps_port = free_port();
         let mut dist_port = free_port();
         while dist_port == amqps_port {
