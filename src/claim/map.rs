@@ -10,8 +10,53 @@ use super::{ClaimError, CORE_NS};
 /// The prefix written for the core namespace. Any prefix is equally valid on input.
 pub(crate) const CORE_PREFIX: &str = "clm";
 
+/// Where the reader is, as a chain of borrowed segments. Rendered to a string only when an
+/// error needs it, so reading a valid document formats no paths at all.
+#[derive(Clone, Copy)]
+pub(crate) struct Path<'a> {
+    parent: Option<&'a Path<'a>>,
+    name: &'a str,
+    index: Option<usize>,
+}
+
+impl<'a> Path<'a> {
+    pub(crate) fn root(name: &'a str) -> Self {
+        Path {
+            parent: None,
+            name,
+            index: None,
+        }
+    }
+
+    fn child(&'a self, name: &'a str, index: Option<usize>) -> Path<'a> {
+        Path {
+            parent: Some(self),
+            name,
+            index,
+        }
+    }
+
+    pub(crate) fn render(&self) -> String {
+        let mut segments = Vec::new();
+        let mut p = Some(self);
+        while let Some(seg) = p {
+            segments.push(seg);
+            p = seg.parent;
+        }
+        let mut out = String::new();
+        for seg in segments.iter().rev() {
+            out.push('/');
+            out.push_str(seg.name);
+            if let Some(i) = seg.index {
+                out.push_str(&format!("[{i}]"));
+            }
+        }
+        out
+    }
+}
+
 pub(crate) trait FromXml: Sized {
-    fn from_element(el: &Element, path: &str) -> Result<Self, ClaimError>;
+    fn from_element(el: &Element, path: &Path) -> Result<Self, ClaimError>;
 }
 
 pub(crate) trait ToXml {
@@ -20,11 +65,11 @@ pub(crate) trait ToXml {
 
 /// A leaf keeps its lexical value exactly as received: the rules, not the reader, judge it.
 impl FromXml for String {
-    fn from_element(el: &Element, path: &str) -> Result<Self, ClaimError> {
+    fn from_element(el: &Element, path: &Path) -> Result<Self, ClaimError> {
         no_attributes(el, path)?;
         if let Some(child) = el.child_elements().next() {
             return Err(ClaimError::Unexpected {
-                path: path.to_owned(),
+                path: path.render(),
                 found: child.expanded_name(),
             });
         }
@@ -38,11 +83,11 @@ impl ToXml for String {
     }
 }
 
-fn no_attributes(el: &Element, path: &str) -> Result<(), ClaimError> {
+fn no_attributes(el: &Element, path: &Path) -> Result<(), ClaimError> {
     match el.attributes.first() {
         None => Ok(()),
         Some(a) => Err(ClaimError::UnexpectedAttribute {
-            path: path.to_owned(),
+            path: path.render(),
             name: a.name.clone(),
         }),
     }
@@ -52,11 +97,11 @@ fn no_attributes(el: &Element, path: &str) -> Result<(), ClaimError> {
 pub(crate) struct Fields<'a> {
     items: Vec<&'a Element>,
     pos: usize,
-    path: &'a str,
+    path: &'a Path<'a>,
 }
 
 impl<'a> Fields<'a> {
-    pub(crate) fn new(el: &'a Element, path: &'a str) -> Result<Self, ClaimError> {
+    pub(crate) fn new(el: &'a Element, path: &'a Path<'a>) -> Result<Self, ClaimError> {
         no_attributes(el, path)?;
         let mut items = Vec::with_capacity(el.children.len());
         for n in &el.children {
@@ -65,7 +110,7 @@ impl<'a> Fields<'a> {
                 Node::Text(t) if t.trim().is_empty() => {}
                 Node::Text(_) => {
                     return Err(ClaimError::UnexpectedText {
-                        path: path.to_owned(),
+                        path: path.render(),
                     })
                 }
             }
@@ -86,14 +131,14 @@ impl<'a> Fields<'a> {
     pub(crate) fn one<T: FromXml>(&mut self, name: &str) -> Result<T, ClaimError> {
         if !self.next_is(name) {
             return Err(ClaimError::Missing {
-                path: self.path.to_owned(),
+                path: self.path.render(),
                 expected: name.to_owned(),
                 found: self.items.get(self.pos).map(|e| e.expanded_name()),
             });
         }
         let el = self.items[self.pos];
         self.pos += 1;
-        T::from_element(el, &format!("{}/{}", self.path, name))
+        T::from_element(el, &self.path.child(name, None))
     }
 
     pub(crate) fn opt<T: FromXml>(&mut self, name: &str) -> Result<Option<T>, ClaimError> {
@@ -109,8 +154,8 @@ impl<'a> Fields<'a> {
         while self.next_is(name) {
             let el = self.items[self.pos];
             self.pos += 1;
-            let path = format!("{}/{}[{}]", self.path, name, v.len() + 1);
-            v.push(T::from_element(el, &path)?);
+            let index = v.len() + 1;
+            v.push(T::from_element(el, &self.path.child(name, Some(index)))?);
         }
         Ok(v)
     }
@@ -122,7 +167,7 @@ impl<'a> Fields<'a> {
         while let Some(e) = self.items.get(self.pos) {
             if e.namespace.as_deref() == Some(CORE_NS) || e.namespace.is_none() {
                 return Err(ClaimError::Unexpected {
-                    path: self.path.to_owned(),
+                    path: self.path.render(),
                     found: e.expanded_name(),
                 });
             }
@@ -181,7 +226,7 @@ macro_rules! model {
         impl $crate::claim::map::FromXml for $name {
             fn from_element(
                 el: &Element,
-                path: &str,
+                path: &$crate::claim::map::Path,
             ) -> Result<Self, ClaimError> {
                 let mut c = $crate::claim::map::Fields::new(el, path)?;
                 Ok($name {

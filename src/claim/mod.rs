@@ -77,7 +77,7 @@ impl ProcessClaimSpecification {
             }
         };
         let claim_specification =
-            ClaimSpecification::from_element(claim_el, "/claimSpecification")?;
+            ClaimSpecification::from_element(claim_el, &map::Path::root("claimSpecification"))?;
         let mut extensions = Vec::new();
         for e in it {
             if e.namespace.as_deref() == Some(RESPONDER_NS) || e.namespace.is_none() {
