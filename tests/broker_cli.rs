@@ -12,7 +12,6 @@ use common::{basis_xml, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 use invoice_hub::broker::messages::{Notice, Outcome, StatusMessage, StoreReceipt};
 use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
 use lapin::options::BasicAckOptions;
-use lapin::BasicProperties;
 
 static BROKER: OnceLock<TestBroker> = OnceLock::new();
 
@@ -32,14 +31,9 @@ fn ih(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-async fn hub_answer(hub: &Arc<Session>, exchange: &str, key: &str, body: Vec<u8>) {
+async fn hub_answer(hub: &Arc<Session>, msg: Outgoing) {
     Publisher::new(hub.clone())
-        .publish(&Outgoing {
-            exchange: exchange.into(),
-            routing_key: key.into(),
-            payload: body,
-            properties: BasicProperties::default().with_delivery_mode(2),
-        })
+        .publish(&msg)
         .await
         .expect("the hub publishes its answer");
 }
@@ -114,13 +108,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
             receipt: (i != 2).then(|| receipt(id, i as u64 + 1)),
             at: chrono::Utc::now(),
         };
-        hub_answer(
-            &hub,
-            topology::STATUS_EXCHANGE,
-            ORG_STOCKHOLM,
-            serde_json::to_vec(&status).unwrap(),
-        )
-        .await;
+        hub_answer(&hub, status.to_outgoing(ORG_STOCKHOLM)).await;
         if i != 2 {
             let notice = Notice {
                 basis_id: id.clone(),
@@ -128,13 +116,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
                 receipt: receipt(id, i as u64 + 1),
                 at: chrono::Utc::now(),
             };
-            hub_answer(
-                &hub,
-                topology::NOTIFY_EXCHANGE,
-                ORG_HALLAND,
-                serde_json::to_vec(&notice).unwrap(),
-            )
-            .await;
+            hub_answer(&hub, notice.to_outgoing(ORG_HALLAND)).await;
         }
     }
 
