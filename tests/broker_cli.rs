@@ -191,3 +191,53 @@ fn a_missing_configuration_is_a_usage_error_naming_the_file() {
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/region.toml"), "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_follow_prints_outcomes_as_they_arrive() {
+    use std::io::BufRead;
+    let b = broker();
+    let work = tempfile::tempdir().unwrap();
+    let halland = b.region_config(work.path(), ORG_HALLAND);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+        .args(["status", "--follow", "--format", "json", "--config"])
+        .arg(&halland)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start status --follow");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let hub = Arc::new(Session::new(b.endpoint("hub")));
+    let status = StatusMessage {
+        basis_id: "ZVF23210001152611000001".into(),
+        outcome: Outcome::Withheld,
+        findings: vec![],
+        withheld: Some(invoice_hub::broker::Withholding {
+            rule: "P-PSY".into(),
+            board_decision: "RS 2026-01".into(),
+            reason: "psychiatric care".into(),
+        }),
+        receiver: None,
+        receipt: None,
+        at: chrono::Utc::now(),
+    };
+    hub_answer(&hub, status.to_outgoing(ORG_HALLAND)).await;
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("status --follow printed the outcome");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        serde_json::from_str::<StatusMessage>(&line).unwrap(),
+        status
+    );
+}
