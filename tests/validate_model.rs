@@ -77,6 +77,8 @@ fn values_land_in_the_right_fields() {
     assert_eq!(c.payable_amount.value(), Some(Decimal::new(230000, 2)));
     assert_eq!(c.customer_party.identification.len(), 2);
     assert_eq!(c.customer_party.identification[1].root, "2.51.1.6");
+    assert_eq!(c.customer_party.organisation_number(), Some("2321000016"));
+    assert_eq!(c.supplier_party.organisation_number(), Some("2321000255"));
     assert!(c.supplier_party.seller_contact.is_some());
     let line = &c.health_care_services_specification_line[0];
     assert_eq!(

@@ -139,3 +139,17 @@ impl ClaimSpecification {
         self.type_of_invoice.trim() == "381"
     }
 }
+
+/// The OID of Swedish organisation numbers, the identification routing and sender checks use.
+pub const ORG_NUMBER_OID: &str = "1.3.7";
+
+impl Party {
+    /// The party's organisation number (the identification with root 1.3.7): the hub routes on
+    /// the customer's and checks the supplier's against the authenticated sender.
+    pub fn organisation_number(&self) -> Option<&str> {
+        self.identification
+            .iter()
+            .find(|i| i.root.trim() == ORG_NUMBER_OID)
+            .map(|i| i.extension.trim())
+    }
+}
