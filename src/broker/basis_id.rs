@@ -71,6 +71,21 @@ mod tests {
     }
 
     #[test]
+    fn reads_the_id_of_every_example_document() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data");
+        let mut n = 0;
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            if e.path().extension().is_some_and(|x| x == "xml") {
+                let id = basis_id(&std::fs::read(e.path()).unwrap())
+                    .unwrap_or_else(|err| panic!("{}: {err}", e.path().display()));
+                assert!(id.starts_with("ZVF") && id.len() == 23, "{id}");
+                n += 1;
+            }
+        }
+        assert!(n > 0);
+    }
+
+    #[test]
     fn ignores_nested_ids_and_refuses_what_is_not_a_basis() {
         let nested = b"<a><claimSpecification><x><id>NO</id></x></claimSpecification></a>";
         assert!(basis_id(nested).is_err());

@@ -6,6 +6,10 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use lapin::BasicProperties;
+
+use super::publisher::Outgoing;
+use super::topology;
 use crate::validate::Finding;
 
 /// AMQP `type` of a status message.
@@ -85,6 +89,18 @@ pub struct Notice {
 }
 
 impl StatusMessage {
+    /// The message the hub publishes for this outcome: to [`topology::STATUS_EXCHANGE`], routed by
+    /// the sender's organisation number, persistent, `message_id` = basis id.
+    pub fn to_outgoing(&self, sender_org: &str) -> Outgoing {
+        json_outgoing(
+            topology::STATUS_EXCHANGE,
+            sender_org,
+            STATUS_TYPE,
+            &self.basis_id,
+            self,
+        )
+    }
+
     /// One line for a terminal: id, outcome, and the rules (never the document's content).
     pub fn summary_line(&self) -> String {
         let mut line = format!("{}  {}", self.basis_id, self.outcome);
@@ -116,6 +132,18 @@ impl StatusMessage {
 }
 
 impl Notice {
+    /// The message the hub publishes for this notice: to [`topology::NOTIFY_EXCHANGE`], routed by
+    /// the receiver's organisation number.
+    pub fn to_outgoing(&self, receiver_org: &str) -> Outgoing {
+        json_outgoing(
+            topology::NOTIFY_EXCHANGE,
+            receiver_org,
+            NOTICE_TYPE,
+            &self.basis_id,
+            self,
+        )
+    }
+
     pub fn summary_line(&self) -> String {
         format!(
             "{}  from {}  stored seq {} sha256 {} at {}",
@@ -125,6 +153,27 @@ impl Notice {
             self.receipt.sha256,
             self.receipt.received_at
         )
+    }
+}
+
+fn json_outgoing<T: Serialize>(
+    exchange: &str,
+    org: &str,
+    kind: &str,
+    basis_id: &str,
+    body: &T,
+) -> Outgoing {
+    // Serialising these plain structs cannot fail (no maps with non-string keys, no I/O).
+    let payload = serde_json::to_vec(body).unwrap_or_default();
+    Outgoing {
+        exchange: exchange.into(),
+        routing_key: org.into(),
+        payload,
+        properties: BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_type(kind.into())
+            .with_message_id(basis_id.into()),
     }
 }
 

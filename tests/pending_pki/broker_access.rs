@@ -334,3 +334,22 @@ fn the_broker_definitions_match_the_topology_constants() {
     let users = broker().rabbitmqctl(&["list_users"]);
     assert!(!users.contains("guest"), "no default user: {users}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unroutable_basis_is_retried_then_reported_not_confirmed() {
+    let region = Publisher::new(session(ORG_STOCKHOLM))
+        .max_attempts(3)
+        .backoff(invoice_hub::broker::Backoff::new(
+            Duration::from_millis(50),
+            Duration::from_millis(100),
+        ));
+    let id = "ZVF23210000162611000777";
+    let mut msg = basis_message(ORG_STOCKHOLM, id, basis_xml(id));
+    msg.routing_key = "nowhere".into();
+    let err = within("unroutable publish", region.publish(&msg))
+        .await
+        .expect_err("a returned message counts as not confirmed");
+    let text = err.to_string();
+    assert!(text.contains("gave up after 3 attempts"), "{text}");
+    assert!(text.contains("unroutable") && text.contains(id), "{text}");
+}

@@ -12,7 +12,6 @@ use common::{basis_xml, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 use invoice_hub::broker::messages::{Notice, Outcome, StatusMessage, StoreReceipt};
 use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
 use lapin::options::BasicAckOptions;
-use lapin::BasicProperties;
 
 static BROKER: OnceLock<TestBroker> = OnceLock::new();
 
@@ -32,14 +31,9 @@ fn ih(args: &[&str]) -> (i32, String, String) {
     )
 }
 
-async fn hub_answer(hub: &Arc<Session>, exchange: &str, key: &str, body: Vec<u8>) {
+async fn hub_answer(hub: &Arc<Session>, msg: Outgoing) {
     Publisher::new(hub.clone())
-        .publish(&Outgoing {
-            exchange: exchange.into(),
-            routing_key: key.into(),
-            payload: body,
-            properties: BasicProperties::default().with_delivery_mode(2),
-        })
+        .publish(&msg)
         .await
         .expect("the hub publishes its answer");
 }
@@ -114,13 +108,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
             receipt: (i != 2).then(|| receipt(id, i as u64 + 1)),
             at: chrono::Utc::now(),
         };
-        hub_answer(
-            &hub,
-            topology::STATUS_EXCHANGE,
-            ORG_STOCKHOLM,
-            serde_json::to_vec(&status).unwrap(),
-        )
-        .await;
+        hub_answer(&hub, status.to_outgoing(ORG_STOCKHOLM)).await;
         if i != 2 {
             let notice = Notice {
                 basis_id: id.clone(),
@@ -128,13 +116,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
                 receipt: receipt(id, i as u64 + 1),
                 at: chrono::Utc::now(),
             };
-            hub_answer(
-                &hub,
-                topology::NOTIFY_EXCHANGE,
-                ORG_HALLAND,
-                serde_json::to_vec(&notice).unwrap(),
-            )
-            .await;
+            hub_answer(&hub, notice.to_outgoing(ORG_HALLAND)).await;
         }
     }
 
@@ -208,4 +190,54 @@ fn a_missing_configuration_is_a_usage_error_naming_the_file() {
     let (code, _, err) = ih(&["publish", "--config", "/nonexistent/region.toml", "x.xml"]);
     assert_eq!(code, 2);
     assert!(err.contains("/nonexistent/region.toml"), "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_follow_prints_outcomes_as_they_arrive() {
+    use std::io::BufRead;
+    let b = broker();
+    let work = tempfile::tempdir().unwrap();
+    let halland = b.region_config(work.path(), ORG_HALLAND);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+        .args(["status", "--follow", "--format", "json", "--config"])
+        .arg(&halland)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start status --follow");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let hub = Arc::new(Session::new(b.endpoint("hub")));
+    let status = StatusMessage {
+        basis_id: "ZVF23210001152611000001".into(),
+        outcome: Outcome::Withheld,
+        findings: vec![],
+        withheld: Some(invoice_hub::broker::Withholding {
+            rule: "P-PSY".into(),
+            board_decision: "RS 2026-01".into(),
+            reason: "psychiatric care".into(),
+        }),
+        receiver: None,
+        receipt: None,
+        at: chrono::Utc::now(),
+    };
+    hub_answer(&hub, status.to_outgoing(ORG_HALLAND)).await;
+    let line = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("status --follow printed the outcome");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(
+        serde_json::from_str::<StatusMessage>(&line).unwrap(),
+        status
+    );
 }
