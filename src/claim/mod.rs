@@ -17,6 +17,7 @@ mod error;
 pub mod lexical;
 pub(crate) mod map;
 mod model;
+pub mod regions;
 mod response;
 
 pub use element::{Attribute, Element, Node, MAX_DEPTH};
