@@ -15,7 +15,7 @@ fn today() -> NaiveDate {
 }
 
 fn validator() -> Validator {
-    Validator::new(RuleContext { today: today() }).unwrap()
+    Validator::new(RuleContext::new(today())).unwrap()
 }
 
 fn sample(name: &str) -> ClaimSpecification {
