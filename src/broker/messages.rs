@@ -29,6 +29,9 @@ pub enum Outcome {
     Error,
     /// Not delivered: the sending region's policy holds it for manual review.
     Withheld,
+    /// Not delivered: the sending region's policy refuses it outright (`withheld` says which
+    /// rule and board decision).
+    Rejected,
 }
 
 impl std::fmt::Display for Outcome {
@@ -37,6 +40,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Ok => "OK",
             Outcome::Error => "ERROR",
             Outcome::Withheld => "WITHHELD",
+            Outcome::Rejected => "REJECTED",
         })
     }
 }
@@ -118,7 +122,7 @@ impl StatusMessage {
                     line.push_str(&format!("\n    {f}"));
                 }
             }
-            Outcome::Withheld => {
+            Outcome::Withheld | Outcome::Rejected => {
                 if let Some(w) = &self.withheld {
                     line.push_str(&format!(
                         "  rule {} (board decision {}): {}",

@@ -44,7 +44,7 @@ pub struct Args {
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
     let queue = cfg.status_queue();
-    let mut counts = [0usize; 3];
+    let mut counts = [0usize; 4];
     let format = args.format;
     let n = read_queue(
         &cfg,
@@ -57,6 +57,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
                     Outcome::Ok => 0,
                     Outcome::Error => 1,
                     Outcome::Withheld => 2,
+                    Outcome::Rejected => 3,
                 }] += 1;
                 match format {
                     Format::Text => println!("{}", s.summary_line()),
@@ -68,8 +69,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     )?;
     if !args.follow && format == Format::Text {
         println!(
-            "{n} outcomes for region {}: {} OK, {} ERROR, {} WITHHELD",
-            cfg.org, counts[0], counts[1], counts[2]
+            "{n} outcomes for region {}: {} OK, {} ERROR, {} WITHHELD, {} REJECTED",
+            cfg.org, counts[0], counts[1], counts[2], counts[3]
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -2,6 +2,7 @@
 //! restrictive outcome → removals → the reduced document validated again.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use chrono::NaiveDate;
 
@@ -24,7 +25,7 @@ pub const RULE_REVALIDATION: &str = "REVALIDATION";
 /// Applies the sending region's policy. Built once; `Send + Sync`, shared across workers.
 #[derive(Debug, Clone)]
 pub struct Assessor {
-    policies: PolicySet,
+    policies: Arc<PolicySet>,
     validator: Validator,
 }
 
@@ -51,9 +52,9 @@ fn performed_path(i: usize, j: usize) -> String {
 impl Assessor {
     /// `validator` checks documents after removal; give it the same rule context as the one
     /// that checked them on arrival.
-    pub fn new(policies: PolicySet, validator: Validator) -> Assessor {
+    pub fn new(policies: impl Into<Arc<PolicySet>>, validator: Validator) -> Assessor {
         Assessor {
-            policies,
+            policies: policies.into(),
             validator,
         }
     }

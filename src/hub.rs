@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `hub` part. Not built yet.

@@ -1,0 +1,160 @@
+//! The routing core: consumes bases from the submit queue and runs each through the
+//! [`pipeline`], several at once, acknowledging a message only after its outcome is durable in
+//! the disclosure log, delivered where it belongs, and answered to the sender.
+//!
+//! ```text
+//! ih.submit ──▶ Subscription ──▶ task per message (≤ prefetch) ──▶ Pipeline::process
+//!                                     │                                 │ validate, assess,
+//!                                     │                                 │ Journal (group commit),
+//!                                     │                                 │ Deliverer (mTLS PUT)
+//!                                     ◀── Verdict ──────────────────────┘
+//!                     Answer: publish status (+ notice) with confirms, then ack
+//!                     Park:   reject without requeue → dead-letter → ih.parked
+//!                     Retry:  nack with requeue (the hub's own trouble; idempotency makes it safe)
+//! ```
+//!
+//! The broker going away is the [`Subscription`]'s business (it resubscribes with backoff); a
+//! message whose ack is lost with the connection comes back and is answered again from the log.
+//! SIGTERM stops taking messages, lets the ones in flight finish, and exits.
+
+mod config;
+mod deliver;
+mod journal;
+mod pipeline;
+
+pub use config::HubConfig;
+pub use deliver::{Deliverer, DeliveryError};
+pub use journal::Journal;
+pub use pipeline::{Incoming, Pipeline, Verdict, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
+use tokio::task::JoinSet;
+
+use crate::audit::{AuditLog, LogConfig, LogSigningKey, PatientKey};
+use crate::broker::{topology, Publisher, Session, Subscription};
+use crate::policy::PolicySet;
+use crate::validate::xsd::Schema;
+
+/// Builds everything the configuration names, refusing to start on any problem (a bad policy,
+/// a key that cannot be read, a log that belongs to another instance).
+pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
+    let policies = PolicySet::load(&cfg.policy.paths).context("loading the policies")?;
+    let schema = Arc::new(Schema::embedded().context("compiling the contract's schemas")?);
+    let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
+    let patient_key = PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
+    let mut log_cfg = LogConfig::new(cfg.instance.clone(), signing);
+    log_cfg.checkpoint_every = cfg.audit.checkpoint_every;
+    let log = AuditLog::open(&cfg.audit.dir, log_cfg)
+        .with_context(|| format!("opening the disclosure log in {}", cfg.audit.dir.display()))?;
+    let deliverer = Deliverer::new(cfg.delivery.clone(), cfg.receivers.values())
+        .context("the hub's delivery certificate")?;
+    Ok(Pipeline::new(
+        cfg.instance.clone(),
+        schema,
+        policies,
+        Journal::start(Arc::new(log)),
+        patient_key,
+        deliverer,
+        cfg.receivers.clone(),
+        cfg.consume.per_receiver,
+    ))
+}
+
+/// Runs the hub until `shutdown` resolves, then finishes what is in flight.
+pub async fn run(
+    cfg: HubConfig,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> anyhow::Result<()> {
+    let pipeline = Arc::new(pipeline(&cfg)?);
+    let mut endpoint = cfg.broker.clone();
+    endpoint
+        .connection_name
+        .get_or_insert_with(|| format!("hub {}", cfg.instance));
+    let session = Arc::new(Session::new(endpoint));
+    let publisher = Publisher::new(session.clone());
+    let mut subscription =
+        Subscription::new(session.clone(), topology::SUBMIT_QUEUE, cfg.consume.prefetch);
+    subscription
+        .subscribe()
+        .await
+        .context("subscribing to the submit queue")?;
+    tracing::info!(instance = %cfg.instance, prefetch = cfg.consume.prefetch, "hub consuming");
+
+    let mut tasks = JoinSet::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            _ = &mut shutdown => break,
+            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
+                if let Err(e) = done {
+                    tracing::error!(error = %e, "a message task failed");
+                }
+            }
+            next = subscription.next() => {
+                let delivery = next.context("consuming the submit queue")?;
+                metrics::gauge!("ih_in_flight").increment(1.0);
+                let (p, publisher) = (pipeline.clone(), publisher.clone());
+                tasks.spawn(async move {
+                    handle(&p, &publisher, delivery).await;
+                    metrics::gauge!("ih_in_flight").decrement(1.0);
+                });
+            }
+        }
+    }
+    tracing::info!(in_flight = tasks.len(), "stopping: finishing the messages in flight");
+    while let Some(done) = tasks.join_next().await {
+        if let Err(e) = done {
+            tracing::error!(error = %e, "a message task failed");
+        }
+    }
+    session.close().await;
+    tracing::info!("hub stopped");
+    Ok(())
+}
+
+/// One message: process, answer, acknowledge. Failures to answer or acknowledge leave the message
+/// with the broker, which delivers it again; the pipeline's idempotency makes that harmless.
+async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
+    let incoming = Incoming {
+        sender: d.properties.user_id().as_ref().map(|s| s.to_string()),
+        message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
+        body: bytes::Bytes::from(d.data.clone()),
+    };
+    match pipeline.process(incoming).await {
+        Verdict::Answer {
+            sender,
+            status,
+            notice,
+        } => {
+            tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, "answered");
+            if let Err(e) = publisher.publish(&status.to_outgoing(&sender)).await {
+                tracing::warn!(basis_id = %status.basis_id, error = %e, "status not confirmed: the basis will come again");
+                let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                return;
+            }
+            if let Some((receiver, notice)) = notice {
+                if let Err(e) = publisher.publish(&notice.to_outgoing(&receiver)).await {
+                    tracing::warn!(basis_id = %status.basis_id, error = %e, "notice not confirmed: the basis will come again");
+                    let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                    return;
+                }
+            }
+            if let Err(e) = d.acker.ack(BasicAckOptions::default()).await {
+                tracing::warn!(basis_id = %status.basis_id, error = %e, "ack lost: the basis will come again and be answered from the log");
+            }
+        }
+        Verdict::Park { basis_id, why } => {
+            tracing::error!(basis_id = %basis_id, reason = %why, "parked for an operator");
+            let _ = d.acker.reject(BasicRejectOptions { requeue: false }).await;
+        }
+        Verdict::Retry { why } => {
+            tracing::error!(reason = %why, "the hub could not finish a basis; it will come again");
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+        }
+    }
+}

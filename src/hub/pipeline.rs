@@ -1,0 +1,440 @@
+//! What the routing core does with one basis, in order: safety limits, XSD and business rules →
+//! the sender is the authenticated broker user and the supplier in the document → the receiver
+//! is routable → the sending region's policy → the disclosure log (durable) → delivery to the
+//! receiver's store → the store's receipt logged → the answers for the sender and receiver.
+//!
+//! Idempotent by basis id and content hash: the log is the memory. Before anything is written,
+//! the entries already logged for this basis id are read (through the basis index), and an event
+//! already logged for the same content is not logged again, so a redelivery after a crash or a
+//! re-publish adds nothing but the answer. The same id with other content, after the first was
+//! disclosed or withheld, is refused and logged.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::{NaiveDate, Utc};
+use sha2::{Digest as _, Sha256};
+use tokio::sync::Semaphore;
+
+use super::deliver::{Deliverer, DeliveryError};
+use super::journal::Journal;
+use crate::audit::{Digest, Event, PatientKey, PolicyRef, Query, Record};
+use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt, Withholding};
+use crate::claim::ClaimSpecification;
+use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome};
+use crate::validate::xsd::Schema;
+use crate::validate::{Finding, RuleContext, Validator};
+
+/// The sender is not who the document says.
+pub const RULE_SENDER: &str = "SENDER";
+/// The receiver has no store the hub knows.
+pub const RULE_RECEIVER: &str = "RECEIVER";
+/// The basis id was already used for other content.
+pub const RULE_ID_REUSED: &str = "ID-REUSED";
+
+/// One message from the submit queue.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The broker-checked `user_id`: the sending region's organisation number.
+    pub sender: Option<String>,
+    pub message_id: Option<String>,
+    pub body: Bytes,
+}
+
+/// What to do with the message once its basis has been handled.
+#[derive(Debug)]
+pub enum Verdict {
+    /// Publish these, then acknowledge.
+    Answer {
+        sender: String,
+        status: Box<StatusMessage>,
+        notice: Option<(String, Notice)>,
+    },
+    /// Give the message to the parked queue (reject without requeue), for an operator.
+    Park { basis_id: String, why: String },
+    /// Something of the hub's own failed (the log could not be written): requeue and try again.
+    Retry { why: String },
+}
+
+/// Everything a basis needs; shared by all in-flight messages.
+pub struct Pipeline {
+    instance: String,
+    schema: Arc<Schema>,
+    /// The checks of the current day (the rules compare dates with today).
+    day: Mutex<Day>,
+    policies: Arc<crate::policy::PolicySet>,
+    journal: Journal,
+    patient_key: PatientKey,
+    deliverer: Deliverer,
+    receivers: BTreeMap<String, String>,
+    per_receiver: BTreeMap<String, Semaphore>,
+}
+
+fn today() -> NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+fn sha256(bytes: &[u8]) -> Digest {
+    Digest(Sha256::digest(bytes).into())
+}
+
+impl Pipeline {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        instance: String,
+        schema: Arc<Schema>,
+        policies: crate::policy::PolicySet,
+        journal: Journal,
+        patient_key: PatientKey,
+        deliverer: Deliverer,
+        receivers: BTreeMap<String, String>,
+        per_receiver: usize,
+    ) -> Pipeline {
+        let policies = Arc::new(policies);
+        let day = Day::new(today(), &schema, &policies);
+        let per_receiver = receivers
+            .keys()
+            .map(|k| (k.clone(), Semaphore::new(per_receiver)))
+            .collect();
+        Pipeline {
+            instance,
+            schema,
+            day: Mutex::new(day),
+            policies,
+            journal,
+            patient_key,
+            deliverer,
+            receivers,
+            per_receiver,
+        }
+    }
+
+    /// Today's validator and assessor, made anew when the date changes.
+    fn today(&self) -> Day {
+        let now = today();
+        let mut d = self.day.lock().unwrap_or_else(|p| p.into_inner());
+        if d.day != now {
+            *d = Day::new(now, &self.schema, &self.policies);
+        }
+        d.clone()
+    }
+
+    fn record(&self, event: Event, basis: &Basis) -> Record {
+        let mut r = Record::new(
+            Utc::now(),
+            event,
+            basis.id.clone(),
+            basis.supplier.clone(),
+            basis.customer.clone(),
+            self.instance.clone(),
+        );
+        r.patients = basis.patients.clone();
+        r.received_sha256 = Some(basis.sha);
+        r
+    }
+
+    /// Handles one message completely. Never panics on input; every outcome is a [`Verdict`].
+    pub async fn process(&self, m: Incoming) -> Verdict {
+        let started = Instant::now();
+        let verdict = self.process_inner(m).await;
+        let label = match &verdict {
+            Verdict::Answer { status, .. } => status.outcome.to_string(),
+            Verdict::Park { .. } => "PARKED".into(),
+            Verdict::Retry { .. } => "RETRY".into(),
+        };
+        metrics::counter!("ih_bases_total", "outcome" => label).increment(1);
+        metrics::histogram!("ih_basis_seconds").record(started.elapsed().as_secs_f64());
+        verdict
+    }
+
+    async fn process_inner(&self, m: Incoming) -> Verdict {
+        let sha = sha256(&m.body);
+        let Some(sender) = m.sender.clone() else {
+            // Without a broker-checked user there is nobody to answer: park it.
+            return Verdict::Park {
+                basis_id: m.message_id.unwrap_or_default(),
+                why: "the message has no user_id, so its sender is unknown".into(),
+            };
+        };
+        let checks = self.today();
+        let validator = checks.validator.clone();
+        let body = m.body.clone();
+        let report = match tokio::task::spawn_blocking(move || validator.validate(&body)).await {
+            Ok(r) => r,
+            Err(e) => {
+                return Verdict::Retry {
+                    why: format!("validation task failed: {e}"),
+                }
+            }
+        };
+        let id = report
+            .id
+            .clone()
+            .or(m.message_id.clone())
+            .unwrap_or_else(|| format!("unknown-{}", &sha.to_hex()[..16]));
+        let mut findings = report.findings.clone();
+        let claim = report.claim.as_ref();
+        let mut basis = Basis {
+            id: id.clone(),
+            sha,
+            supplier: sender.clone(),
+            customer: String::new(),
+            patients: Vec::new(),
+        };
+        if let Some(c) = claim {
+            basis.customer = c.customer_party.organisation_number().unwrap_or("").to_string();
+            basis.patients = patients(&self.patient_key, c);
+        }
+        if let (true, Some(c)) = (findings.is_empty(), claim) {
+            findings.extend(self.route_checks(&sender, c));
+        }
+
+        let history = match self.history(&id, sha) {
+            Ok(h) => h,
+            Err(why) => return Verdict::Retry { why },
+        };
+        if history.other_content_final && findings.is_empty() {
+            findings.push(Finding::new(
+                RULE_ID_REUSED,
+                "/claimSpecification/id",
+                format!(
+                    "basis id {id} was already used for a basis with other content; a correction \
+                     needs a new id (or a credit note)"
+                ),
+            ));
+        }
+        for f in &findings {
+            metrics::counter!("ih_findings_total", "rule" => f.rule.clone()).increment(1);
+        }
+
+        if !findings.is_empty() {
+            let mut rejected = self.record(Event::Rejected, &basis);
+            let mut rules: Vec<String> = findings.iter().map(|f| f.rule.clone()).collect();
+            rules.dedup();
+            rejected.matched_rules = rules;
+            rejected.reason = Some(format!("{} problem(s), first: {}", findings.len(), findings[0]));
+            let records = vec![self.record(Event::Received, &basis), rejected];
+            if let Err(why) = self.log_new(records, &history.logged).await {
+                return Verdict::Retry { why };
+            }
+            return answer(sender, &id, Outcome::Error, findings, None, None, None);
+        }
+        let claim = claim.expect("no findings means the model was read");
+
+        let raw = m.body.clone();
+        let decision = checks.assessor.assess(&raw, claim, checks.day);
+        let withheld = |d: &Decision| Withholding {
+            rule: d.rules.iter().filter(|r| PolicyOutcome::from(r.action) == d.outcome).map(|r| r.id.clone()).collect::<Vec<_>>().join(", "),
+            board_decision: d.board_decision.as_ref().map(|b| b.reference.clone()).unwrap_or_else(|| "none in force".into()),
+            reason: d.reason.clone().unwrap_or_default(),
+        };
+        let policy_ref = decision.policy_id.as_ref().map(|id| PolicyRef {
+            id: id.clone(),
+            version: decision.policy_version.clone().unwrap_or_default(),
+            board_decision: decision
+                .board_decision
+                .as_ref()
+                .map(|b| format!("{} ({})", b.reference, b.date))
+                .unwrap_or_default(),
+        });
+        let decided = |event: Event| {
+            let mut r = self.record(event, &basis);
+            r.policy = policy_ref.clone();
+            r.matched_rules = decision.rule_ids();
+            r.removed_paths = decision.removed.clone();
+            r.reason = decision.reason.clone();
+            r
+        };
+
+        let disclosed = match (&decision.disclosed, decision.outcome.discloses()) {
+            (Some(doc), true) => Bytes::from(doc.clone()),
+            _ => {
+                let (event, outcome) = match decision.outcome {
+                    PolicyOutcome::Reject => (Event::Rejected, Outcome::Rejected),
+                    _ => (Event::Withheld, Outcome::Withheld),
+                };
+                let records = vec![self.record(Event::Received, &basis), decided(event)];
+                if let Err(why) = self.log_new(records, &history.logged).await {
+                    return Verdict::Retry { why };
+                }
+                return answer(sender, &id, outcome, Vec::new(), Some(withheld(&decision)), None, None);
+            }
+        };
+        let mut disclose = decided(Event::Disclosed);
+        disclose.disclosed_sha256 = Some(sha256(&disclosed));
+        if let Err(why) = self
+            .log_new(vec![self.record(Event::Received, &basis), disclose], &history.logged)
+            .await
+        {
+            return Verdict::Retry { why };
+        }
+
+        let receiver = basis.customer.clone();
+        let store = &self.receivers[&receiver];
+        let delivered = {
+            let _slot = self.per_receiver[&receiver].acquire().await;
+            self.deliverer.deliver(store, &id, disclosed).await
+        };
+        let delivered = match delivered {
+            Ok(d) => d,
+            Err(e @ (DeliveryError::GaveUp { .. } | DeliveryError::Refused { .. } | DeliveryError::Tls(_))) => {
+                tracing::error!(basis_id = %id, receiver = %receiver, error = %e, "delivery given up: parking the basis");
+                return Verdict::Park {
+                    basis_id: id,
+                    why: e.to_string(),
+                };
+            }
+            Err(e) => return Verdict::Retry { why: e.to_string() },
+        };
+        let mut logged = self.record(Event::Delivered, &basis);
+        logged.policy = policy_ref.clone();
+        logged.receipt = Some(delivered.raw.clone());
+        if let Err(why) = self.log_new(vec![logged], &history.logged).await {
+            return Verdict::Retry { why };
+        }
+        let notice = Notice {
+            basis_id: id.clone(),
+            sender: sender.clone(),
+            receipt: delivered.receipt.clone(),
+            at: Utc::now(),
+        };
+        answer(
+            sender,
+            &id,
+            Outcome::Ok,
+            Vec::new(),
+            None,
+            Some((receiver.clone(), delivered.receipt)),
+            Some((receiver, notice)),
+        )
+    }
+
+    /// The sender must be the supplier, and the receiver a region the hub can deliver to.
+    fn route_checks(&self, sender: &str, c: &ClaimSpecification) -> Vec<Finding> {
+        let mut out = Vec::new();
+        let supplier = c.supplier_party.organisation_number().unwrap_or("");
+        if supplier != sender {
+            out.push(Finding::new(
+                RULE_SENDER,
+                "/claimSpecification/supplierParty/identification",
+                format!(
+                    "the supplier's organisation number {supplier} is not the sending region \
+                     {sender} (the certificate the basis was sent with)"
+                ),
+            ));
+        }
+        let customer = c.customer_party.organisation_number().unwrap_or("");
+        if !self.receivers.contains_key(customer) {
+            out.push(Finding::new(
+                RULE_RECEIVER,
+                "/claimSpecification/customerParty/identification",
+                format!("the receiving region {customer} has no store this exchange delivers to"),
+            ));
+        }
+        out
+    }
+
+    /// What the log already holds for this basis id: the events logged for this content, and
+    /// whether other content under the same id was already disclosed or withheld.
+    fn history(&self, id: &str, sha: Digest) -> Result<History, String> {
+        let q = Query {
+            basis: Some(id.to_string()),
+            ..Query::default()
+        };
+        let found = self.journal.log().query(&q).map_err(|e| e.to_string())?;
+        let mut h = History::default();
+        for e in found.entries {
+            let r = e.record;
+            if r.received_sha256 == Some(sha) {
+                h.logged.insert(r.event.as_str());
+            } else if matches!(r.event, Event::Disclosed | Event::Delivered | Event::Withheld) {
+                h.other_content_final = true;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Appends the records whose events are not yet logged for this content (durable on return).
+    async fn log_new(&self, records: Vec<Record>, logged: &BTreeSet<&'static str>) -> Result<(), String> {
+        let new: Vec<Record> = records
+            .into_iter()
+            .filter(|r| !logged.contains(r.event.as_str()))
+            .collect();
+        self.journal.append(new).await.map(|_| ())
+    }
+}
+
+/// The checks of one day: the rules compare dates with today, and the policy in force is
+/// today's.
+#[derive(Clone)]
+struct Day {
+    day: NaiveDate,
+    validator: Validator,
+    assessor: Assessor,
+}
+
+impl Day {
+    fn new(day: NaiveDate, schema: &Arc<Schema>, policies: &Arc<crate::policy::PolicySet>) -> Day {
+        let validator = Validator::with_schema(schema.clone(), RuleContext::new(day));
+        Day {
+            day,
+            assessor: Assessor::new(policies.clone(), validator.clone()),
+            validator,
+        }
+    }
+}
+
+/// The facts of one basis every record repeats.
+struct Basis {
+    id: String,
+    sha: Digest,
+    supplier: String,
+    customer: String,
+    patients: Vec<crate::audit::PatientHash>,
+}
+
+#[derive(Default)]
+struct History {
+    logged: BTreeSet<&'static str>,
+    other_content_final: bool,
+}
+
+/// One keyed hash per distinct patient on the basis, in order of first appearance.
+fn patients(key: &PatientKey, c: &ClaimSpecification) -> Vec<crate::audit::PatientHash> {
+    let mut seen = BTreeSet::new();
+    c.health_care_services_specification_line
+        .iter()
+        .map(|l| key.hash(&l.patient_information.patient_identity.extension))
+        .filter(|h| seen.insert(*h))
+        .collect()
+}
+
+fn answer(
+    sender: String,
+    id: &str,
+    outcome: Outcome,
+    findings: Vec<Finding>,
+    withheld: Option<Withholding>,
+    delivered: Option<(String, StoreReceipt)>,
+    notice: Option<(String, Notice)>,
+) -> Verdict {
+    let (receiver, receipt) = match delivered {
+        Some((r, rc)) => (Some(r), Some(rc)),
+        None => (None, None),
+    };
+    Verdict::Answer {
+        sender,
+        status: Box::new(StatusMessage {
+            basis_id: id.to_string(),
+            outcome,
+            findings,
+            withheld,
+            receiver,
+            receipt,
+            at: Utc::now(),
+        }),
+        notice,
+    }
+}
