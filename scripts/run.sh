@@ -1,12 +1,195 @@
 #!/usr/bin/env bash
-# `make run`: what the exchange can show today. Grows with the project (see README).
+# `make run`: a month of invoice bases through the whole exchange on this machine, then a summary.
+#
+#   1. development certificates for Stockholm (01), Halland (13) and Västra Götaland (14)
+#   2. a RabbitMQ node (TLS only, certificate login) on loopback ports of its own
+#   3. the disclosure log's keys, a restricted store per region, the regions' policies
+#   4. the hub
+#   5. a generated month of bases between the three regions (some invalid, some sensitive)
+#   6. each region publishes its own bases with its own certificate, in parallel
+#   7. waits until every basis has an outcome on its sender's status queue
+#   8. stops the hub (SIGTERM), verifies the disclosure log, prints the summary
+# Everything lives in run/demo/; everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=${CARGO_TARGET_DIR:-target}/release/invoice-hub
-OUT=run/demo
+REPO=$(pwd)
+BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/invoice-hub
+COUNT=${IH_RUN_COUNT:-3000}
+OUT=$REPO/run/demo
+NAME=demo
+REGIONS=(2321000016 2321000115 2321000131)
+declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
+
+[ -x "$BIN" ] || { echo "make run: $BIN is missing (make build)" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+step() { printf '\n== %s\n' "$*"; }
+
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    broker/ctl stop "$NAME" >/dev/null 2>&1 || true
+}
+trap cleanup EXIT
+
+broker/ctl stop "$NAME" >/dev/null 2>&1 || true
 rm -rf "$OUT" && mkdir -p "$OUT"
-echo "== generating a month of invoice bases (2 000, 5 % with a known rule violation)"
-"$BIN" gen --count 2000 --seed 2026 --invalid-rate 0.05 --out "$OUT/bases"
-echo "== validating them against the contract's XSD and business rules"
-"$BIN" validate "$OUT/bases" --format text >"$OUT/validate.txt" || true
-tail -n 5 "$OUT/validate.txt"
+START=$(date +%s)
+
+step "1. development certificates (invoice-hub pki dev)"
+"$BIN" pki dev --out "$OUT/pki" --regions 01,13,14 >/dev/null
+ls "$OUT/pki" | tr '\n' ' '; echo
+
+step "2. RabbitMQ on loopback, TLS only, regions log in by certificate (broker/ctl)"
+AMQPS=$(free_port); DIST=$(free_port)
+broker/ctl up "$NAME" --certs "$OUT/pki" --amqps-port "$AMQPS" --dist-port "$DIST" \
+    --regions "$(IFS=,; echo "${REGIONS[*]}")" --owner-pid $$ | tail -n 1
+
+step "3. keys, stores and policies"
+"$BIN" audit keygen --out "$OUT/keys" >/dev/null
+mkdir -p "$OUT/policies"
+cp deploy/policies/region-halland.toml deploy/policies/protected-identities.txt "$OUT/policies/"
+# The demo's other two regions start from Halland's policy, as a region would.
+for org in 2321000016 2321000131; do
+    sed -e "s/^region = \"2321000115\"/region = \"$org\"/" \
+        -e "s/^id = \"halland-utomlansfakturering\"/id = \"demo-$org\"/" \
+        -e "s/Region Halland/${REGION_NAME[$org]}/" \
+        deploy/policies/region-halland.toml >"$OUT/policies/region-$org.toml"
+done
+declare -A STORE_URL
+for org in "${REGIONS[@]}"; do
+    d="$OUT/store-$org"; mkdir -p "$d"
+    cat >"$d/store.toml" <<EOF
+org = "$org"
+listen = "127.0.0.1:0"
+data_dir = "data"
+keys_dir = "keys"
+[tls]
+ca = "../pki/ca.pem"
+cert = "../pki/store-$org.pem"
+key = "../pki/store-$org.key"
+[access]
+writers = ["invoice-hub"]
+readers = ["staff-$org-reader"]
+reviewers = ["reviewer-$org"]
+EOF
+    "$BIN" store --init --config "$d/store.toml" >/dev/null
+    "$BIN" store --config "$d/store.toml" >"$d/stdout" 2>"$d/store.log" &
+    PIDS+=($!)
+done
+for org in "${REGIONS[@]}"; do
+    for _ in $(seq 100); do grep -q https:// "$OUT/store-$org/stdout" 2>/dev/null && break; sleep 0.1; done
+    STORE_URL[$org]=$(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")
+    echo "store of ${REGION_NAME[$org]} at ${STORE_URL[$org]}"
+done
+
+step "4. the hub"
+METRICS=$(free_port)
+cat >"$OUT/hub.toml" <<EOF
+instance = "hub-demo"
+[broker]
+port = $AMQPS
+ca = "pki/ca.pem"
+cert = "pki/hub.pem"
+key = "pki/hub.key"
+[consume]
+prefetch = 64
+per_receiver = 24
+[policy]
+paths = ["policies"]
+[audit]
+dir = "hub-log"
+signing_key = "keys/log-signing.key"
+patient_key = "keys/patient-hmac.key"
+[delivery]
+ca = "pki/ca.pem"
+cert = "pki/hub.pem"
+key = "pki/hub.key"
+[receivers]
+"2321000016" = "${STORE_URL[2321000016]}"
+"2321000115" = "${STORE_URL[2321000115]}"
+"2321000131" = "${STORE_URL[2321000131]}"
+[metrics]
+listen = "127.0.0.1:$METRICS"
+EOF
+"$BIN" hub --config "$OUT/hub.toml" 2>"$OUT/hub.log" &
+HUB=$!
+PIDS+=($HUB)
+echo "hub running (log: run/demo/hub.log, metrics: http://127.0.0.1:$METRICS/metrics)"
+
+step "5. a month of invoice bases ($COUNT, 5 % with a known rule violation)"
+"$BIN" gen --count "$COUNT" --seed 2026 --invalid-rate 0.05 --regions 01,13,14 --out "$OUT/bases" | tail -n 3
+python3 - "$OUT" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+for line in open(f"{out}/bases/manifest.jsonl"):
+    m = json.loads(line)
+    d = f"{out}/outbox-{m['sender']}"
+    os.makedirs(d, exist_ok=True)
+    os.link(f"{out}/bases/{m['file']}", f"{d}/{m['file']}")
+EOF
+
+step "6. each region publishes its own bases (AMQPS, its certificate, publisher confirms)"
+PUB_START=$(date +%s.%N)
+PUBS=()
+for org in "${REGIONS[@]}"; do
+    sed -e "s#\.\./run/pki#pki#g" -e "s/^port = .*/port = $AMQPS/" \
+        "deploy/region-$( case $org in 2321000016) echo stockholm;; 2321000115) echo halland;; *) echo vgr;; esac ).toml" \
+        >"$OUT/region-$org.toml"
+    [ -d "$OUT/outbox-$org" ] || continue
+    "$BIN" publish --config "$OUT/region-$org.toml" "$OUT/outbox-$org" >"$OUT/publish-$org.log" 2>&1 &
+    PUBS+=($!)
+done
+for p in "${PUBS[@]}"; do wait "$p" || { echo "a publisher failed: see run/demo/publish-*.log" >&2; exit 1; }; done
+for org in "${REGIONS[@]}"; do tail -n 1 "$OUT/publish-$org.log" 2>/dev/null | sed "s/^/${REGION_NAME[$org]}: /"; done
+
+step "7. waiting for every outcome on the senders' status queues"
+: >"$OUT/outcomes.jsonl"
+while :; do
+    for org in "${REGIONS[@]}"; do
+        "$BIN" status --config "$OUT/region-$org.toml" --format json 2>/dev/null | grep '^{' >>"$OUT/outcomes.jsonl" || true
+    done
+    got=$(python3 -c "import json,sys; print(len({json.loads(l)['basis_id'] for l in open(sys.argv[1])}))" "$OUT/outcomes.jsonl")
+    printf '\r%s / %s outcomes' "$got" "$COUNT"
+    [ "$got" -ge "$COUNT" ] && break
+    kill -0 $HUB 2>/dev/null || { echo; echo "the hub died: tail run/demo/hub.log" >&2; tail -n 20 "$OUT/hub.log" >&2; exit 1; }
+    sleep 1
+done
+echo
+PUB_END=$(date +%s.%N)
+
+step "8. stopping the hub and verifying the disclosure log"
+kill -TERM $HUB; wait $HUB
+"$BIN" audit --log "$OUT/hub-log" verify | tail -n 3
+
+python3 - "$OUT" "$PUB_START" "$PUB_END" "$START" <<'EOF'
+import json, sys, collections, time
+out, t0, t1, start = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+names = {"2321000016": "Stockholm", "2321000115": "Halland", "2321000131": "VGR"}
+manifest = {json.loads(l)["id"]: json.loads(l) for l in open(f"{out}/bases/manifest.jsonl")}
+last = {}
+for l in open(f"{out}/outcomes.jsonl"):
+    s = json.loads(l); last[s["basis_id"]] = s
+pairs = collections.Counter(); why = collections.Counter()
+for bid, s in last.items():
+    m = manifest.get(bid, {})
+    pair = f"{names.get(m.get('sender'), m.get('sender'))} -> {names.get(m.get('receiver'), m.get('receiver'))}"
+    pairs[(pair, s["outcome"])] += 1
+    if s["outcome"] == "ERROR":
+        why["ERROR " + s["findings"][0]["rule"]] += 1
+    elif s["outcome"] in ("WITHHELD", "REJECTED"):
+        why[s["outcome"] + " " + s["withheld"]["rule"]] += 1
+print(f"\n{'sender -> receiver':<24}{'OK':>7}{'ERROR':>7}{'WITHHELD':>10}{'REJECTED':>10}")
+for pair in sorted({p for p, _ in pairs}):
+    print(f"{pair:<24}" + "".join(f"{pairs[(pair, o)]:>{w}}" for o, w in (("OK", 7), ("ERROR", 7), ("WITHHELD", 10), ("REJECTED", 10))))
+print("\nwhy not delivered (first rule):")
+for k, n in why.most_common(12):
+    print(f"  {n:>5}  {k}")
+injected = sum(1 for m in manifest.values() if m.get("injected_rule") or m.get("invalid_rule"))
+errors = sum(1 for s in last.values() if s["outcome"] == "ERROR")
+secs = t1 - t0
+mb = sum(m.get("bytes", 0) for m in manifest.values()) / 1e6
+print(f"\n{len(last)} bases, {mb:.1f} MB, published and answered in {secs:.1f} s: "
+      f"{len(last)/secs:.0f} bases/s end to end ({mb/secs:.1f} MB/s); "
+      f"{injected} injected violations, {errors} ERROR answers; whole run {time.time()-start:.0f} s")
+EOF

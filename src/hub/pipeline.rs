@@ -70,6 +70,9 @@ pub struct Pipeline {
     deliverer: Deliverer,
     receivers: BTreeMap<String, String>,
     per_receiver: BTreeMap<String, Semaphore>,
+    /// Two messages with one id (a re-publish racing its original, or other content under the
+    /// same id) are handled one after the other, so the second sees what the first logged.
+    id_locks: IdLocks,
 }
 
 fn today() -> NaiveDate {
@@ -108,6 +111,7 @@ impl Pipeline {
             deliverer,
             receivers,
             per_receiver,
+            id_locks: IdLocks::default(),
         }
     }
 
@@ -174,6 +178,7 @@ impl Pipeline {
             .clone()
             .or(m.message_id.clone())
             .unwrap_or_else(|| format!("unknown-{}", &sha.to_hex()[..16]));
+        let _same_id = self.id_locks.lock(&id).await;
         let mut findings = report.findings.clone();
         let claim = report.claim.as_ref();
         let mut basis = Basis {
@@ -382,6 +387,40 @@ impl Day {
             day,
             assessor: Assessor::new(policies.clone(), validator.clone()),
             validator,
+        }
+    }
+}
+
+/// One lock per basis id in flight; entries go when their last holder does.
+#[derive(Default)]
+struct IdLocks(Mutex<std::collections::HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+struct IdGuard<'a> {
+    locks: &'a IdLocks,
+    id: String,
+    _guard: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl IdLocks {
+    async fn lock(&self, id: &str) -> IdGuard<'_> {
+        let m = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(id.to_string()).or_default().clone()
+        };
+        IdGuard {
+            locks: self,
+            id: id.to_string(),
+            _guard: m.lock_owned().await,
+        }
+    }
+}
+
+impl Drop for IdGuard<'_> {
+    fn drop(&mut self) {
+        let mut map = self.locks.0.lock().unwrap_or_else(|p| p.into_inner());
+        // The map's own reference and this guard's mutex: nobody else waits for this id.
+        if map.get(&self.id).is_some_and(|m| Arc::strong_count(m) <= 2) {
+            map.remove(&self.id);
         }
     }
 }
