@@ -15,7 +15,7 @@ fn today() -> NaiveDate {
 }
 
 fn validator() -> Validator {
-    Validator::new(RuleContext { today: today() }).unwrap()
+    Validator::new(RuleContext::new(today())).unwrap()
 }
 
 fn sample(name: &str) -> ClaimSpecification {
@@ -574,4 +574,23 @@ fn the_example_policy_loads_and_speaks_for_halland() {
     assert!(p.rules.len() >= 6);
     assert!(!p.protected.is_empty());
     assert!(p.board_decision.reference.contains("RS"));
+}
+
+#[test]
+fn a_removal_that_would_break_the_contract_withholds_instead() {
+    // Removing the inpatient main diagnosis breaks ÖR31 (inpatient care without an invoice
+    // period needs one): the basis must not be sent broken.
+    let claim = sample("inpatient_drg.xml");
+    assert!(validator().validate(claim.to_xml().as_bytes()).is_valid());
+    let rules = format!(
+        "[[rule]]\nid = \"R\"\ndescription = \"no inpatient diagnoses\"\naction = \"remove\"\n\
+         remove = [\"healthcarePerformed/diagnosis/inpatientCareDiagnosis\"]\n\
+         when = {{ type_of_care = [\"02\"] }}\n{DEFAULT}"
+    );
+    let d = assess(&rules, &claim);
+    assert_eq!(d.outcome, Outcome::Withhold, "{}", d.text());
+    assert!(d.rule_ids().contains(&"REVALIDATION".to_string()));
+    assert!(d.disclosed.is_none());
+    let reason = d.reason.unwrap();
+    assert!(reason.contains("ÖR31"), "{reason}");
 }

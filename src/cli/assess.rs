@@ -97,7 +97,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let today = args
         .today
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let validator = Validator::new(RuleContext { today }).context("compiling the schemas")?;
+    let validator = Validator::new(RuleContext::new(today)).context("compiling the schemas")?;
     let assessor = Assessor::new(policies, validator.clone());
 
     let stdout = std::io::stdout();
