@@ -59,11 +59,7 @@ fn checkpoints_sign_heads_and_close_signs_the_last() {
 fn a_log_refuses_another_instance_or_key() {
     let d = tempfile::tempdir().unwrap();
     open(d.path(), 0).append(&record(0, 1)).unwrap();
-    let e = AuditLog::open(
-        d.path(),
-        LogConfig::new("hub-other", signing_key()),
-    )
-    .unwrap_err();
+    let e = AuditLog::open(d.path(), LogConfig::new("hub-other", signing_key())).unwrap_err();
     assert!(e.to_string().contains("hub-other"), "{e}");
     let e = AuditLog::open(
         d.path(),

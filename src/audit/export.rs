@@ -30,7 +30,7 @@ pub enum ExportLine {
     },
     /// An entry of the period and its audit path to the head's root.
     Entry {
-        entry: Entry,
+        entry: Box<Entry>,
         audit_path: Vec<String>,
     },
     /// Last line: how many entries, so a cut-off file is noticed.
@@ -73,7 +73,12 @@ impl AuditLog {
             exported_at: format_time(&Utc::now()),
             head: head.clone(),
         };
-        writeln!(out, "{}", serde_json::to_string(&header).expect("serialises")).map_err(io)?;
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&header).expect("serialises")
+        )
+        .map_err(io)?;
         let nodes = SledNodes(&self.t.nodes);
         let (mut count, mut left_out) = (0u64, 0u64);
         let mut q = Query {
@@ -91,7 +96,7 @@ impl AuditLog {
                 }
                 let path = merkle::inclusion_path(&nodes, e.seq, head.tree_size)?;
                 let line = ExportLine::Entry {
-                    entry: e,
+                    entry: Box::new(e),
                     audit_path: path.iter().map(hex::encode).collect(),
                 };
                 writeln!(out, "{}", serde_json::to_string(&line).expect("serialises"))
@@ -128,11 +133,12 @@ pub struct ExportCheck {
 
 /// Check an export offline with the public key: the head's signature, every entry's inclusion
 /// proof, every entry inside the stated period, and the closing count. Names the bad line.
-pub fn check_export(input: &mut dyn BufRead, key: &LogPublicKey) -> std::result::Result<ExportCheck, String> {
+pub fn check_export(
+    input: &mut dyn BufRead,
+    key: &LogPublicKey,
+) -> std::result::Result<ExportCheck, String> {
     let mut lines = input.lines().enumerate();
-    let (n, first) = lines
-        .next()
-        .ok_or("empty export file")?;
+    let (n, first) = lines.next().ok_or("empty export file")?;
     let first = first.map_err(|e| format!("line {}: {e}", n + 1))?;
     let ExportLine::Header {
         format,
@@ -169,11 +175,20 @@ pub fn check_export(input: &mut dyn BufRead, key: &LogPublicKey) -> std::result:
             ExportLine::Header { .. } => return Err(format!("line {ln}: a second header")),
             ExportLine::Entry { entry, audit_path } => {
                 let path = decode_path(&audit_path).map_err(|e| format!("line {ln}: {e}"))?;
-                merkle::verify_inclusion(entry.seq, head.tree_size, &entry.leaf_hash(), &path, &root)
-                    .map_err(|e| format!("line {ln} (entry {}): {e}", entry.seq))?;
+                merkle::verify_inclusion(
+                    entry.seq,
+                    head.tree_size,
+                    &entry.leaf_hash(),
+                    &path,
+                    &root,
+                )
+                .map_err(|e| format!("line {ln} (entry {}): {e}", entry.seq))?;
                 let t = entry.record.time;
                 if from.is_some_and(|f| t < f) || to.is_some_and(|x| t >= x) {
-                    return Err(format!("line {ln} (entry {}): outside the exported period", entry.seq));
+                    return Err(format!(
+                        "line {ln} (entry {}): outside the exported period",
+                        entry.seq
+                    ));
                 }
                 if !seen.insert(entry.seq) {
                     return Err(format!("line {ln}: entry {} appears twice", entry.seq));

@@ -85,7 +85,10 @@ pub fn keys_for(e: &Entry) -> Vec<(IndexKind, Vec<u8>)> {
     let mut out = vec![
         (IndexKind::Basis, with_seq(str_prefix(&r.basis_id), e.seq)),
         (IndexKind::Sender, with_seq(str_prefix(&r.sender), e.seq)),
-        (IndexKind::Receiver, with_seq(str_prefix(&r.receiver), e.seq)),
+        (
+            IndexKind::Receiver,
+            with_seq(str_prefix(&r.receiver), e.seq),
+        ),
         (IndexKind::Event, with_seq(vec![r.event.code()], e.seq)),
         (IndexKind::Time, with_seq(time_prefix(&r.time), e.seq)),
     ];
@@ -203,9 +206,7 @@ impl AuditLog {
             }
         } else if q.from.is_some() || q.to.is_some() {
             let tree = self.t.index(IndexKind::Time);
-            let mut start = q
-                .from
-                .map_or(vec![0u8; 8], |f| time_prefix(&f));
+            let mut start = q.from.map_or(vec![0u8; 8], |f| time_prefix(&f));
             start.extend_from_slice(&0u64.to_be_bytes());
             if let Some(a) = q.after {
                 let prev = self.read_entry(a, &mut res.records_read)?;
@@ -214,9 +215,8 @@ impl AuditLog {
                     start = resume;
                 }
             }
-            let end = q
-                .to
-                .map_or(vec![0xff; 16], |t| with_seq(time_prefix(&t), 0));
+            let end =
+                q.to.map_or(vec![0xff; 16], |t| with_seq(time_prefix(&t), 0));
             for kv in tree.range(start..end) {
                 let (k, _) = kv?;
                 let seq = seq_of(&k).ok_or_else(|| AuditError::decode("index key", "short"))?;
@@ -224,7 +224,8 @@ impl AuditLog {
                     res.next_after = res.entries.last().map(|e| e.seq);
                     break;
                 }
-                res.entries.push(self.read_entry(seq, &mut res.records_read)?);
+                res.entries
+                    .push(self.read_entry(seq, &mut res.records_read)?);
             }
         } else {
             for kv in self.t.entries.range(start_seq.to_be_bytes()..) {

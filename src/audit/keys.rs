@@ -27,7 +27,11 @@ pub struct LogSigningKey(ed25519_dalek::SigningKey);
 
 impl fmt::Debug for LogSigningKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "LogSigningKey([redacted], public {})", self.public().key_id())
+        write!(
+            f,
+            "LogSigningKey([redacted], public {})",
+            self.public().key_id()
+        )
     }
 }
 
@@ -296,7 +300,10 @@ mod tests {
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            let m = std::fs::metadata(&out.signing_key).unwrap().permissions().mode();
+            let m = std::fs::metadata(&out.signing_key)
+                .unwrap()
+                .permissions()
+                .mode();
             assert_eq!(m & 0o777, 0o600);
         }
         assert!(matches!(

@@ -133,7 +133,7 @@ impl AuditLog {
                         why: "has entries but no log id".into(),
                     });
                 }
-                (&t.meta)
+                t.meta
                     .transaction(|m| {
                         m.insert(META_LOG_ID, cfg.log_id.as_bytes())?;
                         m.insert(META_PUBLIC_KEY, &public.to_bytes()[..])?;
@@ -314,7 +314,8 @@ impl AuditLog {
         }
         meta.insert(META_SIZE, &new_size.to_be_bytes()[..]);
 
-        let mut trees: Vec<&Tree> = vec![&self.t.entries, &self.t.nodes, &self.t.heads, &self.t.meta];
+        let mut trees: Vec<&Tree> =
+            vec![&self.t.entries, &self.t.nodes, &self.t.heads, &self.t.meta];
         trees.extend(self.t.ix.iter());
         let mut batches = vec![entries, nodes, heads, meta];
         batches.extend(ix);

@@ -82,7 +82,7 @@ pub fn subtree_hash<S: NodeSource + ?Sized>(src: &S, start: u64, end: u64) -> Re
     if n == 0 {
         return Ok(empty_root());
     }
-    if n.is_power_of_two() && start % n == 0 {
+    if n.is_power_of_two() && start.is_multiple_of(n) {
         return src.perfect(n.trailing_zeros(), start / n);
     }
     let k = split(n);
@@ -371,7 +371,9 @@ mod tests {
     use super::*;
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     #[test]

@@ -124,9 +124,7 @@ macro_rules! hex32 {
             fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
                 let s = String::deserialize(d)?;
                 if s.len() != 64 || s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    return Err(serde::de::Error::custom(
-                        "expected 64 lowercase hex digits",
-                    ));
+                    return Err(serde::de::Error::custom("expected 64 lowercase hex digits"));
                 }
                 $name::from_hex(&s).map_err(serde::de::Error::custom)
             }
@@ -286,7 +284,10 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
 mod time_micros {
     use super::*;
 
-    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> std::result::Result<S::Ok, S::Error> {
+    pub fn serialize<S: Serializer>(
+        t: &DateTime<Utc>,
+        s: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&format_time(&truncate_micros(*t)))
     }
 
@@ -343,7 +344,9 @@ mod tests {
             seq: 3,
             record: sample(),
         };
-        let text = String::from_utf8(e.encode()).unwrap().replace(",\"", ", \"");
+        let text = String::from_utf8(e.encode())
+            .unwrap()
+            .replace(",\"", ", \"");
         assert!(Entry::decode(text.as_bytes()).is_err());
     }
 

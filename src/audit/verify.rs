@@ -117,11 +117,17 @@ impl AuditLog {
                     if h.tree_size != size {
                         found.add(
                             None,
-                            format!("tree head stored under size {size} says size {}", h.tree_size),
+                            format!(
+                                "tree head stored under size {size} says size {}",
+                                h.tree_size
+                            ),
                         );
                     }
                     if h.log_id != self.log_id() {
-                        found.add(None, format!("tree head of size {} names log {:?}", h.tree_size, h.log_id));
+                        found.add(
+                            None,
+                            format!("tree head of size {} names log {:?}", h.tree_size, h.log_id),
+                        );
                     }
                     match (h.verify(&key), h.root()) {
                         (Err(e), _) => found.add(None, e),
@@ -143,12 +149,15 @@ impl AuditLog {
                     saved_checked += 1;
                     expect.entry(h.tree_size).or_default().push((
                         root,
-                        format!("the saved head of size {} (signed {})", h.tree_size, h.timestamp),
+                        format!(
+                            "the saved head of size {} (signed {})",
+                            h.tree_size, h.timestamp
+                        ),
                     ));
                 }
             }
         }
-        if expect.get(&0).is_some() {
+        if expect.contains_key(&0) {
             let empty = merkle::empty_root();
             for (root, what) in &expect[&0] {
                 if *root != empty {
@@ -166,7 +175,10 @@ impl AuditLog {
         for kv in self.t.entries.iter() {
             let (k, v) = kv?;
             let Some(kseq) = k.as_ref().try_into().ok().map(u64::from_be_bytes) else {
-                found.add(None, format!("an entry key is not 8 bytes: {}", hex::encode(&k)));
+                found.add(
+                    None,
+                    format!("an entry key is not 8 bytes: {}", hex::encode(&k)),
+                );
                 tree_ok = false;
                 continue;
             };
@@ -174,16 +186,17 @@ impl AuditLog {
             if tree_ok && kseq != f.size() {
                 found.add(
                     Some(f.size()),
-                    format!(
-                        "is missing (the next stored entry is {kseq}): entries were deleted"
-                    ),
+                    format!("is missing (the next stored entry is {kseq}): entries were deleted"),
                 );
                 tree_ok = false;
             }
             let entry = match Entry::decode(&v) {
                 Ok(e) => Some(e),
                 Err(e) => {
-                    found.add(Some(kseq), format!("cannot be read: {e}: the entry was changed"));
+                    found.add(
+                        Some(kseq),
+                        format!("cannot be read: {e}: the entry was changed"),
+                    );
                     None
                 }
             };
@@ -285,7 +298,10 @@ impl AuditLog {
             for (s, claims) in expect.range(..=count) {
                 if *s > f.size() {
                     for (_, what) in claims {
-                        found.add(None, format!("{what} could not be checked: entries are missing"));
+                        found.add(
+                            None,
+                            format!("{what} could not be checked: entries are missing"),
+                        );
                     }
                 }
             }
@@ -336,7 +352,10 @@ impl AuditLog {
             for kv in self.t.index(kind).iter() {
                 let (k, _) = kv?;
                 let Some(seq) = index::seq_of(&k) else {
-                    found.add(None, format!("a key in the {} index is too short", kind.name()));
+                    found.add(
+                        None,
+                        format!("a key in the {} index is too short", kind.name()),
+                    );
                     continue;
                 };
                 let ok = match self.t.entries.get(seq.to_be_bytes())? {

@@ -10,7 +10,9 @@ use std::path::Path;
 pub const T0: &str = "2026-01-01T00:00:00Z";
 
 pub fn t0() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(T0).unwrap().with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(T0)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 pub fn signing_key() -> LogSigningKey {
@@ -50,7 +52,8 @@ pub fn record(i: u64, patients: u64) -> Record {
         format!("23210001{:02}", i % 5),
         "hub-test",
     );
-    r.patients.push(patient_key().hash(&personal_number(i % patients)));
+    r.patients
+        .push(patient_key().hash(&personal_number(i % patients)));
     r.received_sha256 = Some(Digest([(i % 251) as u8; 32]));
     r.policy = Some(PolicyRef {
         id: "default".into(),
