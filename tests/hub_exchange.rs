@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use common::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::audit::{AuditLog, Event, Query, VerifyOptions};
 use invoice_hub::broker::StatusMessage;
-use invoice_hub::claim::{ClaimSpecification, CV};
+use invoice_hub::claim::ClaimSpecification;
 
 fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
@@ -156,7 +156,11 @@ impl Hub {
             .unwrap();
         assert!(ok.success());
         let status = c.wait().unwrap();
-        assert!(status.success(), "hub exit on SIGTERM: {status}\n{}", self.log());
+        assert!(
+            status.success(),
+            "hub exit on SIGTERM: {status}\n{}",
+            self.log()
+        );
     }
 
     fn log(&self) -> String {
@@ -183,7 +187,9 @@ fn outcomes(
         assert!(
             Instant::now() < deadline,
             "no outcome for {:?}\nhub log:\n{}",
-            want.iter().filter(|id| !seen.contains_key(*id)).collect::<Vec<_>>(),
+            want.iter()
+                .filter(|id| !seen.contains_key(*id))
+                .collect::<Vec<_>>(),
             hub.log()
         );
         let out = run_ok(
@@ -199,6 +205,14 @@ fn outcomes(
     }
 }
 
+fn outcome(seen: &BTreeMap<String, StatusMessage>, id: &str) -> String {
+    seen[id].outcome.to_string()
+}
+
+fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<String> {
+    seen[id].findings.iter().map(|f| f.rule.clone()).collect()
+}
+
 fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
     let out = run_ok(
         bin()
@@ -208,11 +222,13 @@ fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
             .arg(certs.join(format!("staff-{}.pem", store.org)))
             .arg("--key")
             .arg(certs.join(format!("staff-{}.key", store.org)))
-            .args(["--format", "json", "list", "--all"]),
+            .args(["list", "--json", "--limit", "1000"]),
     );
-    let mut ids: Vec<String> = out
-        .lines()
-        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+    let page: serde_json::Value = serde_json::from_str(&out).expect("the store's JSON");
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
         .filter_map(|v| v["id"].as_str().map(str::to_string))
         .collect();
     ids.sort();
@@ -235,7 +251,11 @@ fn the_exchange_end_to_end() {
     let policies = work.join("policies");
     std::fs::create_dir_all(&policies).unwrap();
     for f in ["region-halland.toml", "protected-identities.txt"] {
-        std::fs::copy(broker.repo.join("deploy/policies").join(f), policies.join(f)).unwrap();
+        std::fs::copy(
+            broker.repo.join("deploy/policies").join(f),
+            policies.join(f),
+        )
+        .unwrap();
     }
     std::fs::write(
         policies.join("region-stockholm.toml"),
@@ -296,52 +316,83 @@ fn the_exchange_end_to_end() {
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 4);
     c.supplier_party.identification[0].extension = ORG_STOCKHOLM.into();
     let spoofed = write(&batch, &c);
-    let mut c = basis(ORG_HALLAND, ORG_VGR_NOT_A_USER, 5);
-    c.health_care_services_specification_line[0]
-        .patient_information
-        .patient_other_information
-        .county = CV {
-        code: Some("14".into()),
-        code_system: Some("1.2.752.129.2.2.1.18".into()),
-        ..CV::default()
-    };
-    let unknown_receiver = write(&batch, &c);
+    let unknown_receiver = write(&batch, &basis(ORG_HALLAND, ORG_VGR_NOT_A_USER, 5));
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 6);
     c.health_care_services_specification_line[0]
         .patient_information
         .patient_identity
         .extension = "191212121212".into();
     let protected = write(&batch, &c);
-    run_ok(bin().args(["publish", "--config"]).arg(&halland_cfg).arg(&batch));
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(&halland_cfg)
+            .arg(&batch),
+    );
     let back = work.join("batch-back");
     let to_halland = write(&back, &basis(ORG_STOCKHOLM, ORG_HALLAND, 1));
-    run_ok(bin().args(["publish", "--config"]).arg(&stockholm_cfg).arg(&back));
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(&stockholm_cfg)
+            .arg(&back),
+    );
 
     let mut seen = BTreeMap::new();
-    let want: BTreeSet<String> = [&ok, &psych_minor, &bad_amount, &spoofed, &unknown_receiver, &protected]
-        .into_iter()
-        .cloned()
-        .collect();
+    let want: BTreeSet<String> = [
+        &ok,
+        &psych_minor,
+        &bad_amount,
+        &spoofed,
+        &unknown_receiver,
+        &protected,
+    ]
+    .into_iter()
+    .cloned()
+    .collect();
     outcomes(&halland_cfg, &want, &hub, &mut seen);
     let mut seen_back = BTreeMap::new();
-    outcomes(&stockholm_cfg, &BTreeSet::from([to_halland.clone()]), &hub, &mut seen_back);
+    outcomes(
+        &stockholm_cfg,
+        &BTreeSet::from([to_halland.clone()]),
+        &hub,
+        &mut seen_back,
+    );
 
-    let outcome = |id: &str| seen[id].outcome.to_string();
-    assert_eq!(outcome(&ok), "OK");
+    assert_eq!(outcome(&seen, &ok), "OK");
     assert_eq!(seen[&ok].receiver.as_deref(), Some(ORG_STOCKHOLM));
     assert!(seen[&ok].receipt.is_some());
-    assert_eq!(outcome(&psych_minor), "WITHHELD");
+    assert_eq!(outcome(&seen, &psych_minor), "WITHHELD");
     let w = seen[&psych_minor].withheld.as_ref().unwrap();
-    assert!(w.rule.contains("H3-psychiatry-minors") && w.board_decision.contains("RS 2026-03-18"), "{w:?}");
-    let rules = |id: &str| -> Vec<String> { seen[id].findings.iter().map(|f| f.rule.clone()).collect() };
-    assert_eq!(outcome(&bad_amount), "ERROR");
-    assert!(rules(&bad_amount).contains(&"ÖR5".to_string()), "{:?}", rules(&bad_amount));
-    assert_eq!(outcome(&spoofed), "ERROR");
-    assert!(rules(&spoofed).contains(&"SENDER".to_string()), "{:?}", rules(&spoofed));
-    assert_eq!(outcome(&unknown_receiver), "ERROR");
-    assert!(rules(&unknown_receiver).contains(&"RECEIVER".to_string()));
-    assert_eq!(outcome(&protected), "WITHHELD");
-    assert!(seen[&protected].withheld.as_ref().unwrap().rule.contains("PROTECTED-IDENTITY"));
+    assert!(
+        w.rule.contains("H3-psychiatry-minors") && w.board_decision.contains("RS 2026-03-18"),
+        "{w:?}"
+    );
+    assert_eq!(outcome(&seen, &bad_amount), "ERROR");
+    assert!(
+        rules(&seen, &bad_amount).contains(&"ÖR5".to_string()),
+        "{:?}",
+        rules(&seen, &bad_amount)
+    );
+    assert_eq!(outcome(&seen, &spoofed), "ERROR");
+    assert!(
+        rules(&seen, &spoofed).contains(&"SENDER".to_string()),
+        "{:?}",
+        rules(&seen, &spoofed)
+    );
+    assert_eq!(outcome(&seen, &unknown_receiver), "ERROR");
+    assert!(
+        rules(&seen, &unknown_receiver).contains(&"RECEIVER".to_string()),
+        "{:?}",
+        seen[&unknown_receiver]
+    );
+    assert_eq!(outcome(&seen, &protected), "WITHHELD");
+    assert!(seen[&protected]
+        .withheld
+        .as_ref()
+        .unwrap()
+        .rule
+        .contains("PROTECTED-IDENTITY"));
     assert_eq!(seen_back[&to_halland].outcome.to_string(), "OK");
 
     // The same id with other content is refused; the same content again is answered again.
@@ -349,15 +400,33 @@ fn the_exchange_end_to_end() {
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 1);
     c.invoice_id = Some("F-OTHER".into());
     write(&again, &c);
-    run_ok(bin().args(["publish", "--config"]).arg(&halland_cfg).arg(&again));
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(&halland_cfg)
+            .arg(&again),
+    );
     seen.remove(&ok);
     outcomes(&halland_cfg, &BTreeSet::from([ok.clone()]), &hub, &mut seen);
-    assert_eq!(outcome(&ok), "ERROR");
-    assert!(rules(&ok).contains(&"ID-REUSED".to_string()), "{:?}", rules(&ok));
-    run_ok(bin().args(["publish", "--config"]).arg(&halland_cfg).arg(batch.join(format!("{ok}.xml"))));
+    assert_eq!(outcome(&seen, &ok), "ERROR");
+    assert!(
+        rules(&seen, &ok).contains(&"ID-REUSED".to_string()),
+        "{:?}",
+        rules(&seen, &ok)
+    );
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(&halland_cfg)
+            .arg(batch.join(format!("{ok}.xml"))),
+    );
     seen.remove(&ok);
     outcomes(&halland_cfg, &BTreeSet::from([ok.clone()]), &hub, &mut seen);
-    assert_eq!(outcome(&ok), "OK", "an identical re-publish is answered from the log");
+    assert_eq!(
+        outcome(&seen, &ok),
+        "OK",
+        "an identical re-publish is answered from the log"
+    );
 
     // Only the disclosed bases reached the stores.
     assert_eq!(stored_ids(&stockholm, &certs), vec![ok.clone()]);
@@ -365,7 +434,7 @@ fn the_exchange_end_to_end() {
 
     // Phase 2: SIGKILL mid-stream, restart, nothing lost or duplicated.
     let stream = work.join("stream");
-    let ids: BTreeSet<String> = (100..250)
+    let ids: BTreeSet<String> = (100..700)
         .map(|n| write(&stream, &basis(ORG_HALLAND, ORG_STOCKHOLM, n)))
         .collect();
     let mut publisher = bin()
@@ -376,10 +445,30 @@ fn the_exchange_end_to_end() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    std::thread::sleep(Duration::from_millis(1500));
+    // Kill the hub once some, but not all, of the stream has been answered (its log says so).
+    let answered = |hub: &Hub| hub.log().matches("answered").count();
+    let before = answered(&hub);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while answered(&hub) < before + 20 {
+        assert!(
+            Instant::now() < deadline,
+            "the hub answers nothing:\n{}",
+            hub.log()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
     hub.kill();
+    let answered_before_kill = answered(&hub) - before;
+    assert!(
+        answered_before_kill < ids.len(),
+        "the hub was killed mid-stream ({answered_before_kill} of {} answered)",
+        ids.len()
+    );
     hub.start();
-    assert!(publisher.wait().unwrap().success(), "every basis confirmed by the broker");
+    assert!(
+        publisher.wait().unwrap().success(),
+        "every basis confirmed by the broker"
+    );
     outcomes(&halland_cfg, &ids, &hub, &mut seen);
     for id in &ids {
         assert_eq!(seen[id].outcome.to_string(), "OK", "{id}: {:?}", seen[id]);
@@ -398,16 +487,29 @@ fn the_exchange_end_to_end() {
             basis: Some(id.to_string()),
             ..Query::default()
         };
-        log.query(&q).unwrap().entries.into_iter().map(|e| e.record.event).collect()
+        log.query(&q)
+            .unwrap()
+            .entries
+            .into_iter()
+            .map(|e| e.record.event)
+            .collect()
     };
     for id in &ids {
-        assert_eq!(events(id), vec![Event::Received, Event::Disclosed, Event::Delivered], "{id}");
+        assert_eq!(
+            events(id),
+            vec![Event::Received, Event::Disclosed, Event::Delivered],
+            "{id}"
+        );
     }
     assert_eq!(events(&psych_minor), vec![Event::Received, Event::Withheld]);
     assert_eq!(events(&bad_amount), vec![Event::Received, Event::Rejected]);
     // The first content: received, disclosed, delivered; the other content: received, rejected.
     let first = events(&ok);
-    assert_eq!(first.iter().filter(|e| **e == Event::Delivered).count(), 1, "{first:?}");
+    assert_eq!(
+        first.iter().filter(|e| **e == Event::Delivered).count(),
+        1,
+        "{first:?}"
+    );
     assert_eq!(first.len(), 5, "{first:?}");
     assert!(!hub.log().contains("19121212") && !hub.log().contains("191212121212"));
 }

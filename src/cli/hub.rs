@@ -16,7 +16,8 @@ pub enum LogFormat {
 }
 
 #[derive(clap::Args, Debug)]
-#[command(after_help = "For every basis on the submit queue, in order: safety limits, the \
+#[command(
+    after_help = "For every basis on the submit queue, in order: safety limits, the \
 contract's XSD, the business rules ÖR1–ÖR52, the sender (the broker-checked user_id must be the \
 supplier), the receiver (must have a store in [receivers]), the sending region's policy, the \
 disclosure log (durable), delivery to the receiver's store over mutual TLS, the store's receipt \
@@ -26,7 +27,8 @@ disclosure log of another instance stop it with the file named.\n\n\
 SIGTERM or Ctrl-C: stop taking messages, finish the ones in flight, exit 0.\n\n\
 Logs never hold a patient identifier; --log-format json for a collector. Metrics in Prometheus \
 text format at http://<[metrics] listen>/metrics.\n\n\
-Example: invoice-hub hub --config deploy/hub.toml")]
+Example: invoice-hub hub --config deploy/hub.toml"
+)]
 pub struct Args {
     /// The hub's configuration (see deploy/hub.toml).
     #[arg(long, value_name = "FILE")]

@@ -130,14 +130,13 @@ pub struct MetricsSettings {
 impl HubConfig {
     /// Reads and checks `hub.toml`; relative paths are taken from the file's directory.
     pub fn load(path: &Path) -> anyhow::Result<HubConfig> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let mut cfg: HubConfig =
             toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
         let base = path.parent().unwrap_or(Path::new("."));
         cfg.resolve(base);
-        cfg.check()
-            .with_context(|| format!("{}", path.display()))?;
+        cfg.check().with_context(|| format!("{}", path.display()))?;
         Ok(cfg)
     }
 

@@ -40,8 +40,10 @@ impl Journal {
                             Err(_) => break,
                         }
                     }
-                    let all: Vec<Record> =
-                        waiting.iter().flat_map(|(r, _)| r.iter().cloned()).collect();
+                    let all: Vec<Record> = waiting
+                        .iter()
+                        .flat_map(|(r, _)| r.iter().cloned())
+                        .collect();
                     metrics::histogram!("ih_log_batch_records").record(all.len() as f64);
                     match writer.append_batch(&all) {
                         Ok(appended) => {

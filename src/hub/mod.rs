@@ -76,8 +76,11 @@ pub async fn run(
         .get_or_insert_with(|| format!("hub {}", cfg.instance));
     let session = Arc::new(Session::new(endpoint));
     let publisher = Publisher::new(session.clone());
-    let mut subscription =
-        Subscription::new(session.clone(), topology::SUBMIT_QUEUE, cfg.consume.prefetch);
+    let mut subscription = Subscription::new(
+        session.clone(),
+        topology::SUBMIT_QUEUE,
+        cfg.consume.prefetch,
+    );
     subscription
         .subscribe()
         .await
@@ -105,7 +108,10 @@ pub async fn run(
             }
         }
     }
-    tracing::info!(in_flight = tasks.len(), "stopping: finishing the messages in flight");
+    tracing::info!(
+        in_flight = tasks.len(),
+        "stopping: finishing the messages in flight"
+    );
     while let Some(done) = tasks.join_next().await {
         if let Err(e) = done {
             tracing::error!(error = %e, "a message task failed");
@@ -133,13 +139,25 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
             tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, "answered");
             if let Err(e) = publisher.publish(&status.to_outgoing(&sender)).await {
                 tracing::warn!(basis_id = %status.basis_id, error = %e, "status not confirmed: the basis will come again");
-                let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                let _ = d
+                    .acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await;
                 return;
             }
             if let Some((receiver, notice)) = notice {
                 if let Err(e) = publisher.publish(&notice.to_outgoing(&receiver)).await {
                     tracing::warn!(basis_id = %status.basis_id, error = %e, "notice not confirmed: the basis will come again");
-                    let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+                    let _ = d
+                        .acker
+                        .nack(BasicNackOptions {
+                            requeue: true,
+                            ..Default::default()
+                        })
+                        .await;
                     return;
                 }
             }
@@ -154,7 +172,13 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
         Verdict::Retry { why } => {
             tracing::error!(reason = %why, "the hub could not finish a basis; it will come again");
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let _ = d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await;
+            let _ = d
+                .acker
+                .nack(BasicNackOptions {
+                    requeue: true,
+                    ..Default::default()
+                })
+                .await;
         }
     }
 }

@@ -189,10 +189,15 @@ impl Pipeline {
             patients: Vec::new(),
         };
         if let Some(c) = claim {
-            basis.customer = c.customer_party.organisation_number().unwrap_or("").to_string();
+            basis.customer = c
+                .customer_party
+                .organisation_number()
+                .unwrap_or("")
+                .to_string();
             basis.patients = patients(&self.patient_key, c);
         }
-        if let (true, Some(c)) = (findings.is_empty(), claim) {
+        if let Some(c) = claim {
+            // Also on an invalid basis: the sender gets every problem in one answer.
             findings.extend(self.route_checks(&sender, c));
         }
 
@@ -219,7 +224,11 @@ impl Pipeline {
             let mut rules: Vec<String> = findings.iter().map(|f| f.rule.clone()).collect();
             rules.dedup();
             rejected.matched_rules = rules;
-            rejected.reason = Some(format!("{} problem(s), first: {}", findings.len(), findings[0]));
+            rejected.reason = Some(format!(
+                "{} problem(s), first: {}",
+                findings.len(),
+                findings[0]
+            ));
             let records = vec![self.record(Event::Received, &basis), rejected];
             if let Err(why) = self.log_new(records, &history.logged).await {
                 return Verdict::Retry { why };
@@ -231,8 +240,18 @@ impl Pipeline {
         let raw = m.body.clone();
         let decision = checks.assessor.assess(&raw, claim, checks.day);
         let withheld = |d: &Decision| Withholding {
-            rule: d.rules.iter().filter(|r| PolicyOutcome::from(r.action) == d.outcome).map(|r| r.id.clone()).collect::<Vec<_>>().join(", "),
-            board_decision: d.board_decision.as_ref().map(|b| b.reference.clone()).unwrap_or_else(|| "none in force".into()),
+            rule: d
+                .rules
+                .iter()
+                .filter(|r| PolicyOutcome::from(r.action) == d.outcome)
+                .map(|r| r.id.clone())
+                .collect::<Vec<_>>()
+                .join(", "),
+            board_decision: d
+                .board_decision
+                .as_ref()
+                .map(|b| b.reference.clone())
+                .unwrap_or_else(|| "none in force".into()),
             reason: d.reason.clone().unwrap_or_default(),
         };
         let policy_ref = decision.policy_id.as_ref().map(|id| PolicyRef {
@@ -264,13 +283,24 @@ impl Pipeline {
                 if let Err(why) = self.log_new(records, &history.logged).await {
                     return Verdict::Retry { why };
                 }
-                return answer(sender, &id, outcome, Vec::new(), Some(withheld(&decision)), None, None);
+                return answer(
+                    sender,
+                    &id,
+                    outcome,
+                    Vec::new(),
+                    Some(withheld(&decision)),
+                    None,
+                    None,
+                );
             }
         };
         let mut disclose = decided(Event::Disclosed);
         disclose.disclosed_sha256 = Some(sha256(&disclosed));
         if let Err(why) = self
-            .log_new(vec![self.record(Event::Received, &basis), disclose], &history.logged)
+            .log_new(
+                vec![self.record(Event::Received, &basis), disclose],
+                &history.logged,
+            )
             .await
         {
             return Verdict::Retry { why };
@@ -284,7 +314,11 @@ impl Pipeline {
         };
         let delivered = match delivered {
             Ok(d) => d,
-            Err(e @ (DeliveryError::GaveUp { .. } | DeliveryError::Refused { .. } | DeliveryError::Tls(_))) => {
+            Err(
+                e @ (DeliveryError::GaveUp { .. }
+                | DeliveryError::Refused { .. }
+                | DeliveryError::Tls(_)),
+            ) => {
                 tracing::error!(basis_id = %id, receiver = %receiver, error = %e, "delivery given up: parking the basis");
                 return Verdict::Park {
                     basis_id: id,
@@ -354,7 +388,10 @@ impl Pipeline {
             let r = e.record;
             if r.received_sha256 == Some(sha) {
                 h.logged.insert(r.event.as_str());
-            } else if matches!(r.event, Event::Disclosed | Event::Delivered | Event::Withheld) {
+            } else if matches!(
+                r.event,
+                Event::Disclosed | Event::Delivered | Event::Withheld
+            ) {
                 h.other_content_final = true;
             }
         }
@@ -362,7 +399,11 @@ impl Pipeline {
     }
 
     /// Appends the records whose events are not yet logged for this content (durable on return).
-    async fn log_new(&self, records: Vec<Record>, logged: &BTreeSet<&'static str>) -> Result<(), String> {
+    async fn log_new(
+        &self,
+        records: Vec<Record>,
+        logged: &BTreeSet<&'static str>,
+    ) -> Result<(), String> {
         let new: Vec<Record> = records
             .into_iter()
             .filter(|r| !logged.contains(r.event.as_str()))

@@ -114,10 +114,12 @@ impl Server {
         let store = tokio::task::spawn_blocking(move || Store::open(cfg))
             .await
             .map_err(|e| StoreError::Schema(e.to_string()))??;
-        let listener = TcpListener::bind(listen).await.map_err(|e| StoreError::Listen {
-            addr: listen,
-            source: e,
-        })?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .map_err(|e| StoreError::Listen {
+                addr: listen,
+                source: e,
+            })?;
         Ok(Server {
             listener,
             acceptor: TlsAcceptor::from(Arc::new(tls)),
@@ -234,7 +236,10 @@ fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
 
 fn internal(e: StoreError) -> Resp {
     tracing::error!("{e}");
-    error(StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the store's log")
+    error(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "internal error; see the store's log",
+    )
 }
 
 enum Route<'a> {
@@ -433,7 +438,11 @@ fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accept
         Some(c) if findings.is_empty() => c,
         _ => {
             if findings.is_empty() {
-                findings.push(Finding::new(RULE_STORE, "/", "the document could not be read"));
+                findings.push(Finding::new(
+                    RULE_STORE,
+                    "/",
+                    "the document could not be read",
+                ));
             }
             return Ok(Accepted::Invalid {
                 id: report.id,
@@ -685,7 +694,8 @@ mod tests {
 
     #[test]
     fn query_strings_decode() {
-        let q = parse_query("since=2026-11-23T10%3A00%3A00Z&sender=2321000255&x=a+b&bad=%zz&end=%4");
+        let q =
+            parse_query("since=2026-11-23T10%3A00%3A00Z&sender=2321000255&x=a+b&bad=%zz&end=%4");
         assert_eq!(param(&q, "since"), Some("2026-11-23T10:00:00Z"));
         assert_eq!(param(&q, "sender"), Some("2321000255"));
         assert_eq!(param(&q, "x"), Some("a b"));
@@ -695,12 +705,30 @@ mod tests {
 
     #[test]
     fn routes() {
-        assert!(matches!(route(&Method::PUT, "/v1/claims/ZVF1"), Route::PutClaim("ZVF1")));
-        assert!(matches!(route(&Method::GET, "/v1/claims/ZVF1"), Route::GetClaim("ZVF1")));
-        assert!(matches!(route(&Method::GET, "/v1/claims"), Route::ListClaims));
-        assert!(matches!(route(&Method::PUT, "/v1/claims"), Route::MethodNotAllowed));
-        assert!(matches!(route(&Method::GET, "/v1/claims/../x"), Route::BadId));
-        assert!(matches!(route(&Method::DELETE, "/v1/claims/ZVF1"), Route::MethodNotAllowed));
+        assert!(matches!(
+            route(&Method::PUT, "/v1/claims/ZVF1"),
+            Route::PutClaim("ZVF1")
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/claims/ZVF1"),
+            Route::GetClaim("ZVF1")
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/claims"),
+            Route::ListClaims
+        ));
+        assert!(matches!(
+            route(&Method::PUT, "/v1/claims"),
+            Route::MethodNotAllowed
+        ));
+        assert!(matches!(
+            route(&Method::GET, "/v1/claims/../x"),
+            Route::BadId
+        ));
+        assert!(matches!(
+            route(&Method::DELETE, "/v1/claims/ZVF1"),
+            Route::MethodNotAllowed
+        ));
         assert!(matches!(route(&Method::GET, "/"), Route::NotFound));
     }
 }
