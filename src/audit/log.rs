@@ -491,3 +491,14 @@ fn open_trees(db: &sled::Db) -> Result<Trees> {
             .collect::<std::result::Result<_, _>>()?,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<AuditLog>();
+    }
+}
