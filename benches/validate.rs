@@ -38,7 +38,7 @@ fn document(lines: usize) -> Vec<u8> {
 
 fn bench(c: &mut Criterion) {
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-    let validator = Validator::new(RuleContext { today }).expect("schema compiles");
+    let validator = Validator::new(RuleContext::new(today)).expect("schema compiles");
     for lines in [1usize, 10, 100] {
         let doc = document(lines);
         let report = validator.validate(&doc);

@@ -5,7 +5,7 @@ use invoice_hub::validate::{RuleContext, Validator};
 
 fn validator() -> Validator {
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-    Validator::new(RuleContext { today }).unwrap()
+    Validator::new(RuleContext::new(today)).unwrap()
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn the_schema_directory_on_disk_compiles_and_agrees() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas");
     let schema = invoice_hub::validate::xsd::Schema::from_dir(&dir).unwrap();
     let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-    let v = Validator::with_schema(std::sync::Arc::new(schema), RuleContext { today });
+    let v = Validator::with_schema(std::sync::Arc::new(schema), RuleContext::new(today));
     let raw = std::fs::read(format!(
         "{}/tests/data/inpatient_drg.xml",
         env!("CARGO_MANIFEST_DIR")

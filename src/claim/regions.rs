@@ -65,7 +65,7 @@ mod tests {
                 v / 10 + v % 10
             })
             .sum();
-        sum % 10 == 0
+        sum.is_multiple_of(10)
     }
 
     #[test]

@@ -40,7 +40,8 @@ Examples:\n  \
 invoice-hub validate basis.xml\n  \
 invoice-hub validate --format json out/ > report.jsonl\n  \
 invoice-hub validate --format response basis.xml   # the answer a receiver would send\n  \
-invoice-hub validate --today 20261130 --max-bytes 1048576 a.xml b.xml"
+invoice-hub validate --today 20261130 --max-bytes 1048576 a.xml b.xml\n  \
+invoice-hub validate --medical-field-codes /etc/invoice-hub/mvo.txt basis.xml"
 )]
 pub struct Args {
     /// Files to check; a directory is walked for *.xml files (sorted).
@@ -64,6 +65,12 @@ pub struct Args {
     /// schemas built into the binary.
     #[arg(long, value_name = "DIR")]
     pub schemas: Option<PathBuf>,
+
+    /// A register of medical field codes to check ÖR49 against instead of the list built into
+    /// the binary (schemas/medical-field-codes.txt): one 3-digit code per line, optionally
+    /// followed by a name; '#' starts a comment.
+    #[arg(long, value_name = "FILE")]
+    pub medical_field_codes: Option<PathBuf>,
 
     /// Worker threads (default: the number of CPUs).
     #[arg(long, value_name = "N")]
@@ -99,7 +106,12 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let today = args
         .today
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let rules = RuleContext { today };
+    let mut rules = RuleContext::new(today);
+    if let Some(path) = &args.medical_field_codes {
+        rules = rules
+            .with_medical_field_codes_file(path)
+            .context("loading --medical-field-codes")?;
+    }
     let validator = match &args.schemas {
         Some(dir) => {
             let schema = crate::validate::xsd::Schema::from_dir(dir)

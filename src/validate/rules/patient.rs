@@ -1,0 +1,250 @@
+//! Rules on who the patient is and where they live: ÖR7 (kind of patient id), ÖR8/ÖR9 (county
+//! and municipality lengths), ÖR10 (gender), ÖR34 (listing region's HSA root), ÖR40/ÖR41
+//! (county and municipality codes and code systems), ÖR39 for the gender code, and the
+//! identifier checks `ID-PERSONNUMMER`, `ID-SAMORDNINGSNUMMER`, `ID-HSA`.
+//!
+//! Everything here is personal data under health-care secrecy: messages say what is wrong and
+//! what was expected, never the patient's values.
+
+use super::line::cv_code_and_system;
+use super::{ov, v, At, Findings};
+use crate::claim::{PatientInformation, CV};
+use crate::validate::ids::{self, IdProblem, PatientIdKind, HSA_OID, SAMORDNINGSNUMMER_OID};
+
+pub(crate) const COUNTY_OID: &str = "1.2.752.129.2.2.1.18";
+pub(crate) const MUNICIPALITY_OID: &str = "1.2.752.129.2.2.1.17";
+/// The SCB county codes of the 21 regions.
+pub(crate) const COUNTY_CODES: &[&str] = &[
+    "01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19", "20",
+    "21", "22", "23", "24", "25",
+];
+/// County and municipality of asylum seekers, sent without a code system.
+pub(crate) const ASYLUM_COUNTY: &str = "99";
+pub(crate) const ASYLUM_MUNICIPALITY: &str = "9901";
+
+pub(super) fn check(p: &PatientInformation, at: &At, out: &mut Findings) {
+    identity(p, at, out);
+    let at_o = at.at("patientOtherInformation");
+    let o = &p.patient_other_information;
+    let county = county(&o.county, &at_o.at("county"), out);
+    municipality(&o.municipality, county, &at_o.at("municipality"), out);
+
+    if let Some(l) = &o.listing_local_authorities_number {
+        let at_l = at_o.at("listingLocalAuthoritiesNumber");
+        if v(&l.root) != HSA_OID {
+            out.add(
+                "ÖR34",
+                &at_l.at("root"),
+                format!(
+                    "the listing region's identity must be an HSA-id, root {HSA_OID}; found \
+                     root '{}'",
+                    v(&l.root)
+                ),
+            );
+        } else if let Err(problem) = ids::check_hsa_id(&l.extension) {
+            out.add(
+                "ID-HSA",
+                &at_l.at("extension"),
+                format!("the listing region's HSA-id {problem}"),
+            );
+        }
+    }
+
+    if let Some(g) = &o.gender {
+        let at_g = at_o.at("gender");
+        cv_code_and_system(g, &at_g, "gender", out);
+        if let Some(code) = ov(&g.code) {
+            if !matches!(code, "0" | "1" | "2" | "9") {
+                out.add(
+                    "ÖR10",
+                    &at_g.at("code"),
+                    "the gender code is not one of 0 (unknown), 1 (man), 2 (woman) or 9 \
+                     (undetermined)"
+                        .to_owned(),
+                );
+            }
+        }
+    }
+}
+
+/// ÖR7 and the check digit and date of a personnummer or samordningsnummer.
+fn identity(p: &PatientInformation, at: &At, out: &mut Findings) {
+    let at_id = at.at("patientIdentity");
+    let id = &p.patient_identity;
+    match ids::kind_of_patient_id(&id.root) {
+        None => out.add(
+            "ÖR7",
+            &at_id.at("root"),
+            format!(
+                "the patient identity's root '{}' names no kind of patient id; expected \
+                 personnummer ({}), samordningsnummer ({}) or a region's reservnummer series \
+                 (its OID or organisation number)",
+                v(&id.root),
+                ids::PERSONNUMMER_OID,
+                SAMORDNINGSNUMMER_OID
+            ),
+        ),
+        Some(PatientIdKind::Personnummer) => match ids::check_personnummer(&id.extension) {
+            Err(IdProblem::Date) if ids::samordningsnummer_ok(&id.extension) => out.add(
+                "ID-PERSONNUMMER",
+                &at_id.at("extension"),
+                format!(
+                    "the personnummer is a samordningsnummer (day of birth + 60); send it \
+                     with root {SAMORDNINGSNUMMER_OID}"
+                ),
+            ),
+            Err(problem) => out.add(
+                "ID-PERSONNUMMER",
+                &at_id.at("extension"),
+                format!("the personnummer {problem} (12 digits YYYYMMDDNNNC expected)"),
+            ),
+            Ok(born) if born > out.ctx.today => out.add(
+                "ID-PERSONNUMMER",
+                &at_id.at("extension"),
+                format!("the personnummer {}", IdProblem::FutureDate),
+            ),
+            Ok(_) => {}
+        },
+        Some(PatientIdKind::Samordningsnummer) => {
+            match ids::check_samordningsnummer(&id.extension) {
+                Err(problem) => out.add(
+                    "ID-SAMORDNINGSNUMMER",
+                    &at_id.at("extension"),
+                    format!(
+                        "the samordningsnummer {problem} (12 digits, day of birth + 60, \
+                         expected)"
+                    ),
+                ),
+                Ok(born) if born > out.ctx.today => out.add(
+                    "ID-SAMORDNINGSNUMMER",
+                    &at_id.at("extension"),
+                    format!("the samordningsnummer {}", IdProblem::FutureDate),
+                ),
+                Ok(_) => {}
+            }
+        }
+        Some(PatientIdKind::Reservnummer) => {}
+    }
+}
+
+/// ÖR8, ÖR40. Returns the county code when it is a valid one, for ÖR41's cross-check.
+fn county<'a>(c: &'a CV, at: &At, out: &mut Findings) -> Option<&'a str> {
+    let at_code = at.at("code");
+    let Some(code) = ov(&c.code) else {
+        out.add(
+            "ÖR8",
+            &at_code,
+            "the patient's county code is missing; expected 2 characters".to_owned(),
+        );
+        return None;
+    };
+    let n = code.chars().count();
+    if n != 2 {
+        out.add(
+            "ÖR8",
+            &at_code,
+            format!("the patient's county code has {n} characters; expected exactly 2"),
+        );
+        return None;
+    }
+    let system = ov(&c.code_system);
+    if code == ASYLUM_COUNTY {
+        if system.is_some() {
+            out.add(
+                "ÖR40",
+                &at.at("codeSystem"),
+                "county 99 (asylum seekers) is sent without a code system".to_owned(),
+            );
+        }
+        return Some(code);
+    }
+    if !COUNTY_CODES.contains(&code) {
+        out.add(
+            "ÖR40",
+            &at_code,
+            "the patient's county code is not one of the 21 SCB county codes (01, 03–10, 12–14, \
+             17–25) or 99 (asylum seekers)"
+                .to_owned(),
+        );
+        return None;
+    }
+    if system != Some(COUNTY_OID) {
+        out.add(
+            "ÖR40",
+            &at.at("codeSystem"),
+            format!(
+                "the county's code system is {}; expected {COUNTY_OID}",
+                system.map_or("missing".to_owned(), |s| format!("'{s}'"))
+            ),
+        );
+    }
+    Some(code)
+}
+
+/// ÖR9, ÖR41: 4 characters; a municipality of the patient's county (its first two digits are
+/// the county code), or 9901 for asylum seekers; the right code system.
+fn municipality(m: &CV, county: Option<&str>, at: &At, out: &mut Findings) {
+    let at_code = at.at("code");
+    let Some(code) = ov(&m.code) else {
+        out.add(
+            "ÖR9",
+            &at_code,
+            "the patient's municipality code is missing; expected 4 characters".to_owned(),
+        );
+        return;
+    };
+    let n = code.chars().count();
+    if n != 4 {
+        out.add(
+            "ÖR9",
+            &at_code,
+            format!("the patient's municipality code has {n} characters; expected exactly 4"),
+        );
+        return;
+    }
+    let system = ov(&m.code_system);
+    if code == ASYLUM_MUNICIPALITY {
+        if system.is_some() {
+            out.add(
+                "ÖR41",
+                &at.at("codeSystem"),
+                "municipality 9901 (asylum seekers) is sent without a code system".to_owned(),
+            );
+        }
+    } else {
+        let prefix_ok = code.bytes().all(|b| b.is_ascii_digit())
+            && COUNTY_CODES.contains(&&code[0..2])
+            && &code[2..4] != "00";
+        if !prefix_ok {
+            out.add(
+                "ÖR41",
+                &at_code,
+                "the patient's municipality code is not an SCB municipality code (4 digits, \
+                 the first two a county code) or 9901 (asylum seekers)"
+                    .to_owned(),
+            );
+            return;
+        }
+        if system != Some(MUNICIPALITY_OID) {
+            out.add(
+                "ÖR41",
+                &at.at("codeSystem"),
+                format!(
+                    "the municipality's code system is {}; expected {MUNICIPALITY_OID}",
+                    system.map_or("missing".to_owned(), |s| format!("'{s}'"))
+                ),
+            );
+        }
+    }
+    if let Some(county) = county {
+        if !code.starts_with(county) {
+            out.add(
+                "ÖR41",
+                &at_code,
+                "the patient's municipality does not lie in the patient's county (its first two \
+                 digits must be the county code; 99 goes with 9901)"
+                    .to_owned(),
+            );
+        }
+    }
+}
