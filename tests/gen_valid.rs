@@ -18,7 +18,7 @@ fn ten_thousand_documents_at_invalid_rate_0_are_all_valid() {
     let mut opts = GenOptions::new(20261123, today());
     opts.month = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
     let generator = Generator::new(opts).unwrap();
-    let validator = Validator::new(RuleContext { today: today() }).unwrap();
+    let validator = Validator::new(RuleContext::new(today())).unwrap();
     let next = AtomicU64::new(0);
     let failures: Mutex<Vec<String>> = Mutex::new(Vec::new());
     let seen = Mutex::new((0u64, 0u64, 0u64)); // documents, lines, credit notes

@@ -427,3 +427,42 @@ pub const ITEMS_INPATIENT_EXTRA: &[PriceItem] = &[
 
 /// Clinic name prefixes for outpatient receptions (combined with a town name).
 pub const RECEPTIONS: &[&str] = &["Mottagningen", "Specialistmottagningen", "Dagsjukvården"];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::validate::rules::MedicalFieldCodes;
+
+    #[test]
+    fn every_medical_field_code_is_in_the_register() {
+        let register = MedicalFieldCodes::embedded();
+        let mut all: Vec<&str> = field::SOMATIC.iter().map(|f| f.0).collect();
+        all.extend(field::PSYCHIATRY.iter().map(|f| f.0));
+        all.extend([
+            field::GYNAECOLOGY.0,
+            field::YOUTH_CLINIC.0,
+            field::PRIMARY_CARE.0,
+        ]);
+        all.extend(SOMATIC.iter().map(|c| c.field));
+        for code in all {
+            assert!(
+                register.contains(code),
+                "{code} not in schemas/medical-field-codes.txt"
+            );
+        }
+        assert!(field::PSYCHIATRY.iter().all(|f| f.0.starts_with('9')));
+        assert!(SOMATIC.iter().all(|c| !c.field.starts_with('9')));
+    }
+
+    #[test]
+    fn municipalities_lie_in_their_county() {
+        for r in crate::claim::regions::REGIONS {
+            let list = municipalities(r.county);
+            assert!(!list.is_empty(), "{}", r.name);
+            for (code, _) in list {
+                assert_eq!(code.len(), 4);
+                assert!(code.starts_with(r.county), "{code} in {}", r.county);
+            }
+        }
+    }
+}

@@ -424,7 +424,7 @@ fn pricing(
             let days = in_care_days.unwrap_or(1);
             p.product_category = "02";
             p.drg = Some(Drg {
-                code: *pick(rng, condition.drg),
+                code: pick::<&str>(rng, condition.drg),
                 price: price(rng, 18_000, 160_000),
                 extended_care_time: (days > 10)
                     .then(|| kr((days - 10) * rng.gen_range(3000..=6000) * 100)),
@@ -577,7 +577,7 @@ fn clinical(
             Some(Diagnosis {
                 inpatient_care_diagnosis: None,
                 outpatient_care_diagnosis: Some(CareDiagnosis {
-                    main_diagnosis: diagnosis_entry(*pick(rng, codes::CONTRACEPTION_ICD)),
+                    main_diagnosis: diagnosis_entry(pick::<&str>(rng, codes::CONTRACEPTION_ICD)),
                     bi_diagnosis: Vec::new(),
                     ..Default::default()
                 }),

@@ -603,7 +603,10 @@ mod tests {
         o.invalid_rate = 1.5;
         assert_eq!(Generator::new(o).unwrap_err(), GenError::InvalidRate(1.5));
         let mut o = opts(1);
-        o.lines = 5..=2;
+        #[allow(clippy::reversed_empty_ranges)]
+        {
+            o.lines = 5..=2;
+        }
         assert!(matches!(Generator::new(o), Err(GenError::Lines(5, 2))));
         let mut o = opts(1);
         o.month = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap();
