@@ -22,8 +22,13 @@ pub(crate) fn payable_tolerance() -> Decimal {
     Decimal::ONE
 }
 
+/// An amount for a message: at least two decimals (as amounts are written), never rounded.
 fn kr(d: Decimal) -> String {
-    format!("{d} SEK")
+    if d.scale() < 2 {
+        format!("{d:.2} SEK")
+    } else {
+        format!("{d} SEK")
+    }
 }
 
 /// An optional amount: `Some(0)` when absent, `None` when present but not a decimal.
@@ -244,19 +249,50 @@ pub(super) fn check_line(hp: &HealthcarePerformed, at: &At, out: &mut Findings) 
             .and_then(|x| x.checked_sub(paid));
         if let Some(expected) = expected {
             if gross != expected {
+                // Name only the parts the line has, so the sum reads like the document.
+                let mut parts = String::new();
+                let drg = cat.drg_cost.as_ref();
+                for (label, value, present) in [
+                    (
+                        "DRG price",
+                        drg_price,
+                        drg.is_some_and(|g| g.drg_price.is_some()),
+                    ),
+                    (
+                        "extended allowance for care time",
+                        care_time,
+                        drg.is_some_and(|g| g.extended_allowance_care_time.is_some()),
+                    ),
+                    (
+                        "extended allowance for cost",
+                        cost,
+                        drg.is_some_and(|g| g.extended_allowance_cost.is_some()),
+                    ),
+                    (
+                        "patient-specific totals",
+                        psc_sum,
+                        !cat.patient_specific_care.is_empty(),
+                    ),
+                ] {
+                    if present {
+                        if !parts.is_empty() {
+                            parts.push_str(" + ");
+                        }
+                        parts.push_str(&format!("{label} {}", kr(value)));
+                    }
+                }
+                if parts.is_empty() {
+                    parts.push_str(&kr(Decimal::ZERO));
+                }
+                if d.out_patient_care_fee_paid.is_some() {
+                    parts.push_str(&format!(" − patient fee paid {}", kr(paid)));
+                }
                 out.add(
                     "ÖR27",
                     &at_d.at("patientCareInvoiceGrossAmount").at("amount"),
                     format!(
-                        "gross amount {} does not equal DRG price {} + extended allowance for \
-                         care time {} + extended allowance for cost {} + patient-specific \
-                         totals {} − patient fee paid {} = {}",
+                        "gross amount {} does not equal {parts} = {}",
                         kr(gross),
-                        kr(drg_price),
-                        kr(care_time),
-                        kr(cost),
-                        kr(psc_sum),
-                        kr(paid),
                         kr(expected)
                     ),
                 );

@@ -2,7 +2,7 @@
 //! (party identifications), ÖR4 (type of invoice), ÖR37 (basis id), ÖR52 (credit note refers to
 //! its original) and the organisation-number check digit (`ID-ORGNR`).
 
-use super::{date, one_of, v, ymd, At, Findings};
+use super::{characters, date, one_of, v, ymd, At, Findings};
 use crate::claim::{ClaimSpecification, Party};
 use crate::validate::ids::{self, GLN_OID, ORG_NUMBER_OID};
 
@@ -16,9 +16,9 @@ pub(super) fn check(c: &ClaimSpecification, out: &mut Findings) {
             "ÖR37",
             &root.at("id"),
             format!(
-                "the basis id has {} characters{}; expected 23 characters starting with ZVF \
+                "the basis id has {}{}; expected 23 characters starting with ZVF \
                  (ZVF + supplier organisation number + YYMM + 6-digit counter)",
-                id.chars().count(),
+                characters(id.chars().count()),
                 if id.starts_with("ZVF") {
                     ""
                 } else {
@@ -97,8 +97,9 @@ fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings)
                     rule,
                     &at_i.at("extension"),
                     format!(
-                        "the {role}'s organisation number has {n} characters; expected 10 \
-                         digits without hyphen"
+                        "the {role}'s organisation number has {}; expected 10 \
+                         digits without hyphen",
+                        characters(n)
                     ),
                 );
             } else if let Err(problem) = ids::check_org_number(ext) {
@@ -125,7 +126,7 @@ fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings)
                 out.add(
                     "ÖR48",
                     &at_i.at("extension"),
-                    format!("the {role}'s GLN has {n} characters; expected 13 digits"),
+                    format!("the {role}'s GLN has {}; expected 13 digits", characters(n)),
                 );
             }
         }

@@ -200,6 +200,15 @@ pub(crate) fn ymd(d: NaiveDate) -> String {
     d.format("%Y%m%d").to_string()
 }
 
+/// "1 character", "9 characters".
+pub(crate) fn characters(n: usize) -> String {
+    if n == 1 {
+        "1 character".to_owned()
+    } else {
+        format!("{n} characters")
+    }
+}
+
 /// "a, b or c" for messages listing allowed values.
 pub(crate) fn one_of(allowed: &[&str]) -> String {
     match allowed {

@@ -7,7 +7,7 @@
 //! what was expected, never the patient's values.
 
 use super::line::cv_code_and_system;
-use super::{ov, v, At, Findings};
+use super::{characters, ov, v, At, Findings};
 use crate::claim::{PatientInformation, CV};
 use crate::validate::ids::{self, IdProblem, PatientIdKind, HSA_OID, SAMORDNINGSNUMMER_OID};
 
@@ -96,7 +96,10 @@ fn identity(p: &PatientInformation, at: &At, out: &mut Findings) {
             Err(problem) => out.add(
                 "ID-PERSONNUMMER",
                 &at_id.at("extension"),
-                format!("the personnummer {problem} (12 digits YYYYMMDDNNNC expected)"),
+                format!(
+                    "the personnummer {problem} (expected 12 digits YYYYMMDDNNNC with a \
+                     valid date of birth and check digit)"
+                ),
             ),
             Ok(born) if born > out.ctx.today => out.add(
                 "ID-PERSONNUMMER",
@@ -111,8 +114,8 @@ fn identity(p: &PatientInformation, at: &At, out: &mut Findings) {
                     "ID-SAMORDNINGSNUMMER",
                     &at_id.at("extension"),
                     format!(
-                        "the samordningsnummer {problem} (12 digits, day of birth + 60, \
-                         expected)"
+                        "the samordningsnummer {problem} (expected 12 digits YYYYMMDDNNNC \
+                         with the day of birth + 60 and a valid check digit)"
                     ),
                 ),
                 Ok(born) if born > out.ctx.today => out.add(
@@ -143,7 +146,10 @@ fn county<'a>(c: &'a CV, at: &At, out: &mut Findings) -> Option<&'a str> {
         out.add(
             "ÖR8",
             &at_code,
-            format!("the patient's county code has {n} characters; expected exactly 2"),
+            format!(
+                "the patient's county code has {}; expected exactly 2",
+                characters(n)
+            ),
         );
         return None;
     }
@@ -198,7 +204,10 @@ fn municipality(m: &CV, county: Option<&str>, at: &At, out: &mut Findings) {
         out.add(
             "ÖR9",
             &at_code,
-            format!("the patient's municipality code has {n} characters; expected exactly 4"),
+            format!(
+                "the patient's municipality code has {}; expected exactly 4",
+                characters(n)
+            ),
         );
         return;
     }
