@@ -13,7 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
-BIN=${CARGO_TARGET_DIR:-$REPO/target}/release/invoice-hub
+BIN=${IH_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/invoice-hub}
 COUNT=${IH_RUN_COUNT:-3000}
 OUT=$REPO/run/demo
 NAME=demo

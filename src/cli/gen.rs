@@ -69,6 +69,11 @@ pub struct Args {
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
 
+    /// Only bases between these regions (county codes or organisation numbers, e.g. 01,13,14);
+    /// default all 21.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub regions: Vec<String>,
+
     /// Write into a non-empty DIR, replacing files an earlier `gen` wrote there.
     #[arg(long)]
     pub force: bool,
@@ -128,6 +133,14 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut opts = GenOptions::new(args.seed, today);
     opts.invalid_rate = args.invalid_rate;
     opts.lines = args.lines.0..=args.lines.1;
+    for r in &args.regions {
+        let region = crate::claim::regions::region(r.trim()).ok_or_else(|| {
+            anyhow::anyhow!("--regions: '{r}' is not a county code (01–25) or a region's organisation number")
+        })?;
+        if !opts.regions.contains(&region) {
+            opts.regions.push(region);
+        }
+    }
     if let Some(m) = args.month {
         opts.month = m;
     }

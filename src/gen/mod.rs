@@ -57,6 +57,9 @@ pub struct GenOptions {
     pub month: NaiveDate,
     /// No date is later than this (and ÖR2 is injected relative to it).
     pub today: NaiveDate,
+    /// Suppliers and customers are drawn from these; empty means all 21 regions. A demo or a
+    /// test with stores for a few regions generates traffic between those only.
+    pub regions: Vec<&'static Region>,
 }
 
 /// Options the generator refuses, with what to do instead.
@@ -70,6 +73,8 @@ pub enum GenError {
     MonthInFuture(String, NaiveDate),
     #[error("month {0} is before 1990: the generator makes recent bases")]
     MonthTooEarly(String),
+    #[error("{0} region(s) given: bases go between two different regions, so give at least two")]
+    TooFewRegions(usize),
 }
 
 impl GenOptions {
@@ -82,6 +87,7 @@ impl GenOptions {
             lines: 1..=100,
             month: last_full_month(today),
             today,
+            regions: Vec::new(),
         }
     }
 
@@ -99,6 +105,9 @@ impl GenOptions {
         }
         if self.month.year() < 1990 {
             return Err(GenError::MonthTooEarly(month));
+        }
+        if self.regions.len() == 1 {
+            return Err(GenError::TooFewRegions(1));
         }
         Ok(())
     }
@@ -275,11 +284,17 @@ impl Generator {
             "03" | "05" | "06" | "13" | "18" | "19" | "20" | "21" | "24" => 3,
             _ => 2,
         };
-        let supplier = REGIONS
+        let all: Vec<&'static Region> = REGIONS.iter().collect();
+        let pool = if self.opts.regions.is_empty() {
+            &all
+        } else {
+            &self.opts.regions
+        };
+        let supplier = *pool
             .choose_weighted(r, |reg| weight(reg))
             .expect("regions");
         let customer = loop {
-            let c = REGIONS
+            let c = *pool
                 .choose_weighted(r, |reg| weight(reg))
                 .expect("regions");
             if c.org != supplier.org {
@@ -595,6 +610,27 @@ mod tests {
         let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
         assert_eq!(last_full_month(d(2026, 11, 23)), d(2026, 10, 1));
         assert_eq!(last_full_month(d(2026, 1, 1)), d(2025, 12, 1));
+    }
+
+    #[test]
+    fn regions_restrict_suppliers_and_customers() {
+        let mut o = opts(7);
+        o.lines = 1..=2;
+        o.regions = ["01", "13", "14"]
+            .iter()
+            .map(|c| crate::claim::regions::region(c).unwrap())
+            .collect();
+        let allowed: Vec<&str> = o.regions.iter().map(|r| r.org).collect();
+        let g = Generator::new(o).unwrap();
+        for i in 0..200 {
+            let e = g.generate(i).entry;
+            assert!(allowed.contains(&e.sender.as_str()), "{}", e.sender);
+            assert!(allowed.contains(&e.receiver.as_str()), "{}", e.receiver);
+            assert_ne!(e.sender, e.receiver);
+        }
+        let mut one = opts(7);
+        one.regions = vec![crate::claim::regions::region("13").unwrap()];
+        assert_eq!(Generator::new(one).unwrap_err(), GenError::TooFewRegions(1));
     }
 
     #[test]

@@ -118,6 +118,10 @@ pub async fn run(
         }
     }
     session.close().await;
+    match pipeline.sign_head() {
+        Ok(h) => tracing::info!(tree_size = h.tree_size, root = %h.root_hash, "signed tree head"),
+        Err(e) => tracing::error!(error = %e, "could not sign a tree head at shutdown"),
+    }
     tracing::info!("hub stopped");
     Ok(())
 }

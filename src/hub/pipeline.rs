@@ -139,6 +139,12 @@ impl Pipeline {
         r
     }
 
+    /// Signs a tree head over everything logged so far: at shutdown, so an auditor's latest
+    /// head covers the last entries.
+    pub fn sign_head(&self) -> Result<crate::audit::SignedTreeHead, crate::audit::AuditError> {
+        self.journal.log().sign_head()
+    }
+
     /// Handles one message completely. Never panics on input; every outcome is a [`Verdict`].
     pub async fn process(&self, m: Incoming) -> Verdict {
         let started = Instant::now();
