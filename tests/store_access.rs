@@ -7,7 +7,9 @@ mod store_harness;
 use hyper::StatusCode;
 use store_harness::*;
 
-fn status(r: Result<invoice_hub::store::client::Answer, invoice_hub::store::StoreClientError>) -> StatusCode {
+fn status(
+    r: Result<invoice_hub::store::client::Answer, invoice_hub::store::StoreClientError>,
+) -> StatusCode {
     match r {
         Ok(a) => a.status,
         Err(e) => panic!("expected an HTTP answer, got {e}"),
@@ -76,11 +78,19 @@ async fn each_identity_may_do_only_what_its_role_allows() {
         format!("reviewer-{STOCKHOLM}"),
         "auditor".to_string(),
     ] {
-        let a = store.client(&who).put_claim(&id, xml.clone().into()).await.unwrap();
+        let a = store
+            .client(&who)
+            .put_claim(&id, xml.clone().into())
+            .await
+            .unwrap();
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} wrote: {}", a.text());
         assert!(a.text().contains("may not deliver bases"), "{}", a.text());
     }
-    let a = store.client("hub").put_claim(&id, xml.clone().into()).await.unwrap();
+    let a = store
+        .client("hub")
+        .put_claim(&id, xml.clone().into())
+        .await
+        .unwrap();
     assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
 
     // Only this region's listed readers read.
@@ -95,7 +105,11 @@ async fn each_identity_may_do_only_what_its_role_allows() {
         "auditor".to_string(),
     ] {
         let mut c = store.client(&who);
-        assert_eq!(status(c.list("").await), StatusCode::FORBIDDEN, "{who} listed");
+        assert_eq!(
+            status(c.list("").await),
+            StatusCode::FORBIDDEN,
+            "{who} listed"
+        );
         let a = c.get_claim(&id).await.unwrap();
         assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} read");
         assert!(!a.text().contains(KNOWN_PERSONNUMMER));
@@ -110,7 +124,11 @@ async fn each_identity_may_do_only_what_its_role_allows() {
                 .unwrap()
         }
     };
-    for who in [format!("staff-{STOCKHOLM}"), "hub".into(), format!("reviewer-{HALLAND}")] {
+    for who in [
+        format!("staff-{STOCKHOLM}"),
+        "hub".into(),
+        format!("reviewer-{HALLAND}"),
+    ] {
         assert_eq!(log(&who).await.status, StatusCode::FORBIDDEN, "{who}");
     }
     let a = log(&format!("reviewer-{STOCKHOLM}")).await;
@@ -118,5 +136,8 @@ async fn each_identity_may_do_only_what_its_role_allows() {
     let j = a.json().unwrap();
     let entries = j["entries"].as_array().unwrap();
     assert_eq!(entries.len(), 1, "{j}");
-    assert_eq!(entries[0]["record"]["actor"], format!("staff-{STOCKHOLM}-reader"));
+    assert_eq!(
+        entries[0]["record"]["actor"],
+        format!("staff-{STOCKHOLM}-reader")
+    );
 }

@@ -47,22 +47,32 @@ async fn deliveries_are_idempotent_and_refusals_say_why() {
 
     // Not a valid basis: 422 with the validator's report.
     let (bad_id, bad) = basis(9);
-    let bad = String::from_utf8(bad)
-        .unwrap()
-        .replace("<urn1:amount>2300.00</urn1:amount>", "<urn1:amount>lots</urn1:amount>");
+    let bad = String::from_utf8(bad).unwrap().replace(
+        "<urn1:amount>2300.00</urn1:amount>",
+        "<urn1:amount>lots</urn1:amount>",
+    );
     let a = hub.put_claim(&bad_id, bad.into()).await.unwrap();
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
     let j = a.json().unwrap();
     assert_eq!(j["id"], bad_id);
     let findings = j["findings"].as_array().unwrap();
     assert!(!findings.is_empty());
-    assert!(findings.iter().all(|f| f["rule"].is_string() && f["path"].is_string()), "{j}");
+    assert!(
+        findings
+            .iter()
+            .all(|f| f["rule"].is_string() && f["path"].is_string()),
+        "{j}"
+    );
 
     // Delivered under another id than the document's: 422 naming both.
     let (other_id, _) = basis(10);
     let a = hub.put_claim(&other_id, xml.clone().into()).await.unwrap();
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(a.text().contains(&id) && a.text().contains(&other_id), "{}", a.text());
+    assert!(
+        a.text().contains(&id) && a.text().contains(&other_id),
+        "{}",
+        a.text()
+    );
 
     // Not XML at all.
     let a = hub.put_claim(&other_id, "hello".into()).await.unwrap();
@@ -79,9 +89,17 @@ async fn a_basis_addressed_to_another_region_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let store = StoreProc::start(dir.path(), HALLAND, &Setup::for_org(HALLAND));
     let (id, xml) = basis(1);
-    let a = store.client("hub").put_claim(&id, xml.into()).await.unwrap();
+    let a = store
+        .client("hub")
+        .put_claim(&id, xml.into())
+        .await
+        .unwrap();
     assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text());
-    assert!(a.text().contains(STOCKHOLM) && a.text().contains(HALLAND), "{}", a.text());
+    assert!(
+        a.text().contains(STOCKHOLM) && a.text().contains(HALLAND),
+        "{}",
+        a.text()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -102,16 +120,34 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
     // Metadata only, paginated, filtered.
     let mut reader = store.client(&format!("staff-{STOCKHOLM}"));
     let p1 = reader.list("limit=2").await.unwrap().json().unwrap();
-    let ids: Vec<_> = p1["items"].as_array().unwrap().iter().map(|i| i["id"].clone()).collect();
+    let ids: Vec<_> = p1["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].clone())
+        .collect();
     assert_eq!(ids, [docs[0].0.clone(), docs[1].0.clone()]);
     assert_eq!(p1["next_after"], 2);
-    let p2 = reader.list("limit=10&after=2").await.unwrap().json().unwrap();
+    let p2 = reader
+        .list("limit=10&after=2")
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(p2["items"].as_array().unwrap().len(), 3);
     assert!(p2["next_after"].is_null());
     let listed = serde_json::to_string(&p1).unwrap();
-    assert!(!listed.contains(KNOWN_PERSONNUMMER), "the list reveals only metadata");
+    assert!(
+        !listed.contains(KNOWN_PERSONNUMMER),
+        "the list reveals only metadata"
+    );
     assert_eq!(p1["items"][0]["sender"], SKANE);
-    let none = reader.list(&format!("sender={STOCKHOLM}")).await.unwrap().json().unwrap();
+    let none = reader
+        .list(&format!("sender={STOCKHOLM}"))
+        .await
+        .unwrap()
+        .json()
+        .unwrap();
     assert_eq!(none["items"].as_array().unwrap().len(), 0);
     let a = reader.list("colour=red").await.unwrap();
     assert_eq!(a.status, StatusCode::BAD_REQUEST);
@@ -123,7 +159,10 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
         assert_eq!(a.content_type.as_deref(), Some("application/xml"));
         assert_eq!(&a.body[..], &xml[..]);
     }
-    assert_eq!(reader.get_claim(&docs[0].0).await.unwrap().status, StatusCode::OK);
+    assert_eq!(
+        reader.get_claim(&docs[0].0).await.unwrap().status,
+        StatusCode::OK
+    );
     let missing = reader.get_claim("ZVF23210002552611999999").await.unwrap();
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 
@@ -137,9 +176,16 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
     }
     let (id6, xml6) = basis(6);
     let a = hub.put_claim(&id6, xml6.into()).await.unwrap();
-    assert_eq!(a.json().unwrap()["seq"], 6, "sequence numbers go on after a restart");
+    assert_eq!(
+        a.json().unwrap()["seq"],
+        6,
+        "sequence numbers go on after a restart"
+    );
     let mut reader = store2.client(&format!("staff-{STOCKHOLM}"));
-    assert_eq!(&reader.get_claim(&docs[4].0).await.unwrap().body[..], &docs[4].1[..]);
+    assert_eq!(
+        &reader.get_claim(&docs[4].0).await.unwrap().body[..],
+        &docs[4].1[..]
+    );
 
     // Every read, before and after the crash, is in the access log, with who, what, which
     // patient (keyed hash) and when.
@@ -168,7 +214,11 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
     }
     assert!(!log.to_string().contains(KNOWN_PERSONNUMMER));
     let by_basis = reviewer
-        .request(Method::GET, &format!("/v1/access-log?basis={}", docs[0].0), None)
+        .request(
+            Method::GET,
+            &format!("/v1/access-log?basis={}", docs[0].0),
+            None,
+        )
         .await
         .unwrap()
         .json()
@@ -203,7 +253,12 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
     let hyphenated = format!("{}-{}", &KNOWN_PERSONNUMMER[..8], &KNOWN_PERSONNUMMER[8..]);
     for f in files {
         let raw = std::fs::read(&f).unwrap();
-        for needle in [KNOWN_PERSONNUMMER, hyphenated.as_str(), "patientIdentity", "Region Skåne"] {
+        for needle in [
+            KNOWN_PERSONNUMMER,
+            hyphenated.as_str(),
+            "patientIdentity",
+            "Region Skåne",
+        ] {
             assert!(
                 !raw.windows(needle.len()).any(|w| w == needle.as_bytes()),
                 "{} holds {needle:?} in clear",

@@ -42,14 +42,20 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {
         let org = cfg.org.clone();
-        let server = Server::bind(cfg)
-            .await
-            .context("starting the store (try `invoice-hub store --config FILE --init` if keys are missing)")?;
+        let server = Server::bind(cfg).await.context(
+            "starting the store (try `invoice-hub store --config FILE --init` if keys are missing)",
+        )?;
         // The first line of stdout says where: scripts and tests started with port 0 read it.
-        println!("store of {org} listening on https://{}", server.local_addr());
+        println!(
+            "store of {org} listening on https://{}",
+            server.local_addr()
+        );
         use std::io::Write;
         let _ = std::io::stdout().flush();
-        server.run(shutdown_signal()).await.context("running the store")?;
+        server
+            .run(shutdown_signal())
+            .await
+            .context("running the store")?;
         eprintln!("store of {org} stopped; data flushed, access log closed");
         Ok(ExitCode::SUCCESS)
     })

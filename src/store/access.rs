@@ -11,8 +11,8 @@ use chrono::Utc;
 
 use crate::audit::keys::{PATIENT_KEY_FILE, SIGNING_KEY_FILE};
 use crate::audit::{
-    AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientHash, PatientKey, Query,
-    QueryResult, Record, SignedTreeHead, VerifyOptions, VerifyReport,
+    AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientHash, PatientKey, Query, QueryResult,
+    Record, SignedTreeHead, VerifyOptions, VerifyReport,
 };
 use crate::claim::ClaimSpecification;
 use crate::pki::Identity;

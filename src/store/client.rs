@@ -144,12 +144,13 @@ impl StoreClient {
                 addr: addr.clone(),
                 message: StoreClientError::chain(&e),
             })?;
-        let (sender, conn) = http1::handshake(TokioIo::new(tls))
-            .await
-            .map_err(|e| StoreClientError::Http {
-                addr: addr.clone(),
-                message: StoreClientError::chain(&e),
-            })?;
+        let (sender, conn) =
+            http1::handshake(TokioIo::new(tls))
+                .await
+                .map_err(|e| StoreClientError::Http {
+                    addr: addr.clone(),
+                    message: StoreClientError::chain(&e),
+                })?;
         self.conn = Some(tokio::spawn(async move {
             conn.await.err().map(|e| StoreClientError::chain(&e))
         }));
@@ -179,10 +180,12 @@ impl StoreClient {
             }
             None => Bytes::new(),
         };
-        let req = req.body(Full::new(body)).map_err(|e| StoreClientError::Http {
-            addr: addr.clone(),
-            message: e.to_string(),
-        })?;
+        let req = req
+            .body(Full::new(body))
+            .map_err(|e| StoreClientError::Http {
+                addr: addr.clone(),
+                message: e.to_string(),
+            })?;
         let sender = self.sender.as_mut().expect("connected above");
         let sent = match sender.ready().await {
             Ok(()) => sender.send_request(req).await,

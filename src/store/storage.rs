@@ -178,7 +178,9 @@ impl Storage {
 
     pub fn meta(&self, id: &str) -> Result<Option<ClaimMeta>, StoreError> {
         match self.claims.get(id.as_bytes()).map_err(|e| self.err(e))? {
-            Some(v) => serde_json::from_slice(&v).map(Some).map_err(|e| self.err(e)),
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.err(e)),
             None => Ok(None),
         }
     }
@@ -207,8 +209,12 @@ impl Storage {
             let id = String::from_utf8_lossy(&id).into_owned();
             let Some(m) = self.meta(&id)? else { continue };
             let keep = q.sender.as_deref().is_none_or(|s| m.sender == s)
-                && q.since.as_deref().is_none_or(|s| m.received_at.as_str() >= s)
-                && q.until.as_deref().is_none_or(|u| m.received_at.as_str() < u);
+                && q.since
+                    .as_deref()
+                    .is_none_or(|s| m.received_at.as_str() >= s)
+                && q.until
+                    .as_deref()
+                    .is_none_or(|u| m.received_at.as_str() < u);
             if !keep {
                 continue;
             }
@@ -218,7 +224,11 @@ impl Storage {
             }
             items.push(m);
         }
-        let next_after = if more { items.last().map(|m| m.seq) } else { None };
+        let next_after = if more {
+            items.last().map(|m| m.seq)
+        } else {
+            None
+        };
         Ok(ListPage { items, next_after })
     }
 
@@ -265,7 +275,8 @@ mod tests {
         );
         assert_eq!(s.get("A").unwrap().unwrap().1, b"x");
         assert!(matches!(
-            s.put(meta("B", "cc", "2321000016", "2026-11-23T12:00:00Z"), b"w").unwrap(),
+            s.put(meta("B", "cc", "2321000016", "2026-11-23T12:00:00Z"), b"w")
+                .unwrap(),
             PutOutcome::Created(ClaimMeta { seq: 2, .. })
         ));
         assert_eq!(s.len(), 2);
@@ -278,20 +289,38 @@ mod tests {
         for i in 0..5 {
             let sender = if i % 2 == 0 { "S1" } else { "S2" };
             s.put(
-                meta(&format!("id{i}"), &format!("h{i}"), sender, &format!("2026-11-2{i}T00:00:00Z")),
+                meta(
+                    &format!("id{i}"),
+                    &format!("h{i}"),
+                    sender,
+                    &format!("2026-11-2{i}T00:00:00Z"),
+                ),
                 b"b",
             )
             .unwrap();
         }
-        let p = s.list(&ListQuery { limit: 2, ..Default::default() }).unwrap();
+        let p = s
+            .list(&ListQuery {
+                limit: 2,
+                ..Default::default()
+            })
+            .unwrap();
         assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
         assert_eq!(p.next_after, Some(2));
         let p = s
-            .list(&ListQuery { limit: 2, after: 2, ..Default::default() })
+            .list(&ListQuery {
+                limit: 2,
+                after: 2,
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
         let p = s
-            .list(&ListQuery { limit: 10, after: 4, ..Default::default() })
+            .list(&ListQuery {
+                limit: 10,
+                after: 4,
+                ..Default::default()
+            })
             .unwrap();
         assert_eq!((p.items.len(), p.next_after), (1, None));
         let p = s
@@ -303,6 +332,9 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(p.items.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(), ["id2"]);
+        assert_eq!(
+            p.items.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["id2"]
+        );
     }
 }

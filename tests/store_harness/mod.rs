@@ -120,7 +120,11 @@ impl StoreProc {
             .arg("--init")
             .output()
             .unwrap();
-        assert!(o.status.success(), "store --init: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "store --init: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         Self::spawn(dir, org, config)
     }
 
@@ -170,7 +174,11 @@ impl StoreProc {
             .args(["-TERM", &self.child.id().to_string()])
             .status();
         let status = self.child.wait().unwrap();
-        assert!(status.success(), "the store did not stop cleanly: {}", self.stderr());
+        assert!(
+            status.success(),
+            "the store did not stop cleanly: {}",
+            self.stderr()
+        );
     }
 
     /// Starts the same store again (same data, same keys; a new port).
