@@ -26,7 +26,19 @@ fn make_log(dir: &Path) -> PathBuf {
 
 /// Open the sled database directly, change it, flush, close.
 fn tamper(dir: &Path, f: impl FnOnce(&sled::Db)) {
-    let db = sled::open(dir).unwrap();
+    // sled lets go of its file lock from a background thread just after the last handle drops.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("waiting for the sled lock: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     f(&db);
     db.flush().unwrap();
 }

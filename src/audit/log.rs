@@ -122,7 +122,7 @@ impl AuditLog {
     /// Open the log in `dir` for writing, creating it if it does not exist. An existing log must
     /// have the same log id and public key.
     pub fn open(dir: &Path, cfg: LogConfig) -> Result<Self> {
-        let db = sled::open(dir)?;
+        let db = open_db(dir)?;
         let t = open_trees(&db)?;
         let public = cfg.signing_key.public();
         match t.meta.get(META_LOG_ID)? {
@@ -175,7 +175,7 @@ impl AuditLog {
                 dir.display()
             )));
         }
-        let db = sled::open(dir)?;
+        let db = open_db(dir)?;
         let t = open_trees(&db)?;
         if t.meta.get(META_LOG_ID)?.is_none() {
             return Err(AuditError::NotFound(format!(
@@ -479,6 +479,25 @@ pub(crate) fn read_size(meta: &Tree) -> Result<u64> {
     }
 }
 
+/// Open the sled database, waiting a little if another handle is still letting go of its file
+/// lock: sled releases it from a background thread shortly after the last handle is dropped, so
+/// a restart (or an auditor's command right after the hub stopped) can otherwise fail spuriously.
+/// A lock that is really held (a running hub) still fails, after about five seconds.
+pub(crate) fn open_db(dir: &Path) -> Result<sled::Db> {
+    let mut tries = 0;
+    loop {
+        match sled::open(dir) {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock") && tries < 50 =>
+            {
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            other => return Ok(other?),
+        }
+    }
+}
+
 fn open_trees(db: &sled::Db) -> Result<Trees> {
     Ok(Trees {
         entries: db.open_tree("entries")?,
@@ -490,4 +509,15 @@ fn open_trees(db: &sled::Db) -> Result<Trees> {
             .map(|k| db.open_tree(k.tree_name()))
             .collect::<std::result::Result<_, _>>()?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_can_be_shared_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<AuditLog>();
+    }
 }

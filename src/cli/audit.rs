@@ -437,6 +437,12 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             report.index_keys,
             report.root_hash
         );
+        if a.key.is_none() {
+            println!(
+                "note: checked with the public key stored in the log; give --key PUB to check \
+                 against the key you trust"
+            );
+        }
     } else {
         let first = report.first().expect("not ok has a problem");
         println!("FAILED: {first}");
