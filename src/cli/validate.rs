@@ -77,7 +77,7 @@ pub struct Args {
     pub jobs: Option<usize>,
 }
 
-fn parse_day(s: &str) -> Result<NaiveDate, String> {
+pub(crate) fn parse_day(s: &str) -> Result<NaiveDate, String> {
     crate::claim::lexical::date(s).ok_or_else(|| format!("'{s}' is not a date YYYYMMDD"))
 }
 
@@ -202,7 +202,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
 
 /// Reads at most `max + 1` bytes, so a huge file is refused by the size limit without being
 /// loaded whole.
-fn read_limited(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn read_limited(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     use std::io::Read;
     let f = std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))?;
     let mut bytes = Vec::new();
@@ -212,7 +212,7 @@ fn read_limited(path: &Path, max: usize) -> anyhow::Result<Vec<u8>> {
     Ok(bytes)
 }
 
-fn collect_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn collect_files(args: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut files = Vec::new();
     for a in args {
         if a.is_dir() {

@@ -1,0 +1,129 @@
+//! Disclosure log benchmarks.
+//!
+//! - `append/one_at_a_time` vs `append/batch_of_64`: durable appends (each call returns after
+//!   sled's flush), in entries/s; the ratio is what group commit buys.
+//! - `verify/10000`: a full `verify` of a 10 000-entry log (the default run).
+//! - `verify/1000000`: the same for 1 000 000 entries, only when `AUDIT_BENCH_1M=1` is set (it
+//!   builds a ~1 GB log first and takes minutes): `AUDIT_BENCH_1M=1 cargo bench --bench audit -- verify`.
+//!   Its per-entry time is compared with `verify/10000` of the same run (linear scaling).
+
+use chrono::{DateTime, Duration, Utc};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
+use invoice_hub::audit::{
+    AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientKey, PolicyRef, Record, VerifyOptions,
+};
+use std::path::Path;
+
+fn t0() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn record(i: u64, pk: &PatientKey) -> Record {
+    let mut r = Record::new(
+        t0() + Duration::seconds(i as i64),
+        [Event::Received, Event::Disclosed, Event::Delivered][(i % 3) as usize],
+        format!("B-{i:09}"),
+        format!("23210000{:02}", i % 21),
+        format!("23210001{:02}", (i / 21) % 21),
+        "hub-bench",
+    );
+    r.patients.push(pk.hash(&format!("19{:010}", i % 50_000)));
+    r.received_sha256 = Some(Digest([(i % 251) as u8; 32]));
+    r.disclosed_sha256 = Some(Digest([(i % 241) as u8; 32]));
+    r.policy = Some(PolicyRef {
+        id: "region-default".into(),
+        version: "3".into(),
+        board_decision: "RS 2026/114".into(),
+    });
+    r.matched_rules = vec!["policy:psychiatry".into()];
+    r.removed_paths = vec!["/processClaimSpecification/patientInformation/diagnosis".into()];
+    r
+}
+
+fn open(dir: &Path) -> AuditLog {
+    AuditLog::open(
+        dir,
+        LogConfig {
+            log_id: "hub-bench".into(),
+            signing_key: LogSigningKey::from_seed([1; 32]),
+            checkpoint_every: 4096,
+        },
+    )
+    .unwrap()
+}
+
+fn build(dir: &Path, n: u64, pk: &PatientKey) -> AuditLog {
+    let log = open(dir);
+    let mut i = 0;
+    while i < n {
+        let end = (i + 10_000).min(n);
+        let recs: Vec<_> = (i..end).map(|j| record(j, pk)).collect();
+        log.append_batch(&recs).unwrap();
+        i = end;
+    }
+    log.sign_head().unwrap();
+    log
+}
+
+fn appends(c: &mut Criterion) {
+    let pk = PatientKey::from_bytes(&[7; 32]).unwrap();
+    let d = tempfile::tempdir().unwrap();
+    let log = open(d.path());
+    let mut g = c.benchmark_group("append");
+    g.throughput(Throughput::Elements(1));
+    let mut i = 0u64;
+    g.bench_function("one_at_a_time", |b| {
+        b.iter_batched(
+            || {
+                i += 1;
+                record(i, &pk)
+            },
+            |r| log.append(&r).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.throughput(Throughput::Elements(64));
+    g.bench_function("batch_of_64", |b| {
+        b.iter_batched(
+            || {
+                let recs: Vec<_> = (i..i + 64).map(|j| record(j, &pk)).collect();
+                i += 64;
+                recs
+            },
+            |recs| log.append_batch(&recs).unwrap(),
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+fn verify(c: &mut Criterion) {
+    let pk = PatientKey::from_bytes(&[7; 32]).unwrap();
+    let mut sizes = vec![10_000u64];
+    if std::env::var_os("AUDIT_BENCH_1M").is_some() {
+        sizes.push(1_000_000);
+    }
+    let mut g = c.benchmark_group("verify");
+    g.sample_size(10);
+    for n in sizes {
+        let d = tempfile::tempdir().unwrap();
+        let log = build(d.path(), n, &pk);
+        g.throughput(Throughput::Elements(n));
+        if n >= 1_000_000 {
+            g.measurement_time(std::time::Duration::from_secs(60));
+        }
+        g.bench_function(n.to_string(), |b| {
+            b.iter(|| {
+                let r = log.verify(&VerifyOptions::default()).unwrap();
+                assert!(r.ok());
+                r
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, appends, verify);
+criterion_main!(benches);

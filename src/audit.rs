@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `audit` part. Not built yet.

@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `gen` part. Not built yet.

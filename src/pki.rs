@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `pki` part. Not built yet.

@@ -1,1 +1,0 @@
-//! See DESIGN.md: the `policy` part. Not built yet.

@@ -1,0 +1,444 @@
+//! Tampering with the disclosure log at the sled level — the way someone with access to the data
+//! directory would — must be caught by `verify` (library and `invoice-hub audit verify`) or by a
+//! consistency proof, which must name the entry and what is wrong.
+
+mod audit_support;
+
+use audit_support::*;
+use invoice_hub::audit::{AuditLog, SignedTreeHead, VerifyOptions, VerifyReport};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const N: u64 = 100;
+
+/// A closed log of N entries (heads at 32, 64, 96 and 100) and the public key file.
+fn make_log(dir: &Path) -> PathBuf {
+    let log = open(dir, 32);
+    for chunk in (0..N).collect::<Vec<_>>().chunks(8) {
+        log.append_batch(&chunk.iter().map(|&i| record(i, 10)).collect::<Vec<_>>())
+            .unwrap();
+    }
+    log.close().unwrap();
+    let pub_path = dir.with_extension("pub");
+    std::fs::write(&pub_path, signing_key().public().to_pem()).unwrap();
+    pub_path
+}
+
+/// Open the sled database directly, change it, flush, close.
+fn tamper(dir: &Path, f: impl FnOnce(&sled::Db)) {
+    // sled lets go of its file lock from a background thread just after the last handle drops.
+    let mut tries = 0;
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if tries < 50 => {
+                tries += 1;
+                eprintln!("waiting for the sled lock: {e}");
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    f(&db);
+    db.flush().unwrap();
+}
+
+fn verify_lib(dir: &Path, saved: Vec<SignedTreeHead>) -> VerifyReport {
+    let log = AuditLog::open_existing(dir, None).unwrap();
+    log.verify(&VerifyOptions {
+        public_key: Some(signing_key().public()),
+        saved_heads: saved,
+    })
+    .unwrap()
+}
+
+fn cli(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+        .arg("audit")
+        .args(args)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn verify_cli(dir: &Path, key: &Path, extra: &[&str]) -> (i32, String) {
+    let mut args = vec![
+        "--log",
+        dir.to_str().unwrap(),
+        "verify",
+        "--key",
+        key.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    cli(&args)
+}
+
+fn seq_key(seq: u64) -> [u8; 8] {
+    seq.to_be_bytes()
+}
+
+#[test]
+fn an_untouched_log_verifies_in_the_library_and_the_cli() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let r = verify_lib(&dir, vec![]);
+    assert!(r.ok(), "{:?}", r.problems);
+    assert_eq!(r.entries, N);
+    assert_eq!(r.heads_checked, 4);
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.starts_with("OK: "), "{out}");
+}
+
+#[test]
+fn changing_a_byte_of_a_record_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        let t = db.open_tree("entries").unwrap();
+        let mut v = t.get(seq_key(41)).unwrap().unwrap().to_vec();
+        // The receiver's last digit: still valid, canonical JSON, but another region.
+        let pos = String::from_utf8_lossy(&v).find("\"receiver\":\"").unwrap() + 20;
+        v[pos] = if v[pos] == b'9' { b'8' } else { v[pos] + 1 };
+        t.insert(seq_key(41), v).unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    let first = r.first().expect("must fail");
+    assert_eq!(first.seq, Some(41), "{:?}", r.problems);
+    assert!(first.what.contains("changed"), "{first}");
+    // The heads covering entry 41 no longer match.
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.what.contains("signed head of size 64")));
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAILED: entry 41:"), "{out}");
+}
+
+#[test]
+fn a_change_that_breaks_the_encoding_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        let t = db.open_tree("entries").unwrap();
+        let mut v = t.get(seq_key(7)).unwrap().unwrap().to_vec();
+        v[0] = b' ';
+        t.insert(seq_key(7), v).unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    assert_eq!(r.first().unwrap().seq, Some(7), "{:?}", r.problems);
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("FAILED: entry 7:"), "{out}");
+}
+
+#[test]
+fn deleting_a_record_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        db.open_tree("entries")
+            .unwrap()
+            .remove(seq_key(17))
+            .unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    let first = r.first().unwrap();
+    assert_eq!(first.seq, Some(17), "{:?}", r.problems);
+    assert!(first.what.contains("missing"), "{first}");
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("FAILED: entry 17: is missing"), "{out}");
+}
+
+#[test]
+fn reordering_two_records_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        let t = db.open_tree("entries").unwrap();
+        let a = t.get(seq_key(3)).unwrap().unwrap();
+        let b = t.get(seq_key(8)).unwrap().unwrap();
+        t.insert(seq_key(3), b).unwrap();
+        t.insert(seq_key(8), a).unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    let first = r.first().unwrap();
+    assert_eq!(first.seq, Some(3), "{:?}", r.problems);
+    assert!(first.what.contains("reordered"), "{first}");
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.seq == Some(8) && p.what.contains("reordered")));
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with("FAILED: entry 3:"), "{out}");
+}
+
+#[test]
+fn truncating_the_tail_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        let t = db.open_tree("entries").unwrap();
+        for s in 90..N {
+            t.remove(seq_key(s)).unwrap();
+        }
+    });
+    let r = verify_lib(&dir, vec![]);
+    let first = r.first().unwrap();
+    assert_eq!(first.seq, Some(90), "{:?}", r.problems);
+    assert!(first.what.contains("tail"), "{first}");
+    assert!(r.problems.iter().any(|p| p
+        .what
+        .contains("signed head of size 100 covers 100 entries")));
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("tail were removed"), "{out}");
+}
+
+#[test]
+fn a_clean_truncation_with_metadata_and_heads_fixed_is_caught_by_a_saved_head() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let saved_path = d.path().join("saved-head.json");
+    let (code, head_json) = cli(&["--log", dir.to_str().unwrap(), "head"]);
+    assert_eq!(code, 0, "{head_json}");
+    std::fs::write(&saved_path, &head_json).unwrap();
+    // Cut back to 64 entries and make the metadata and heads agree, nodes included: the log is
+    // then a perfectly consistent log of 64 entries.
+    tamper(&dir, |db| {
+        let e = db.open_tree("entries").unwrap();
+        for s in 64..N {
+            e.remove(seq_key(s)).unwrap();
+        }
+        db.open_tree("meta")
+            .unwrap()
+            .insert("size", &64u64.to_be_bytes()[..])
+            .unwrap();
+        let h = db.open_tree("heads").unwrap();
+        h.remove(96u64.to_be_bytes()).unwrap();
+        h.remove(100u64.to_be_bytes()).unwrap();
+        for ix in [
+            "ix_basis",
+            "ix_patient",
+            "ix_sender",
+            "ix_receiver",
+            "ix_event",
+            "ix_time",
+        ] {
+            let t = db.open_tree(ix).unwrap();
+            let stale: Vec<_> = t
+                .iter()
+                .keys()
+                .map(|k| k.unwrap())
+                .filter(|k| u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap()) >= 64)
+                .collect();
+            for k in stale {
+                t.remove(k).unwrap();
+            }
+        }
+    });
+    assert!(verify_lib(&dir, vec![]).ok(), "internally consistent");
+    let saved = SignedTreeHead::load(&saved_path).unwrap();
+    let r = verify_lib(&dir, vec![saved]);
+    let first = r.first().expect("the saved head must catch it");
+    assert!(
+        first
+            .what
+            .contains("truncated or replaced with an older copy"),
+        "{first}"
+    );
+    let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("saved head of size 100"), "{out}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn replacing_the_log_with_an_older_copy_is_caught_by_a_consistency_proof() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let old_copy = d.path().join("old-copy");
+    copy_dir(&dir, &old_copy);
+    // The log goes on; an auditor saves the later head outside the log.
+    let log = open(&dir, 32);
+    log.append_batch(&(N..N + 30).map(|i| record(i, 10)).collect::<Vec<_>>())
+        .unwrap();
+    let later = log.sign_head().unwrap();
+    drop(log);
+    let saved_path = d.path().join("saved-head.json");
+    std::fs::write(&saved_path, serde_json::to_string(&later).unwrap()).unwrap();
+    // Someone puts the older copy back.
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(&old_copy, &dir);
+
+    let r = verify_lib(&dir, vec![]);
+    assert!(
+        r.ok(),
+        "the older copy is consistent with itself: {:?}",
+        r.problems
+    );
+    let r = verify_lib(&dir, vec![later.clone()]);
+    assert!(!r.ok());
+    assert!(
+        r.problems
+            .iter()
+            .any(|p| p.what.contains("consistency proof") && p.what.contains("size 130")),
+        "{:?}",
+        r.problems
+    );
+    assert!(r.first().unwrap().what.contains("older copy"));
+
+    let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("older copy"), "{out}");
+    let (code, out) = cli(&[
+        "--log",
+        dir.to_str().unwrap(),
+        "proof",
+        "--consistency-from",
+        saved_path.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("replaced with an older copy"), "{out}");
+}
+
+#[test]
+fn a_forked_copy_of_the_same_size_fails_the_consistency_check() {
+    // An older copy whose entry was edited and re-hashed throughout (nodes, heads re-signed is
+    // impossible without the key, so the attacker drops the heads): the saved head catches it.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let saved_path = d.path().join("saved.json");
+    let (_, head_json) = cli(&["--log", dir.to_str().unwrap(), "head"]);
+    std::fs::write(&saved_path, head_json).unwrap();
+    // Rebuild a log with one record different, same size, with its own (wrong) key's heads
+    // removed, and put it in place.
+    let forged = d.path().join("forged");
+    let log = open(&forged, 0);
+    let mut recs: Vec<_> = (0..N).map(|i| record(i, 10)).collect();
+    recs[12].receiver = "2321000999".into();
+    log.append_batch(&recs).unwrap();
+    drop(log);
+    tamper(&forged, |db| {
+        db.open_tree("heads").unwrap().clear().unwrap()
+    });
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(&forged, &dir);
+    let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("saved head of size 100") && out.contains("rewritten"),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_index_entry_pointing_at_the_wrong_record_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        // Move basis B-0000005's index key to point at entry 77.
+        let t = db.open_tree("ix_basis").unwrap();
+        let k = t
+            .iter()
+            .keys()
+            .map(|k| k.unwrap())
+            .find(|k| k.windows(9).any(|w| w == b"B-0000005"))
+            .unwrap();
+        t.remove(&k).unwrap();
+        let mut wrong = k[..k.len() - 8].to_vec();
+        wrong.extend_from_slice(&77u64.to_be_bytes());
+        t.insert(wrong, &[][..]).unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    assert!(!r.ok());
+    assert!(
+        r.problems.iter().any(|p| p.seq == Some(77)
+            && p.what.contains("basis index points at this entry")
+            && p.what.contains("wrong record")),
+        "{:?}",
+        r.problems
+    );
+    assert!(r
+        .problems
+        .iter()
+        .any(|p| p.seq == Some(5) && p.what.contains("missing from the basis index")));
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("entry 77: the basis index points"), "{out}");
+}
+
+#[test]
+fn an_extra_index_entry_is_named() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    tamper(&dir, |db| {
+        // Claim that patient 3 is also on entry 4.
+        let p3 = patient_key().hash(&personal_number(3));
+        let mut k = p3.0.to_vec();
+        k.extend_from_slice(&4u64.to_be_bytes());
+        db.open_tree("ix_patient")
+            .unwrap()
+            .insert(k, &[][..])
+            .unwrap();
+    });
+    let r = verify_lib(&dir, vec![]);
+    let first = r.first().expect("must fail");
+    assert_eq!(first.seq, Some(4));
+    assert!(first.what.contains("patient index points"), "{first}");
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with("FAILED: entry 4: the patient index"),
+        "{out}"
+    );
+}
+
+#[test]
+fn verifying_with_the_wrong_public_key_fails() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    make_log(&dir);
+    let other = d.path().join("other.pub");
+    std::fs::write(
+        &other,
+        invoice_hub::audit::LogSigningKey::from_seed([5; 32])
+            .public()
+            .to_pem(),
+    )
+    .unwrap();
+    let (code, out) = verify_cli(&dir, &other, &[]);
+    assert_eq!(code, 1);
+    assert!(out.contains("public key"), "{out}");
+}
