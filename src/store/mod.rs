@@ -2,16 +2,16 @@
 //! finance system, readable only by the few people who handle out-of-county invoices, with every
 //! read logged.
 //!
-//! - [`tls`]: TLS 1.3 with client certificates verified against the federation CA (refuses no
+//! - [`tls`] — TLS 1.3 with client certificates verified against the federation CA (refuses no
 //!   certificate, another CA, an expired certificate at the handshake);
-//! - [`authz`]: what a verified certificate may do (the hub writes, listed staff of this region
+//! - [`authz`] — what a verified certificate may do (the hub writes, listed staff of this region
 //!   read, reviewers read the access log);
-//! - [`server`]: the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
-//! - [`storage`]: sled, one transaction per delivery, flushed before the receipt goes out;
-//! - [`crypto`]: bodies sealed with AES-256-GCM under a key kept outside the data directory;
-//! - [`access`]: the access log, the same tamper-evident log type as the disclosure log;
-//! - [`client`]: the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
-//! - [`config`]: `store.toml`.
+//! - [`server`] — the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
+//! - [`storage`] — sled, one transaction per delivery, flushed before the receipt goes out;
+//! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
+//! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
+//! - [`client`] — the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
+//! - [`config`] — `store.toml`.
 
 pub mod access;
 pub mod authz;

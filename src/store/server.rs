@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chrono::{SecondsFormat, Utc};
-use http_body_util::{BodyExt, Full, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use hyper::service::service_fn;
@@ -305,7 +305,20 @@ async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Incoming>) -> R
     let resp = match route(&method, &path) {
         Route::PutClaim(id) => match need(Action::Write) {
             Ok(()) => put_claim(store, id, req).await,
-            Err(d) => error(StatusCode::FORBIDDEN, d),
+            Err(d) => {
+                // Read (and drop) what the client is still sending, so it gets the 403 rather
+                // than a reset connection.
+                let max = store.cfg.max_body_bytes;
+                let drained = read_body(req.into_body(), max, drain_cap(max)).await;
+                let mut r = error(StatusCode::FORBIDDEN, d);
+                if matches!(drained, Err(BodyError::TooBig { drained: false })) {
+                    r.headers_mut().insert(
+                        hyper::header::CONNECTION,
+                        "close".parse().expect("a header value"),
+                    );
+                }
+                r
+            }
         },
         Route::GetClaim(id) => match need(Action::Read) {
             Ok(()) => get_claim(store, who, id).await,
@@ -348,13 +361,31 @@ async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incoming>) -> Resp
         .get(CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > max as u64) {
-        return too_big();
+    let cap = drain_cap(max);
+    if declared.is_some_and(|n| n > cap as u64) {
+        // Far too big to read and throw away: answer now and close the connection.
+        let mut r = too_big();
+        r.headers_mut().insert(
+            hyper::header::CONNECTION,
+            "close".parse().expect("a header value"),
+        );
+        return r;
     }
-    let body = match Limited::new(req.into_body(), max).collect().await {
-        Ok(b) => b.to_bytes(),
-        Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_big(),
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}")),
+    let body = match read_body(req.into_body(), max, cap).await {
+        Ok(b) => b,
+        Err(BodyError::TooBig { drained }) => {
+            let mut r = too_big();
+            if !drained {
+                r.headers_mut().insert(
+                    hyper::header::CONNECTION,
+                    "close".parse().expect("a header value"),
+                );
+            }
+            return r;
+        }
+        Err(BodyError::Read(e)) => {
+            return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
+        }
     };
     let sha256 = hex::encode(Sha256::digest(&body));
 
@@ -393,6 +424,46 @@ async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incoming>) -> Resp
         Ok(Err(e)) => internal(e),
         Err(e) => internal(StoreError::Schema(format!("validation task failed: {e}"))),
     }
+}
+
+/// Up to how many bytes of an oversized body are read and discarded before answering `413`, so
+/// the client, still sending, gets the answer instead of a reset connection.
+fn drain_cap(max: usize) -> usize {
+    max.saturating_mul(4).max(16 * 1024 * 1024)
+}
+
+enum BodyError {
+    /// Over the limit; `drained` when the whole body was read (the connection stays usable).
+    TooBig {
+        drained: bool,
+    },
+    Read(hyper::Error),
+}
+
+/// Reads a body of at most `max` bytes; a bigger one is read to its end (up to `cap`) and
+/// discarded.
+async fn read_body(mut body: Incoming, max: usize, cap: usize) -> Result<Bytes, BodyError> {
+    let mut buf = bytes::BytesMut::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let frame = frame.map_err(BodyError::Read)?;
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        total = total.saturating_add(data.len());
+        if total > cap {
+            return Err(BodyError::TooBig { drained: false });
+        }
+        if total > max {
+            buf = bytes::BytesMut::new();
+            continue;
+        }
+        buf.extend_from_slice(&data);
+    }
+    if total > max {
+        return Err(BodyError::TooBig { drained: true });
+    }
+    Ok(buf.freeze())
 }
 
 fn conflict(old: &ClaimMeta) -> Resp {
@@ -522,26 +593,23 @@ struct Listed<'a> {
     size: u64,
 }
 
-fn page_limit(params: &[(String, String)]) -> Result<usize, Resp> {
+fn page_limit(params: &[(String, String)]) -> Result<usize, String> {
     match param(params, "limit") {
         None => Ok(DEFAULT_PAGE),
         Some(v) => match v.parse::<usize>() {
             Ok(n) if (1..=MAX_PAGE).contains(&n) => Ok(n),
-            _ => Err(error(
-                StatusCode::BAD_REQUEST,
-                format!("limit must be 1 to {MAX_PAGE}"),
-            )),
+            _ => Err(format!("limit must be 1 to {MAX_PAGE}")),
         },
     }
 }
 
-fn after(params: &[(String, String)]) -> Result<Option<u64>, Resp> {
+fn after(params: &[(String, String)]) -> Result<Option<u64>, String> {
     match param(params, "after") {
         None => Ok(None),
         Some(v) => v
             .parse::<u64>()
             .map(Some)
-            .map_err(|_| error(StatusCode::BAD_REQUEST, "after must be a sequence number")),
+            .map_err(|_| "after must be a sequence number".to_string()),
     }
 }
 
@@ -556,11 +624,11 @@ fn list_claims(store: &Store, params: &[(String, String)]) -> Resp {
     }
     let limit = match page_limit(params) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let after = match after(params) {
         Ok(a) => a.unwrap_or(0),
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let q = ListQuery {
         sender: param(params, "sender").map(str::to_string),
@@ -603,11 +671,11 @@ fn access_log(store: &Store, params: &[(String, String)]) -> Resp {
     }
     let limit = match page_limit(params) {
         Ok(l) => l,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let after = match after(params) {
         Ok(a) => a,
-        Err(r) => return r,
+        Err(m) => return error(StatusCode::BAD_REQUEST, m),
     };
     let q = Query {
         actor: param(params, "actor").map(str::to_string),
