@@ -482,8 +482,15 @@ fn the_exchange_end_to_end() {
     let log = AuditLog::open_existing(&hub_log_dir, None).unwrap();
     let report = log.verify(&VerifyOptions::default()).unwrap();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
-    let head = log.latest_head().unwrap().expect("a head signed at shutdown");
-    assert_eq!(head.tree_size, log.size(), "the last head covers every entry");
+    let head = log
+        .latest_head()
+        .unwrap()
+        .expect("a head signed at shutdown");
+    assert_eq!(
+        head.tree_size,
+        log.size(),
+        "the last head covers every entry"
+    );
     let events = |id: &str| -> Vec<Event> {
         let q = Query {
             basis: Some(id.to_string()),

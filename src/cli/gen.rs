@@ -135,7 +135,9 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     opts.lines = args.lines.0..=args.lines.1;
     for r in &args.regions {
         let region = crate::claim::regions::region(r.trim()).ok_or_else(|| {
-            anyhow::anyhow!("--regions: '{r}' is not a county code (01–25) or a region's organisation number")
+            anyhow::anyhow!(
+                "--regions: '{r}' is not a county code (01–25) or a region's organisation number"
+            )
         })?;
         if !opts.regions.contains(&region) {
             opts.regions.push(region);

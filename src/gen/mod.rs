@@ -290,13 +290,9 @@ impl Generator {
         } else {
             &self.opts.regions
         };
-        let supplier = *pool
-            .choose_weighted(r, |reg| weight(reg))
-            .expect("regions");
+        let supplier = *pool.choose_weighted(r, |reg| weight(reg)).expect("regions");
         let customer = loop {
-            let c = *pool
-                .choose_weighted(r, |reg| weight(reg))
-                .expect("regions");
+            let c = *pool.choose_weighted(r, |reg| weight(reg)).expect("regions");
             if c.org != supplier.org {
                 break c;
             }
