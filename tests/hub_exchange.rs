@@ -97,11 +97,12 @@ fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store {
     )
     .unwrap();
     run_ok(bin().args(["store", "--init", "--config"]).arg(&cfg));
+    let log = std::fs::File::create(dir.join("store.log")).unwrap();
     let mut child = bin()
         .args(["store", "--config"])
         .arg(&cfg)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .expect("start the store");
     let mut first = String::new();

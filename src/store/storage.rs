@@ -164,9 +164,15 @@ impl Storage {
         }
     }
 
-    /// Makes everything written so far durable.
+    /// Makes everything written so far durable. A blocking flush on the blocking pool, not
+    /// sled's `flush_async`: concurrent `flush_async` calls deadlock in sled 0.34
+    /// (spacejam/sled#1308, #1241) — seen here as a store that stopped answering under load.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await.map_err(|e| self.err(e))?;
+        let db = self.db.clone();
+        tokio::task::spawn_blocking(move || db.flush())
+            .await
+            .map_err(|e| self.err(format!("flush task: {e}")))?
+            .map_err(|e| self.err(e))?;
         Ok(())
     }
 
