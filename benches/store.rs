@@ -94,7 +94,9 @@ fn bench(c: &mut Criterion) {
                 let start = Instant::now();
                 let t = &t;
                 futures_util::future::join_all(
-                    eight.iter_mut().map(|c| async move { put_n(c, t, per).await }),
+                    eight
+                        .iter_mut()
+                        .map(|c| async move { put_n(c, t, per).await }),
                 )
                 .await;
                 // Report the time for `iters` PUTs (a few more were made when 8 ∤ iters).
