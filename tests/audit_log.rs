@@ -229,10 +229,16 @@ fn a_query_by_patient_among_100_000_reads_only_that_patients_entries() {
 fn accessed_events_record_the_reader() {
     let d = tempfile::tempdir().unwrap();
     let log = open(d.path(), 0);
-    let mut r = record(0, 1);
-    r.event = Event::Accessed;
-    r.actor = Some("CN=staff-01,O=Region Stockholm".into());
-    r.action = Some("get".into());
+    let mut r = invoice_hub::audit::Record::accessed(
+        t0(),
+        "B-0000000",
+        "2321000016",
+        "2321000164",
+        "store-01",
+        "CN=staff-01,O=Region Stockholm",
+        "get",
+    );
+    r.patients = record(0, 1).patients;
     log.append(&r).unwrap();
     log.append(&record(1, 1)).unwrap();
     let got = log

@@ -1380,3 +1380,54 @@ fn findings_on_one_document_are_all_reported() {
         assert!(rules.contains(&rule), "{rule} missing: {rules:?}");
     }
 }
+
+#[test]
+fn the_cli_reports_rules_as_json_and_takes_a_code_list() {
+    use std::process::Command;
+    let dir = std::env::temp_dir().join(format!("ih-rules-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let doc = dir.join("basis.xml");
+    std::fs::write(
+        &doc,
+        with(O, |c| hp(c, 0).activity.medical_field_code = "888".into()),
+    )
+    .unwrap();
+    let run = |extra: &[&std::ffi::OsStr]| {
+        Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+            .args(["validate", "--format", "json", "--today", "20261122"])
+            .args(extra)
+            .arg(&doc)
+            .output()
+            .unwrap()
+    };
+
+    // Built-in list: 888 is unknown, reported as ÖR49 with its path, exit 1.
+    let o = run(&[]);
+    assert_eq!(o.status.code(), Some(1));
+    let line: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(line["result"], "ERROR");
+    assert_eq!(line["errors"][0]["rule"], "ÖR49");
+    assert_eq!(
+        line["errors"][0]["path"],
+        format!("{HP1}/activity/medicalFieldCode")
+    );
+
+    // A deployment's list that has 888: valid, exit 0.
+    let list = dir.join("mvo.txt");
+    std::fs::write(&list, "888 Lokal verksamhet\n").unwrap();
+    let o = run(&["--medical-field-codes".as_ref(), list.as_os_str()]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // A broken list: usage error naming the file and line, exit 2.
+    std::fs::write(&list, "888\nabc\n").unwrap();
+    let o = run(&["--medical-field-codes".as_ref(), list.as_os_str()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("mvo.txt:2"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -223,6 +223,23 @@ impl Record {
         }
     }
 
+    /// A staff read in a receiving region's store (its access log): `actor` is the reader's
+    /// certificate subject, `action` what was read (e.g. "get", "list").
+    pub fn accessed(
+        time: DateTime<Utc>,
+        basis_id: impl Into<String>,
+        sender: impl Into<String>,
+        receiver: impl Into<String>,
+        instance: impl Into<String>,
+        actor: impl Into<String>,
+        action: impl Into<String>,
+    ) -> Self {
+        let mut r = Record::new(time, Event::Accessed, basis_id, sender, receiver, instance);
+        r.actor = Some(actor.into());
+        r.action = Some(action.into());
+        r
+    }
+
     /// Time in microseconds since the epoch, as indexed.
     pub fn time_micros(&self) -> i64 {
         self.time.timestamp_micros()

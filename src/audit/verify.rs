@@ -216,8 +216,8 @@ impl AuditLog {
                 Some(stored) if stored.as_ref() == leaf => {}
                 Some(_) => found.add(
                     Some(kseq),
-                    "its hash differs from the leaf the tree recorded when it was appended: \
-                     the entry was changed",
+                    "its hash differs from the leaf hash the tree stored when it was appended: \
+                     the entry was changed (or the stored tree was, if the signed heads still match)",
                 ),
                 None => found.add(Some(kseq), "the tree has no leaf for it"),
             }

@@ -1,10 +1,72 @@
-//! `invoice-hub store`: not built yet.
+//! `invoice-hub store`: run a receiving region's restricted store.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-#[derive(clap::Args, Debug)]
-pub struct Args {}
+use anyhow::Context;
 
-pub fn run(_args: Args) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("`invoice-hub store` is not built yet")
+use crate::store::{init_keys, Server, StoreConfig};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The store's configuration (see deploy/store-*.toml and docs/store.md).
+    #[arg(long, value_name = "FILE")]
+    config: PathBuf,
+    /// Make the keys the configuration names but that do not exist yet (body key, access log
+    /// signing and patient keys; never overwrites), then exit.
+    #[arg(long)]
+    init: bool,
+}
+
+pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+    let cfg = StoreConfig::load(&args.config)
+        .with_context(|| format!("reading the store configuration {}", args.config.display()))?;
+    if args.init {
+        let made = init_keys(&cfg).context("making the store's keys")?;
+        if made.is_empty() {
+            println!("all keys present in {}", cfg.keys_dir.display());
+        }
+        for p in made {
+            println!("made {}", p.display());
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    rt.block_on(async move {
+        let org = cfg.org.clone();
+        let server = Server::bind(cfg).await.context(
+            "starting the store (try `invoice-hub store --config FILE --init` if keys are missing)",
+        )?;
+        // The first line of stdout says where: scripts and tests started with port 0 read it.
+        println!(
+            "store of {org} listening on https://{}",
+            server.local_addr()
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        server
+            .run(shutdown_signal())
+            .await
+            .context("running the store")?;
+        eprintln!("store of {org} stopped; data flushed, access log closed");
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
 }

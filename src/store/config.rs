@@ -1,7 +1,7 @@
 //! `store.toml`: where a region's store listens, keeps its data and keys, and who may do what.
 //!
 //! Relative paths are relative to the configuration file, so a deployment directory can be moved
-//! as a whole. The body key and the access log's keys must live outside the data directory: a
+//! as a whole. The keys must live outside the data directory: a
 //! copy of the data directory alone must reveal nothing.
 
 use std::collections::BTreeSet;
@@ -22,12 +22,10 @@ pub struct StoreConfig {
     pub org: String,
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    /// 32-byte AES-256-GCM key (hex) for bodies at rest.
-    pub body_key: PathBuf,
-    /// The access log's Ed25519 signing key (PKCS#8 PEM).
-    pub log_signing_key: PathBuf,
-    /// The deployment's secret for keyed patient hashes (hex).
-    pub patient_key: PathBuf,
+    /// The store's secrets, outside `data_dir`: `body.key` (AES-256-GCM for bodies at rest),
+    /// and the access log's `log-signing.key`, `log-signing.pub` and `patient-hmac.key` (the
+    /// names `invoice-hub audit keygen` uses). `invoice-hub store --init` makes missing ones.
+    pub keys_dir: PathBuf,
     pub max_body_bytes: usize,
     pub tls: TlsFiles,
     pub access: AccessConfig,
@@ -61,9 +59,7 @@ struct Raw {
     org: String,
     listen: SocketAddr,
     data_dir: PathBuf,
-    body_key: PathBuf,
-    log_signing_key: PathBuf,
-    patient_key: PathBuf,
+    keys_dir: PathBuf,
     max_body_bytes: Option<usize>,
     tls: RawTls,
     access: AccessConfig,
@@ -112,9 +108,7 @@ impl StoreConfig {
             org: raw.org,
             listen: raw.listen,
             data_dir: abs(raw.data_dir),
-            body_key: abs(raw.body_key),
-            log_signing_key: abs(raw.log_signing_key),
-            patient_key: abs(raw.patient_key),
+            keys_dir: abs(raw.keys_dir),
             max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
             tls: TlsFiles {
                 ca: abs(raw.tls.ca),
@@ -123,19 +117,13 @@ impl StoreConfig {
             },
             access: raw.access,
         };
-        for (name, key) in [
-            ("body_key", &cfg.body_key),
-            ("log_signing_key", &cfg.log_signing_key),
-            ("patient_key", &cfg.patient_key),
-        ] {
-            if inside(key, &cfg.data_dir) {
-                return Err(bad(format!(
-                    "{name} {} lies inside data_dir {}: a copy of the data directory would carry \
-                     the key to its own contents; keep keys elsewhere",
-                    key.display(),
-                    cfg.data_dir.display()
-                )));
-            }
+        if inside(&cfg.keys_dir, &cfg.data_dir) || inside(&cfg.data_dir, &cfg.keys_dir) {
+            return Err(bad(format!(
+                "keys_dir {} and data_dir {} overlap: a copy of the data directory would carry \
+                 the keys to its own contents; keep them apart",
+                cfg.keys_dir.display(),
+                cfg.data_dir.display()
+            )));
         }
         Ok(cfg)
     }
@@ -173,9 +161,7 @@ mod tests {
 org = "2321000016"
 listen = "127.0.0.1:0"
 data_dir = "data"
-body_key = "keys/body.key"
-log_signing_key = "keys/log.key"
-patient_key = "keys/patient.key"
+keys_dir = "keys"
 [tls]
 ca = "pki/ca.pem"
 cert = "pki/store-2321000016.pem"
@@ -196,10 +182,10 @@ reviewers = ["reviewer-2321000016"]
     }
 
     #[test]
-    fn a_key_inside_the_data_directory_is_refused_by_name() {
-        let text = GOOD.replace("keys/body.key", "data/body.key");
+    fn keys_inside_the_data_directory_are_refused_by_name() {
+        let text = GOOD.replace("keys_dir = \"keys\"", "keys_dir = \"data/keys\"");
         let e = StoreConfig::parse(&text, Path::new("/etc/ih/store.toml")).unwrap_err();
-        assert!(e.to_string().contains("body_key"), "{e}");
+        assert!(e.to_string().contains("keys_dir"), "{e}");
     }
 
     #[test]

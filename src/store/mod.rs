@@ -1,16 +1,37 @@
-//! The receiving region's restricted store: HTTPS with mutual TLS, bases encrypted at rest, every
-//! read in its own tamper-evident access log.
+//! The receiving region's restricted store: the place where invoice bases land, apart from the
+//! finance system, readable only by the few people who handle out-of-county invoices, with every
+//! read logged.
 //!
-//! Not built yet beyond its parts: configuration, TLS, authorisation and body encryption.
+//! - [`tls`] — TLS 1.3 with client certificates verified against the federation CA (refuses no
+//!   certificate, another CA, an expired certificate at the handshake);
+//! - [`authz`] — what a verified certificate may do (the hub writes, listed staff of this region
+//!   read, reviewers read the access log);
+//! - [`server`] — the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
+//! - [`storage`] — sled, one transaction per delivery, flushed before the receipt goes out;
+//! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
+//! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
+//! - [`client`] — the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
+//! - [`config`] — `store.toml`.
 
+pub mod access;
 pub mod authz;
+pub mod client;
 pub mod config;
 pub mod crypto;
+pub mod server;
+pub mod storage;
 pub mod tls;
 
+pub use client::{StoreClient, StoreClientError};
 pub use config::StoreConfig;
+pub use server::{Server, Store};
+pub use storage::Receipt;
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+
+/// The body key's file name in `keys_dir`.
+pub const BODY_KEY_FILE: &str = "body.key";
 
 /// What can go wrong setting up or running a store. Messages name files and settings, never key
 /// material or patient data.
@@ -27,6 +48,17 @@ pub enum StoreError {
     Key { path: PathBuf, message: String },
     #[error("TLS setup, {path}: {message}")]
     Tls { path: PathBuf, message: String },
+    #[error("store database {path}: {message}")]
+    Db { path: PathBuf, message: String },
+    #[error("access log: {0}")]
+    Audit(#[from] crate::audit::AuditError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Schema(String),
 }
 
 impl StoreError {
@@ -36,4 +68,41 @@ impl StoreError {
             source,
         }
     }
+}
+
+/// Makes the keys a store needs that `keys_dir` lacks: the body key and the access log's signing
+/// and patient keys. Never overwrites one (a lost body key makes every stored basis unreadable).
+/// Returns the files written.
+pub fn init_keys(cfg: &StoreConfig) -> Result<Vec<PathBuf>, StoreError> {
+    use crate::audit::keys::{keygen, PATIENT_KEY_FILE, PUBLIC_KEY_FILE, SIGNING_KEY_FILE};
+    let dir = &cfg.keys_dir;
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| StoreError::io(dir, e))?;
+    }
+    let mut made = Vec::new();
+    let body = dir.join(BODY_KEY_FILE);
+    if crypto::create_secret_hex(&body, 32)? {
+        made.push(body);
+    }
+    let log_files = [SIGNING_KEY_FILE, PUBLIC_KEY_FILE, PATIENT_KEY_FILE].map(|f| dir.join(f));
+    match log_files.iter().filter(|p| p.exists()).count() {
+        0 => {
+            let out = keygen(dir)?;
+            made.extend([out.signing_key, out.public_key, out.patient_key]);
+        }
+        3 => {}
+        _ => {
+            return Err(StoreError::Key {
+                path: dir.clone(),
+                message: format!(
+                    "holds some but not all of {SIGNING_KEY_FILE}, {PUBLIC_KEY_FILE}, \
+                     {PATIENT_KEY_FILE}; restore the missing ones rather than make new keys"
+                ),
+            })
+        }
+    }
+    Ok(made)
 }

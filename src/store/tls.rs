@@ -79,7 +79,9 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<ServerConfig,
                 format!("certificate and key do not go together ({e})"),
             )
         })?;
-    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    // HTTP/1.1: a refusal (403, 413) answered before the body is read reaches every client as
+    // a plain response, where HTTP/2 clients (curl) report a reset stream instead.
+    cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
 

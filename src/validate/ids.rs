@@ -215,6 +215,12 @@ pub fn birth_date(kind: PatientIdKind, extension: &str) -> Option<NaiveDate> {
     }
 }
 
+/// The date of birth of a patient identity given as in the document (`root`, `extension`), for
+/// age bands: `None` for a reservnummer or an id that does not check out.
+pub fn patient_birth_date(root: &str, extension: &str) -> Option<NaiveDate> {
+    kind_of_patient_id(root).and_then(|k| birth_date(k, extension))
+}
+
 /// Checks an organisation number: 10 digits, the last a Luhn check digit.
 pub fn check_org_number(s: &str) -> Result<(), IdProblem> {
     let s = s.trim();

@@ -2,7 +2,7 @@
 //! (party identifications), ÖR4 (type of invoice), ÖR37 (basis id), ÖR52 (credit note refers to
 //! its original) and the organisation-number check digit (`ID-ORGNR`).
 
-use super::{characters, date, one_of, v, ymd, At, Findings};
+use super::{characters, date, v, ymd, At, Findings};
 use crate::claim::{ClaimSpecification, Party};
 use crate::validate::ids::{self, GLN_OID, ORG_NUMBER_OID};
 
@@ -84,6 +84,10 @@ pub(super) fn check(c: &ClaimSpecification, out: &mut Findings) {
 /// extension; ÖR48: any other identification is a GLN (root 2.51.1.6, 13 characters);
 /// ID-ORGNR: the organisation number's check digit.
 fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings) {
+    let has_org = p
+        .identification
+        .iter()
+        .any(|i| v(&i.root) == ORG_NUMBER_OID);
     let mut org_seen = false;
     for (i, ident) in p.identification.iter().enumerate() {
         let at_i = at.nth("identification", i);
@@ -109,18 +113,18 @@ fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings)
                     format!("the {role}'s organisation number {ext} {problem}"),
                 );
             }
-        } else if root != GLN_OID {
+        } else if root != GLN_OID && has_org {
+            // (Without any org number this is the missing org number, ÖR3/ÖR46, below.)
             out.add(
                 "ÖR48",
                 &at_i.at("root"),
                 format!(
                     "the {role}'s identification number {} has root '{root}'; a second \
-                     identification must be a GLN with root {}",
-                    i + 1,
-                    one_of(&[GLN_OID])
+                     identification must be a GLN with root {GLN_OID}",
+                    i + 1
                 ),
             );
-        } else {
+        } else if root == GLN_OID {
             let n = ext.chars().count();
             if n != 13 {
                 out.add(

@@ -68,14 +68,13 @@ pub(crate) fn cv_code_and_system(cv: &CV, at: &At, what: &str, out: &mut Finding
 pub(super) fn check_line_id(
     hp: &HealthcarePerformed,
     at: &At,
-    _pos: (usize, usize),
-    previous: &mut Option<(i64, usize, usize)>,
+    previous: &mut Option<i64>,
     out: &mut Findings,
 ) {
     let Some(id) = crate::claim::lexical::integer(&hp.line_id) else {
         return;
     };
-    if let Some((prev, _, _)) = *previous {
+    if let Some(prev) = *previous {
         if id == prev {
             out.add(
                 "ÖR43",
@@ -95,7 +94,7 @@ pub(super) fn check_line_id(
             return;
         }
     }
-    *previous = Some((id, _pos.0, _pos.1));
+    *previous = Some(id);
 }
 
 pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, out: &mut Findings) {

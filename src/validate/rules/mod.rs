@@ -82,7 +82,7 @@ pub fn check(raw: &[u8], claim: &ClaimSpecification, ctx: &RuleContext) -> Vec<F
     header::check(claim, &mut out);
     amounts::check_payable(claim, &mut out);
     let root = At::ROOT;
-    let mut previous_line_id: Option<(i64, usize, usize)> = None;
+    let mut previous_line_id: Option<i64> = None;
     for (li, l) in claim
         .health_care_services_specification_line
         .iter()
@@ -96,7 +96,7 @@ pub fn check(raw: &[u8], claim: &ClaimSpecification, ctx: &RuleContext) -> Vec<F
         );
         for (hi, hp) in l.healthcare_performed.iter().enumerate() {
             let at_hp = at_l.nth("healthcarePerformed", hi);
-            line::check_line_id(hp, &at_hp, (li, hi), &mut previous_line_id, &mut out);
+            line::check_line_id(hp, &at_hp, &mut previous_line_id, &mut out);
             line::check(claim, hp, &at_hp, &mut out);
             amounts::check_line(hp, &at_hp, &mut out);
         }

@@ -1,0 +1,340 @@
+//! The store's own database (sled): one record of metadata and one sealed body per basis, in
+//! arrival order.
+//!
+//! Trees: `claims` (id → [`ClaimMeta`] JSON), `bodies` (id → AES-GCM sealed XML), `order`
+//! (seq, big-endian → id, for listing in arrival order) and `meta` (the next sequence number).
+//! A delivery writes all four in one transaction, so a crash leaves a basis either wholly there or
+//! not at all, and the check "is this id already here, with which content" is atomic with the
+//! insert: two deliveries of one id racing each other give one copy.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::StoreError;
+
+/// What the store knows about a basis besides its body. Holds no patient data in clear: patients
+/// appear only as keyed hashes, for the access log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimMeta {
+    pub id: String,
+    /// Arrival order in this store, from 1.
+    pub seq: u64,
+    /// SHA-256 of the body as received, lowercase hex.
+    pub sha256: String,
+    /// RFC 3339 UTC, seconds.
+    pub received_at: String,
+    /// The supplier's (care-giving region's) organisation number.
+    pub sender: String,
+    pub size: u64,
+    /// Keyed hashes (hex) of the patients on the basis.
+    pub patients: Vec<String>,
+}
+
+/// The answer to a delivery: what the hub logs as the store's receipt.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    pub id: String,
+    pub sha256: String,
+    pub received_at: String,
+    pub seq: u64,
+}
+
+impl ClaimMeta {
+    pub fn receipt(&self) -> Receipt {
+        Receipt {
+            id: self.id.clone(),
+            sha256: self.sha256.clone(),
+            received_at: self.received_at.clone(),
+            seq: self.seq,
+        }
+    }
+}
+
+/// How a delivery went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Stored now (not yet flushed: the caller flushes before answering).
+    Created(ClaimMeta),
+    /// The same bytes were stored before: the original receipt stands.
+    Same(ClaimMeta),
+    /// Other bytes are stored under this id.
+    Conflict(ClaimMeta),
+}
+
+/// A page of metadata.
+#[derive(Debug, Clone, Default)]
+pub struct ListQuery {
+    pub sender: Option<String>,
+    /// Received at or after (RFC 3339 compares as text for the fixed UTC format stored).
+    pub since: Option<String>,
+    /// Received before.
+    pub until: Option<String>,
+    /// Only bases after this seq.
+    pub after: u64,
+    pub limit: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct ListPage {
+    pub items: Vec<ClaimMeta>,
+    /// Pass as `after` for the next page.
+    pub next_after: Option<u64>,
+}
+
+/// The claims database.
+pub struct Storage {
+    path: std::path::PathBuf,
+    db: sled::Db,
+    claims: sled::Tree,
+    bodies: sled::Tree,
+    order: sled::Tree,
+    meta: sled::Tree,
+}
+
+const NEXT_SEQ: &[u8] = b"next_seq";
+
+fn db_err(path: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
+    move |e| StoreError::Db {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+impl Storage {
+    pub fn open(dir: &Path) -> Result<Storage, StoreError> {
+        let err = db_err(dir);
+        let db = sled::open(dir).map_err(&err)?;
+        Ok(Storage {
+            claims: db.open_tree("claims").map_err(&err)?,
+            bodies: db.open_tree("bodies").map_err(&err)?,
+            order: db.open_tree("order").map_err(&err)?,
+            meta: db.open_tree("meta").map_err(&err)?,
+            db,
+            path: dir.to_path_buf(),
+        })
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            message: e.to_string(),
+        }
+    }
+
+    /// Stores `sealed` under `meta.id` unless the id is taken; `meta.seq` is assigned here.
+    pub fn put(&self, meta: ClaimMeta, sealed: &[u8]) -> Result<PutOutcome, StoreError> {
+        let id = meta.id.clone();
+        let r = (&self.claims, &self.bodies, &self.order, &self.meta).transaction(
+            |(claims, bodies, order, m)| {
+                if let Some(old) = claims.get(id.as_bytes())? {
+                    let old: ClaimMeta = serde_json::from_slice(&old)
+                        .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                    return Ok(if old.sha256 == meta.sha256 {
+                        PutOutcome::Same(old)
+                    } else {
+                        PutOutcome::Conflict(old)
+                    });
+                }
+                let seq = match m.get(NEXT_SEQ)? {
+                    Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
+                        ConflictableTransactionError::Abort("next_seq is not 8 bytes".into())
+                    })?),
+                    None => 1,
+                };
+                m.insert(NEXT_SEQ, &(seq + 1).to_be_bytes())?;
+                let stored = ClaimMeta {
+                    seq,
+                    ..meta.clone()
+                };
+                let json = serde_json::to_vec(&stored)
+                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
+                claims.insert(id.as_bytes(), json)?;
+                bodies.insert(id.as_bytes(), sealed)?;
+                order.insert(&seq.to_be_bytes(), id.as_bytes())?;
+                Ok(PutOutcome::Created(stored))
+            },
+        );
+        match r {
+            Ok(o) => Ok(o),
+            Err(TransactionError::Abort(m)) => Err(self.err(m)),
+            Err(TransactionError::Storage(e)) => Err(self.err(e)),
+        }
+    }
+
+    /// Makes everything written so far durable.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Synchronous [`flush`](Self::flush), for shutdown.
+    pub fn flush_blocking(&self) -> Result<(), StoreError> {
+        self.db.flush().map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub fn meta(&self, id: &str) -> Result<Option<ClaimMeta>, StoreError> {
+        match self.claims.get(id.as_bytes()).map_err(|e| self.err(e))? {
+            Some(v) => serde_json::from_slice(&v)
+                .map(Some)
+                .map_err(|e| self.err(e)),
+            None => Ok(None),
+        }
+    }
+
+    /// The metadata and the sealed body of a basis.
+    pub fn get(&self, id: &str) -> Result<Option<(ClaimMeta, Vec<u8>)>, StoreError> {
+        let Some(meta) = self.meta(id)? else {
+            return Ok(None);
+        };
+        let body = self
+            .bodies
+            .get(id.as_bytes())
+            .map_err(|e| self.err(e))?
+            .ok_or_else(|| self.err(format!("basis {id} has metadata but no body")))?;
+        Ok(Some((meta, body.to_vec())))
+    }
+
+    /// Metadata in arrival order, filtered, one page.
+    pub fn list(&self, q: &ListQuery) -> Result<ListPage, StoreError> {
+        let limit = q.limit.max(1);
+        let mut items = Vec::new();
+        let start = q.after.saturating_add(1).to_be_bytes();
+        let mut more = false;
+        for kv in self.order.range(start..) {
+            let (_, id) = kv.map_err(|e| self.err(e))?;
+            let id = String::from_utf8_lossy(&id).into_owned();
+            let Some(m) = self.meta(&id)? else { continue };
+            let keep = q.sender.as_deref().is_none_or(|s| m.sender == s)
+                && q.since
+                    .as_deref()
+                    .is_none_or(|s| m.received_at.as_str() >= s)
+                && q.until
+                    .as_deref()
+                    .is_none_or(|u| m.received_at.as_str() < u);
+            if !keep {
+                continue;
+            }
+            if items.len() == limit {
+                more = true;
+                break;
+            }
+            items.push(m);
+        }
+        let next_after = if more {
+            items.last().map(|m| m.seq)
+        } else {
+            None
+        };
+        Ok(ListPage { items, next_after })
+    }
+
+    /// How many bases are stored.
+    pub fn len(&self) -> usize {
+        self.claims.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.claims.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta(id: &str, sha: &str, sender: &str, at: &str) -> ClaimMeta {
+        ClaimMeta {
+            id: id.into(),
+            seq: 0,
+            sha256: sha.into(),
+            received_at: at.into(),
+            sender: sender.into(),
+            size: 1,
+            patients: vec![],
+        }
+    }
+
+    #[test]
+    fn put_is_idempotent_per_content_and_conflicts_on_other_content() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Storage::open(d.path()).unwrap();
+        let a = meta("A", "aa", "2321000255", "2026-11-23T10:00:00Z");
+        let PutOutcome::Created(first) = s.put(a.clone(), b"x").unwrap() else {
+            panic!()
+        };
+        assert_eq!(first.seq, 1);
+        let again = meta("A", "aa", "2321000255", "2026-11-23T11:00:00Z");
+        assert_eq!(s.put(again, b"y").unwrap(), PutOutcome::Same(first.clone()));
+        assert_eq!(
+            s.put(meta("A", "bb", "x", "t"), b"z").unwrap(),
+            PutOutcome::Conflict(first.clone())
+        );
+        assert_eq!(s.get("A").unwrap().unwrap().1, b"x");
+        assert!(matches!(
+            s.put(meta("B", "cc", "2321000016", "2026-11-23T12:00:00Z"), b"w")
+                .unwrap(),
+            PutOutcome::Created(ClaimMeta { seq: 2, .. })
+        ));
+        assert_eq!(s.len(), 2);
+    }
+
+    #[test]
+    fn list_pages_in_arrival_order_with_filters() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Storage::open(d.path()).unwrap();
+        for i in 0..5 {
+            let sender = if i % 2 == 0 { "S1" } else { "S2" };
+            s.put(
+                meta(
+                    &format!("id{i}"),
+                    &format!("h{i}"),
+                    sender,
+                    &format!("2026-11-2{i}T00:00:00Z"),
+                ),
+                b"b",
+            )
+            .unwrap();
+        }
+        let p = s
+            .list(&ListQuery {
+                limit: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(p.next_after, Some(2));
+        let p = s
+            .list(&ListQuery {
+                limit: 2,
+                after: 2,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
+        let p = s
+            .list(&ListQuery {
+                limit: 10,
+                after: 4,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!((p.items.len(), p.next_after), (1, None));
+        let p = s
+            .list(&ListQuery {
+                sender: Some("S1".into()),
+                since: Some("2026-11-21".into()),
+                until: Some("2026-11-24".into()),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(
+            p.items.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            ["id2"]
+        );
+    }
+}

@@ -1,0 +1,143 @@
+//! Who gets into a region's store, over real TLS on loopback: the handshake refuses a client
+//! without a certificate, with one of another CA, or with an expired one; everyone else is
+//! authorised by certificate identity (403 for what they may not do).
+
+mod store_harness;
+
+use hyper::StatusCode;
+use store_harness::*;
+
+fn status(
+    r: Result<invoice_hub::store::client::Answer, invoice_hub::store::StoreClientError>,
+) -> StatusCode {
+    match r {
+        Ok(a) => a.status,
+        Err(e) => panic!("expected an HTTP answer, got {e}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_handshake_refuses_no_certificate_another_ca_and_an_expired_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &Setup::for_org(STOCKHOLM));
+
+    let e = store
+        .client_without_certificate()
+        .list("")
+        .await
+        .expect_err("no certificate must not get an answer");
+    assert!(e.to_string().contains("CertificateRequired"), "{e}");
+
+    let e = store
+        .client_other_ca(&format!("staff-{STOCKHOLM}"))
+        .list("")
+        .await
+        .expect_err("another CA must not get an answer");
+    // The other CA has the same name as ours, so its certificates fail on the signature
+    // (DecryptError) rather than on an unknown issuer name; either way the handshake refuses.
+    let s = e.to_string();
+    assert!(
+        ["UnknownCA", "BadCertificate", "DecryptError"]
+            .iter()
+            .any(|a| s.contains(a)),
+        "{s}"
+    );
+
+    let e = store
+        .client(&format!("staff-{STOCKHOLM}-expired"))
+        .list("")
+        .await
+        .expect_err("an expired certificate must not get an answer");
+    assert!(e.to_string().contains("CertificateExpired"), "{e}");
+
+    // The same reader's valid certificate gets in: the refusals above were the certificates.
+    assert_eq!(
+        status(store.client(&format!("staff-{STOCKHOLM}")).list("").await),
+        StatusCode::OK
+    );
+    let log = store.stderr();
+    assert!(log.contains("peer sent no certificates"), "{log}");
+    assert!(log.contains("certificate expired"), "{log}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_identity_may_do_only_what_its_role_allows() {
+    let dir = tempfile::tempdir().unwrap();
+    // Halland's reader listed by mistake in Stockholm's configuration: still refused, the
+    // certificate says it belongs to another region.
+    let mut setup = Setup::for_org(STOCKHOLM);
+    setup.readers.push(format!("staff-{HALLAND}-reader"));
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &setup);
+    let (id, xml) = basis(1);
+
+    // Only the hub writes. A region's own broker certificate cannot; neither can staff.
+    for who in [
+        format!("region-{STOCKHOLM}"),
+        format!("region-{HALLAND}"),
+        format!("staff-{STOCKHOLM}"),
+        format!("reviewer-{STOCKHOLM}"),
+        "auditor".to_string(),
+    ] {
+        let a = store
+            .client(&who)
+            .put_claim(&id, xml.clone().into())
+            .await
+            .unwrap();
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} wrote: {}", a.text());
+        assert!(a.text().contains("may not deliver bases"), "{}", a.text());
+    }
+    let a = store
+        .client("hub")
+        .put_claim(&id, xml.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+
+    // Only this region's listed readers read.
+    let mut reader = store.client(&format!("staff-{STOCKHOLM}"));
+    assert_eq!(status(reader.list("").await), StatusCode::OK);
+    assert_eq!(status(reader.get_claim(&id).await), StatusCode::OK);
+    for who in [
+        format!("staff-{HALLAND}"),
+        format!("region-{STOCKHOLM}"),
+        format!("reviewer-{STOCKHOLM}"),
+        "hub".to_string(),
+        "auditor".to_string(),
+    ] {
+        let mut c = store.client(&who);
+        assert_eq!(
+            status(c.list("").await),
+            StatusCode::FORBIDDEN,
+            "{who} listed"
+        );
+        let a = c.get_claim(&id).await.unwrap();
+        assert_eq!(a.status, StatusCode::FORBIDDEN, "{who} read");
+        assert!(!a.text().contains(KNOWN_PERSONNUMMER));
+    }
+
+    // Only the reviewer reads the access log; it holds exactly the one permitted read.
+    let log = |who: &str| {
+        let mut c = store.client(who);
+        async move {
+            c.request(hyper::Method::GET, "/v1/access-log", None)
+                .await
+                .unwrap()
+        }
+    };
+    for who in [
+        format!("staff-{STOCKHOLM}"),
+        "hub".into(),
+        format!("reviewer-{HALLAND}"),
+    ] {
+        assert_eq!(log(&who).await.status, StatusCode::FORBIDDEN, "{who}");
+    }
+    let a = log(&format!("reviewer-{STOCKHOLM}")).await;
+    assert_eq!(a.status, StatusCode::OK);
+    let j = a.json().unwrap();
+    let entries = j["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{j}");
+    assert_eq!(
+        entries[0]["record"]["actor"],
+        format!("staff-{STOCKHOLM}-reader")
+    );
+}
