@@ -164,13 +164,7 @@ impl Storage {
         }
     }
 
-    /// Makes everything written so far durable.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await.map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Synchronous [`flush`](Self::flush), for shutdown.
+    /// Makes everything written so far durable (blocking: call from a blocking thread).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
