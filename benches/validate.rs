@@ -2,44 +2,34 @@
 //! alone on the same bytes, in the same run, for documents of 1, 10 and 100 lines. Read the
 //! figures as a ratio: full check time / XSD-only time.
 //!
-//! Documents are built from the hand-made outpatient basis in tests/data by repeating its line
-//! (lineIds and payable amount kept consistent), so every layer sees a valid document.
+//! Documents come from the generator (`invoice_hub::gen`, seed 2026, index 0) with exactly 1, 10
+//! and 100 healthcarePerformed lines: realistic mixes of outpatient, inpatient, DRG and
+//! patient-specific pricing, every layer sees a valid document. Criterion reports time per
+//! document (documents/s = 1 / time) and MB/s (throughput in bytes).
 //!
-//! Run: `cargo bench --bench validate -- --measurement-time 3`
+//! Run: `cargo bench --bench validate -- --measurement-time 3 --warm-up-time 1`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use invoice_hub::claim::{Amount, ClaimSpecification};
+use invoice_hub::gen::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
-use rust_decimal::Decimal;
 
-fn document(lines: usize) -> Vec<u8> {
-    let raw = std::fs::read(format!(
-        "{}/tests/data/outpatient_patient_specific.xml",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .expect("test document");
-    let mut claim = ClaimSpecification::from_xml(&raw).expect("valid test document");
-    let line = claim.health_care_services_specification_line[0].clone();
-    let net = line.healthcare_performed[0]
-        .invoiced_amount_details
-        .patient_care_invoice_net_amount
-        .value()
-        .expect("amount");
-    claim.health_care_services_specification_line = (1..=lines)
-        .map(|i| {
-            let mut l = line.clone();
-            l.healthcare_performed[0].line_id = i.to_string();
-            l
-        })
-        .collect();
-    claim.payable_amount = Amount::sek(net * Decimal::from(lines));
-    claim.to_xml().into_bytes()
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+/// A generated valid document with exactly `lines` lines.
+fn document(lines: u32) -> Vec<u8> {
+    let mut opts = GenOptions::new(2026, today());
+    opts.month = chrono::NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+    opts.lines = lines..=lines;
+    let g = Generator::new(opts).expect("options").generate(0);
+    assert_eq!(g.entry.lines, lines);
+    g.xml
 }
 
 fn bench(c: &mut Criterion) {
-    let today = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).unwrap();
-    let validator = Validator::new(RuleContext::new(today)).expect("schema compiles");
-    for lines in [1usize, 10, 100] {
+    let validator = Validator::new(RuleContext::new(today())).expect("schema compiles");
+    for lines in [1u32, 10, 100] {
         let doc = document(lines);
         let report = validator.validate(&doc);
         assert!(
