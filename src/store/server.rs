@@ -403,10 +403,8 @@ async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incoming>) -> Resp
     let id_owned = id.to_string();
     let outcome = tokio::task::spawn_blocking(move || accept(&s, &id_owned, &body, sha256)).await;
     match outcome {
+        // `accept` flushed it: durable before the receipt goes out.
         Ok(Ok(Accepted::Stored(PutOutcome::Created(meta)))) => {
-            if let Err(e) = store.storage.flush().await {
-                return internal(e);
-            }
             json_response(StatusCode::CREATED, &meta.receipt())
         }
         Ok(Ok(Accepted::Stored(PutOutcome::Same(meta)))) => {
@@ -549,7 +547,15 @@ fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accept
         patients: store.access.patient_hashes(&claim),
     };
     let sealed = store.body_key.seal(id, body);
-    Ok(Accepted::Stored(store.storage.put(meta, &sealed)?))
+    let outcome = store.storage.put(meta, &sealed)?;
+    if matches!(outcome, PutOutcome::Created(_)) {
+        // A blocking flush on this blocking thread, not sled's `flush_async`: with several
+        // deliveries in flight, `flush_async` futures were seen never to complete (the bench
+        // with 8 connections hung). Concurrent flushes serialise inside sled, so one fsync
+        // covers every delivery that arrived while the previous one ran.
+        store.storage.flush_blocking()?;
+    }
+    Ok(Accepted::Stored(outcome))
 }
 
 async fn get_claim(store: &Arc<Store>, who: &Identity, id: &str) -> Resp {

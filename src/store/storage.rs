@@ -164,19 +164,7 @@ impl Storage {
         }
     }
 
-    /// Makes everything written so far durable. A blocking flush on the blocking pool, not
-    /// sled's `flush_async`: concurrent `flush_async` calls deadlock in sled 0.34
-    /// (spacejam/sled#1308, #1241) — seen here as a store that stopped answering under load.
-    pub async fn flush(&self) -> Result<(), StoreError> {
-        let db = self.db.clone();
-        tokio::task::spawn_blocking(move || db.flush())
-            .await
-            .map_err(|e| self.err(format!("flush task: {e}")))?
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    /// Synchronous [`flush`](Self::flush), for shutdown.
+    /// Makes everything written so far durable (blocking: call from a blocking thread).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
