@@ -3,9 +3,9 @@
 #
 #   1. development certificates for Stockholm (01), Halland (13) and Västra Götaland (14)
 #   2. a RabbitMQ node (TLS only, certificate login) on loopback ports of its own
-#   3. the disclosure log's keys, a restricted store per region, the regions' policies
-#   4. the hub
-#   5. a generated month of bases between the three regions (some invalid, some sensitive)
+#   3. a generated month of bases between the three regions (some invalid, some sensitive)
+#   4. the disclosure log's keys, a restricted store per region, the regions' policies
+#   5. the hub
 #   6. each region publishes its own bases with its own certificate, in parallel
 #   7. waits until every basis has an outcome on its sender's status queue
 #   8. stops the hub (SIGTERM), verifies the disclosure log, prints the summary
@@ -45,10 +45,24 @@ AMQPS=$(free_port); DIST=$(free_port)
 broker/ctl up "$NAME" --certs "$OUT/pki" --amqps-port "$AMQPS" --dist-port "$DIST" \
     --regions "$(IFS=,; echo "${REGIONS[*]}")" --owner-pid $$ | tail -n 1
 
-step "3. keys, stores and policies"
+step "3. a month of invoice bases ($COUNT, 5 % with a known rule violation)"
+"$BIN" gen --count "$COUNT" --seed 2026 --invalid-rate 0.05 --regions 01,13,14 --out "$OUT/bases" | tail -n 3
+python3 - "$OUT" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+for line in open(f"{out}/bases/manifest.jsonl"):
+    m = json.loads(line)
+    d = f"{out}/outbox-{m['sender']}"
+    os.makedirs(d, exist_ok=True)
+    os.link(f"{out}/bases/{m['file']}", f"{d}/{m['file']}")
+EOF
+
+step "4. keys, stores and policies"
 "$BIN" audit keygen --out "$OUT/keys" >/dev/null
 mkdir -p "$OUT/policies"
-cp deploy/policies/region-halland.toml deploy/policies/protected-identities.txt "$OUT/policies/"
+cp deploy/policies/region-halland.toml "$OUT/policies/"
+# The regions' protected identities: the policy's own list plus the generator's protected patients.
+cat deploy/policies/protected-identities.txt "$OUT/bases/protected-identities.txt" >"$OUT/policies/protected-identities.txt"
 # The demo's other two regions start from Halland's policy, as a region would.
 for org in 2321000016 2321000131; do
     sed -e "s/^region = \"2321000115\"/region = \"$org\"/" \
@@ -83,7 +97,7 @@ for org in "${REGIONS[@]}"; do
     echo "store of ${REGION_NAME[$org]} at ${STORE_URL[$org]}"
 done
 
-step "4. the hub"
+step "5. the hub"
 METRICS=$(free_port)
 cat >"$OUT/hub.toml" <<EOF
 instance = "hub-demo"
@@ -116,18 +130,6 @@ EOF
 HUB=$!
 PIDS+=($HUB)
 echo "hub running (log: run/demo/hub.log, metrics: http://127.0.0.1:$METRICS/metrics)"
-
-step "5. a month of invoice bases ($COUNT, 5 % with a known rule violation)"
-"$BIN" gen --count "$COUNT" --seed 2026 --invalid-rate 0.05 --regions 01,13,14 --out "$OUT/bases" | tail -n 3
-python3 - "$OUT" <<'EOF'
-import json, os, sys
-out = sys.argv[1]
-for line in open(f"{out}/bases/manifest.jsonl"):
-    m = json.loads(line)
-    d = f"{out}/outbox-{m['sender']}"
-    os.makedirs(d, exist_ok=True)
-    os.link(f"{out}/bases/{m['file']}", f"{d}/{m['file']}")
-EOF
 
 step "6. each region publishes its own bases (AMQPS, its certificate, publisher confirms)"
 PUB_START=$(date +%s.%N)
