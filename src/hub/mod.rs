@@ -141,27 +141,14 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
             notice,
         } => {
             tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, "answered");
-            if let Err(e) = publisher.publish(&status.to_outgoing(&sender)).await {
-                tracing::warn!(basis_id = %status.basis_id, error = %e, "status not confirmed: the basis will come again");
-                let _ = d
-                    .acker
-                    .nack(BasicNackOptions {
-                        requeue: true,
-                        ..Default::default()
-                    })
-                    .await;
-                return;
-            }
+            let mut answers = vec![("status", status.to_outgoing(&sender))];
             if let Some((receiver, notice)) = notice {
-                if let Err(e) = publisher.publish(&notice.to_outgoing(&receiver)).await {
-                    tracing::warn!(basis_id = %status.basis_id, error = %e, "notice not confirmed: the basis will come again");
-                    let _ = d
-                        .acker
-                        .nack(BasicNackOptions {
-                            requeue: true,
-                            ..Default::default()
-                        })
-                        .await;
+                answers.push(("notice", notice.to_outgoing(&receiver)));
+            }
+            for (what, message) in answers {
+                if let Err(e) = publisher.publish(&message).await {
+                    tracing::warn!(basis_id = %status.basis_id, error = %e, "{what} not confirmed: the basis will come again");
+                    requeue(&d).await;
                     return;
                 }
             }
@@ -176,13 +163,18 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
         Verdict::Retry { why } => {
             tracing::error!(reason = %why, "the hub could not finish a basis; it will come again");
             tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            let _ = d
-                .acker
-                .nack(BasicNackOptions {
-                    requeue: true,
-                    ..Default::default()
-                })
-                .await;
+            requeue(&d).await;
         }
     }
+}
+
+/// Gives the message back to the queue: it comes again and is finished from the log.
+async fn requeue(d: &Delivery) {
+    let _ = d
+        .acker
+        .nack(BasicNackOptions {
+            requeue: true,
+            ..Default::default()
+        })
+        .await;
 }
