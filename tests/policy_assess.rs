@@ -184,7 +184,7 @@ fn every_condition_matches_when_it_should_and_only_then() {
                 c.health_care_services_specification_line[0]
                     .patient_information
                     .patient_identity
-                    .extension = "201501152383".into()
+                    .extension = "201501152381".into()
             },
             true,
         ),

@@ -6,7 +6,8 @@
 
 use serde::Deserialize;
 
-use super::facts::{normalise_icd, IdKind, LineFacts};
+use super::facts::{normalise_icd, LineFacts};
+use crate::validate::ids::PatientIdKind;
 
 /// One `when` table. Every field that is present must hold.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -32,7 +33,7 @@ pub struct Condition {
     /// businessClassification code is one of these.
     pub business_classification: Option<Vec<String>>,
     /// The kind of patient identifier.
-    pub patient_id: Option<Vec<IdKind>>,
+    pub patient_id: Option<Vec<PatientIdKind>>,
     /// Whether the patient is an asylum seeker (county 99, municipality 9901 or an LMA card).
     pub asylum_seeker: Option<bool>,
     /// The patient's age at the visit, in whole years, within this band. A patient whose

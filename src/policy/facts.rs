@@ -6,38 +6,11 @@
 //! hundred is judged on that line.
 
 use chrono::{Datelike, NaiveDate};
-use serde::Serialize;
 
 use crate::claim::{
     lexical, ClaimSpecification, HealthCareServicesSpecificationLine, HealthcarePerformed, CV,
 };
-
-/// The OID of personnummer.
-pub const PERSONNUMMER_OID: &str = "1.2.752.129.2.1.3.1";
-/// The OID of samordningsnummer.
-pub const SAMORDNINGSNUMMER_OID: &str = "1.2.752.129.2.1.3.3";
-
-/// The kind of patient identifier on a line (ÖR7 demands exactly one).
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum IdKind {
-    Personnummer,
-    Samordningsnummer,
-    /// Anything else: the region's own reserve number (formats vary).
-    Reservnummer,
-}
-
-impl IdKind {
-    pub fn of_root(root: &str) -> IdKind {
-        match root.trim() {
-            PERSONNUMMER_OID => IdKind::Personnummer,
-            SAMORDNINGSNUMMER_OID => IdKind::Samordningsnummer,
-            _ => IdKind::Reservnummer,
-        }
-    }
-}
+use crate::validate::ids::{self, PatientIdKind};
 
 /// The facts of one unit of care. Borrowed from the document: building them allocates only the
 /// lists of codes.
@@ -45,7 +18,7 @@ impl IdKind {
 pub struct LineFacts<'a> {
     /// The receiving region (customer party's organisation number).
     pub receiver: Option<&'a str>,
-    pub id_kind: IdKind,
+    pub id_kind: PatientIdKind,
     /// Whole years at the care visit, when the identifier carries a birth date.
     pub age: Option<u32>,
     pub asylum_seeker: bool,
@@ -75,7 +48,9 @@ impl<'a> LineFacts<'a> {
     ) -> LineFacts<'a> {
         let patient = &line.patient_information;
         let other = &patient.patient_other_information;
-        let id_kind = IdKind::of_root(&patient.patient_identity.root);
+        // The basis has passed ÖR7; a root that names no kind is the region's own numbering.
+        let id_kind = ids::kind_of_patient_id(&patient.patient_identity.root)
+            .unwrap_or(PatientIdKind::Reservnummer);
         let visit = lexical::date(
             performed
                 .timespan
@@ -83,7 +58,7 @@ impl<'a> LineFacts<'a> {
                 .care_visit_date
                 .trim(),
         );
-        let age = birth_date(id_kind, &patient.patient_identity.extension)
+        let age = ids::birth_date(id_kind, &patient.patient_identity.extension)
             .zip(visit)
             .and_then(|(born, at)| years_between(born, at));
         let asylum_seeker = code(&other.county) == Some("99")
@@ -149,24 +124,6 @@ pub fn normalise_icd(code: &str) -> String {
         .collect()
 }
 
-/// The birth date a personnummer or samordningsnummer carries (`YYYYMMDD…`; a samordningsnummer
-/// adds 60 to the day). Reserve numbers carry none that can be trusted.
-pub fn birth_date(kind: IdKind, id: &str) -> Option<NaiveDate> {
-    let digits: String = id.chars().filter(|c| c.is_ascii_digit()).collect();
-    if digits.len() != 12 {
-        return None;
-    }
-    let y: i32 = digits[0..4].parse().ok()?;
-    let m: u32 = digits[4..6].parse().ok()?;
-    let mut d: u32 = digits[6..8].parse().ok()?;
-    match kind {
-        IdKind::Personnummer => {}
-        IdKind::Samordningsnummer => d = d.checked_sub(60)?,
-        IdKind::Reservnummer => return None,
-    }
-    NaiveDate::from_ymd_opt(y, m, d)
-}
-
 fn years_between(born: NaiveDate, at: NaiveDate) -> Option<u32> {
     let mut years = at.year() - born.year();
     if (at.month(), at.day()) < (born.month(), born.day()) {
@@ -178,22 +135,6 @@ fn years_between(born: NaiveDate, at: NaiveDate) -> Option<u32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn birth_dates_from_identifiers() {
-        let d = |s| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-        assert_eq!(
-            birth_date(IdKind::Personnummer, "194007029283"),
-            Some(d("1940-07-02"))
-        );
-        assert_eq!(
-            birth_date(IdKind::Samordningsnummer, "199001712384"),
-            Some(d("1990-01-11"))
-        );
-        assert_eq!(birth_date(IdKind::Reservnummer, "199001112384"), None);
-        assert_eq!(birth_date(IdKind::Personnummer, "19900231238"), None);
-        assert_eq!(birth_date(IdKind::Personnummer, "199002312384"), None);
-    }
 
     #[test]
     fn age_counts_whole_years() {

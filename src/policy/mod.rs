@@ -25,6 +25,6 @@ mod removal;
 pub use condition::Condition;
 pub use decision::{Action, Decision, MatchedRule, Outcome};
 pub use engine::{Assessor, RULE_NO_POLICY, RULE_NO_RULE, RULE_PROTECTED, RULE_REVALIDATION};
-pub use facts::{IdKind, LineFacts};
+pub use facts::LineFacts;
 pub use file::{BoardDecision, Policy, PolicyError, PolicySet, ProtectedIdentities, Rule};
 pub use removal::{REMOVABLE, REQUIRED};
