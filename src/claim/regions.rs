@@ -54,25 +54,16 @@ pub fn region(county_or_org: &str) -> Option<&'static Region> {
 mod tests {
     use super::*;
 
-    /// Luhn over the ten digits, as the Swedish organisation number uses it.
-    fn luhn_ok(digits: &str) -> bool {
-        let sum: u32 = digits
-            .bytes()
-            .map(|b| u32::from(b - b'0'))
-            .enumerate()
-            .map(|(i, d)| {
-                let v = if i % 2 == 0 { d * 2 } else { d };
-                v / 10 + v % 10
-            })
-            .sum();
-        sum.is_multiple_of(10)
-    }
-
     #[test]
     fn every_organisation_number_has_a_valid_check_digit() {
         for r in REGIONS {
             assert_eq!(r.org.len(), 10, "{}", r.name);
-            assert!(luhn_ok(r.org), "{} {}", r.name, r.org);
+            assert!(
+                crate::validate::ids::org_number_ok(r.org),
+                "{} {}",
+                r.name,
+                r.org
+            );
         }
     }
 

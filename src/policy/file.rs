@@ -15,6 +15,7 @@ use toml::Spanned;
 use super::condition::Condition;
 use super::decision::Action;
 use super::removal;
+use crate::audit::keys::normalise_patient_id;
 
 /// Why a policy could not be loaded. Every variant names the file; most name line and key.
 #[derive(Debug, thiserror::Error)]
@@ -80,13 +81,6 @@ impl std::fmt::Debug for ProtectedIdentities {
 }
 
 impl ProtectedIdentities {
-    fn normalise(id: &str) -> String {
-        id.chars()
-            .filter(|c| c.is_ascii_alphanumeric())
-            .flat_map(|c| c.to_uppercase())
-            .collect()
-    }
-
     /// Reads one identity per line; blank lines and `#` comments are skipped.
     pub fn load(path: &Path) -> Result<Self, PolicyError> {
         let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
@@ -101,13 +95,13 @@ impl ProtectedIdentities {
             text.lines()
                 .map(str::trim)
                 .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(Self::normalise)
+                .map(normalise_patient_id)
                 .collect(),
         )
     }
 
     pub fn contains(&self, id: &str) -> bool {
-        !self.0.is_empty() && self.0.contains(&Self::normalise(id))
+        !self.0.is_empty() && self.0.contains(&normalise_patient_id(id))
     }
 
     pub fn len(&self) -> usize {
