@@ -7,11 +7,10 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{basis_xml, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
-use invoice_hub::broker::error::amqp_reply;
+use common::{basis_xml, reply_of, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::broker::messages::{Outcome, StatusMessage, STATUS_TYPE};
 use invoice_hub::broker::region::basis_message;
-use invoice_hub::broker::{topology, BrokerError, Outgoing, Publisher, Session, Subscription};
+use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -26,15 +25,6 @@ fn broker() -> &'static TestBroker {
 
 fn session(who: &str) -> Arc<Session> {
     Arc::new(Session::new(broker().endpoint(who)).give_up_after(Duration::from_secs(20)))
-}
-
-fn reply_of(e: &BrokerError) -> String {
-    match e {
-        BrokerError::Connect { source, .. }
-        | BrokerError::Amqp(source)
-        | BrokerError::Refused(source) => amqp_reply(source).unwrap_or_else(|| source.to_string()),
-        other => other.to_string(),
-    }
 }
 
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {

@@ -9,11 +9,14 @@
 //! Use it from a test file with `mod common;` and one `static BROKER: OnceLock<TestBroker>`.
 #![allow(dead_code)]
 
+pub mod exchange;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use invoice_hub::broker::Endpoint;
+use invoice_hub::broker::error::amqp_reply;
+use invoice_hub::broker::{BrokerError, Endpoint};
 
 /// Organisation numbers of the regions the harness makes certificates for (county codes 01, 13,
 /// 14). The first two are broker users; the third has a valid certificate from the federation CA
@@ -280,4 +283,14 @@ pub fn basis_xml(id: &str) -> Vec<u8> {
 "#
     )
     .into_bytes()
+}
+
+/// The broker's reply code and text behind a refusal (`ACCESS_REFUSED - ...`), or the error.
+pub fn reply_of(e: &BrokerError) -> String {
+    match e {
+        BrokerError::Connect { source, .. }
+        | BrokerError::Amqp(source)
+        | BrokerError::Refused(source) => amqp_reply(source).unwrap_or_else(|| source.to_string()),
+        other => other.to_string(),
+    }
 }
