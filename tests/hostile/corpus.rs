@@ -90,8 +90,7 @@ pub fn dir() -> PathBuf {
 /// Reads `tests/hostile/cases.toml`.
 pub fn load() -> Vec<Case> {
     let path = dir().join("cases.toml");
-    let text =
-        std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let m: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     m.case
 }
@@ -166,7 +165,11 @@ impl Writer {
             );
         }
         let id = report.id.clone().unwrap_or_else(|| message_id.to_string());
-        let ext = if bytes.starts_with(b"<") { "xml" } else { "bin" };
+        let ext = if bytes.starts_with(b"<") {
+            "xml"
+        } else {
+            "bin"
+        };
         let file = format!("{name}.{ext}");
         std::fs::write(dir().join(&file), &bytes).unwrap();
         self.cases.push(Case {
@@ -272,8 +275,7 @@ pub fn write_corpus() {
     opts.regions = vec![region("13").unwrap(), region("01").unwrap()];
     let g = Generator::new(opts).unwrap();
     let docs: Vec<Generated> = (0..600).map(|i| g.generate(i)).collect();
-    let from_halland =
-        |d: &&Generated| d.entry.sender == HALLAND && d.entry.receiver == STOCKHOLM;
+    let from_halland = |d: &&Generated| d.entry.sender == HALLAND && d.entry.receiver == STOCKHOLM;
     let find = |what: &str, pred: &dyn Fn(&Generated) -> bool| -> ClaimSpecification {
         claim(
             docs.iter()
@@ -542,7 +544,7 @@ pub fn write_corpus() {
     let mid = w.next_id();
     w.err(
         "truncated",
-        base_xml[..base_xml.len() / 2].as_bytes().to_vec(),
+        base_xml.as_bytes()[..base_xml.len() / 2].to_vec(),
         &mid,
         "XML",
         "the basis cut off half-way (a lost tail)",
@@ -746,9 +748,37 @@ pub fn write_corpus() {
         "amount-overflow",
         c,
         "ERROR",
-        "ÖR5",
+        "XSD",
         "an amount with 38 integer digits, more than a 96-bit decimal holds: a finding, not a panic",
     );
+    for (name, count, why) in [
+        (
+            "amount-count-times-price-overflows",
+            "9223372036854775807",
+            "count i64::MAX × a 22-digit price: the product overflows, which once made ÖR26 skip \
+             the check and the hub deliver the basis",
+        ),
+        (
+            "amount-count-beyond-i64",
+            "99999999999999999999999",
+            "a 23-digit count (a valid xs:integer, no i64): once skipped ÖR26 the same way",
+        ),
+    ] {
+        let mut c = plain.clone();
+        let psc = c
+            .health_care_services_specification_line
+            .iter_mut()
+            .flat_map(|l| l.healthcare_performed.iter_mut())
+            .find_map(|p| p.categorization.as_mut())
+            .and_then(|cat| cat.patient_specific_care.first_mut())
+            .expect("a patient-specific price item");
+        psc.number_of_patient_specific_care = Some(count.into());
+        psc.patient_specific_care_price
+            .as_mut()
+            .expect("a price")
+            .amount = "9999999999999999999999.99".into();
+        w.claim(name, c, "ERROR", "ÖR26", why);
+    }
     let mut c = plain.clone();
     inject(&mut c, "ÖR1");
     w.claim(
@@ -772,13 +802,7 @@ pub fn write_corpus() {
     if c.invoice_date_of_issue.is_some() {
         c.invoice_date_of_issue = Some("20991231".into());
     }
-    w.claim(
-        "issued-in-the-future",
-        c,
-        "ERROR",
-        "ÖR2",
-        "issued in 2099",
-    );
+    w.claim("issued-in-the-future", c, "ERROR", "ÖR2", "issued in 2099");
     let mut c = plain.clone();
     inject(&mut c, "ID-PERSONNUMMER");
     w.claim(
@@ -955,7 +979,8 @@ pub fn write_corpus() {
         0,
     );
 
-    let header = "# The hostile corpus: tests/hub_hostile.rs publishes each file, mixed into valid \
+    let header =
+        "# The hostile corpus: tests/hub_hostile.rs publishes each file, mixed into valid \
                   traffic, and\n# checks the hub's answer. Written by tests/hostile/corpus.rs \
                   (see there to regenerate).\n# outcome: OK / ERROR / WITHHELD / REJECTED (a \
                   status answer), PARKED (dead-lettered,\n# no answer), REFUSED (the broker \
