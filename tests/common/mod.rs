@@ -239,6 +239,17 @@ impl TestBroker {
         e
     }
 
+    /// The endpoint with the federation's certificate `<stem>.pem` (`auditor`, `staff-…`): a
+    /// party the federation's CA vouches for that is no broker user.
+    pub fn endpoint_with_certificate(&self, stem: &str) -> Endpoint {
+        Endpoint::local(
+            self.amqps_port,
+            &self.certs.join("ca.pem"),
+            &self.certs.join(format!("{stem}.pem")),
+            &self.certs.join(format!("{stem}.key")),
+        )
+    }
+
     fn endpoint_in(&self, dir: &Path, who: &str) -> Endpoint {
         let stem = if who == "hub" {
             "hub".to_string()
