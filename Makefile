@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt bench run clean help
+.PHONY: all deps build test lint fmt bench run fuzz clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -27,6 +27,9 @@ fmt:
 
 bench: deps ## criterion benchmarks (figures as ratios to a baseline measured in the same run)
 	$(CARGO) bench
+
+fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes go to fuzz/regressions/
+	@bash scripts/fuzz.sh
 
 run: build ## generate a month of invoice bases and validate them (see README: what `make run` does today)
 	@bash scripts/run.sh
