@@ -28,6 +28,10 @@ fmt:
 bench: deps ## criterion benchmarks (figures as ratios to a baseline measured in the same run)
 	$(CARGO) bench
 
+.PHONY: cluster-test
+cluster-test: build ## 20 000 bases through a 3-node RabbitMQ cluster and 2 hubs, a node and a hub stopped mid-stream; 1 vs 2 hub throughput
+	@bash scripts/cluster-test.sh
+
 run: build ## generate a month of invoice bases and validate them (see README: what `make run` does today)
 	@bash scripts/run.sh
 
