@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt bench run clean help
+.PHONY: all deps build test lint fmt bench run chaos clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -38,3 +38,7 @@ run: build ## generate a month of invoice bases and validate them (see README: w
 clean:
 	$(CARGO) clean
 	rm -rf run/
+
+chaos: deps ## 20 000 bases under hub SIGKILLs, a broker restart, a store outage and a publisher kill; checks nothing was lost, duplicated or misdelivered (CHAOS_SEED, CHAOS_COUNT)
+	$(CARGO) build --release --bin invoice-hub --example chaos
+	$(CARGO) run --release --example chaos
