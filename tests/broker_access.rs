@@ -7,11 +7,10 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{basis_xml, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
-use invoice_hub::broker::error::amqp_reply;
+use common::{basis_xml, reply_of, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::broker::messages::{Outcome, StatusMessage, STATUS_TYPE};
 use invoice_hub::broker::region::basis_message;
-use invoice_hub::broker::{topology, BrokerError, Outgoing, Publisher, Session, Subscription};
+use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -26,15 +25,6 @@ fn broker() -> &'static TestBroker {
 
 fn session(who: &str) -> Arc<Session> {
     Arc::new(Session::new(broker().endpoint(who)).give_up_after(Duration::from_secs(20)))
-}
-
-fn reply_of(e: &BrokerError) -> String {
-    match e {
-        BrokerError::Connect { source, .. }
-        | BrokerError::Amqp(source)
-        | BrokerError::Refused(source) => amqp_reply(source).unwrap_or_else(|| source.to_string()),
-        other => other.to_string(),
-    }
 }
 
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
@@ -193,6 +183,56 @@ async fn a_certificate_of_an_unknown_user_is_refused_with_access_refused() {
         "{err}: {reply}"
     );
     assert!(!err.is_transient());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_certificate_cannot_publish_or_read_anything() {
+    // The auditor's certificate is the federation CA's own, so TLS lets it through; it is no
+    // broker user, so the login is refused before any channel exists: no publish to the submit
+    // exchange (no forged basis), no status or notify queue, nothing.
+    let auditor = Arc::new(
+        Session::new(broker().endpoint_with_certificate("auditor"))
+            .give_up_after(Duration::from_secs(5)),
+    );
+    let id = "ZVF23210000162611000888";
+    let err = within(
+        "auditor publish",
+        Publisher::new(auditor.clone())
+            .max_attempts(1)
+            .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+    )
+    .await
+    .expect_err("an auditor published a basis");
+    let reply = reply_of(&err);
+    assert!(
+        reply.contains("ACCESS") && reply.contains("REFUSED"),
+        "{err}: {reply}"
+    );
+    for queue in [
+        topology::status_queue(ORG_STOCKHOLM),
+        topology::SUBMIT_QUEUE.to_string(),
+    ] {
+        let mut sub = Subscription::new(auditor.clone(), queue.clone(), 1);
+        let err = within("auditor subscribe", sub.subscribe())
+            .await
+            .expect_err(&format!("an auditor could consume {queue}"));
+        let reply = reply_of(&err);
+        assert!(
+            reply.contains("ACCESS") && reply.contains("REFUSED"),
+            "{queue}: {err}: {reply}"
+        );
+    }
+    // Control: the same publish with a region's certificate is confirmed.
+    within(
+        "control publish",
+        Publisher::new(session(ORG_STOCKHOLM)).publish(&basis_message(
+            ORG_STOCKHOLM,
+            id,
+            basis_xml(id),
+        )),
+    )
+    .await
+    .expect("control: the region publishes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
