@@ -28,15 +28,13 @@ fmt:
 bench: deps ## criterion benchmarks (figures as ratios to a baseline measured in the same run)
 	$(CARGO) bench
 
-<<<<<<< HEAD
 .PHONY: fuzz
 fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes go to fuzz/regressions/
 	@bash scripts/fuzz.sh
-=======
+
 .PHONY: cluster-test
 cluster-test: build ## 20 000 bases through a 3-node RabbitMQ cluster and 2 hubs, a node and a hub stopped mid-stream; 1 vs 2 hub throughput
 	@bash scripts/cluster-test.sh
->>>>>>> main
 
 run: build ## generate a month of invoice bases and validate them (see README: what `make run` does today)
 	@bash scripts/run.sh
