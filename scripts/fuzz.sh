@@ -4,6 +4,7 @@
 #   FUZZ_SECONDS=600 make fuzz          # per target (default 600, the project's standard run)
 #   FUZZ_TARGETS="validate" make fuzz   # a subset
 #   FUZZ_JOBS=1                         # libFuzzer workers per target (default 1)
+#   IH_BIN=target/release/invoice-hub   # the binary that writes the seed bases
 #
 # Seeds: generated bases of 1-100 lines from `invoice-hub gen`, the documents under tests/data
 # and tests/hostile, the example policy. A crash stops the run: the input is saved under
@@ -15,6 +16,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-600}
 TARGETS=${FUZZ_TARGETS:-"validate policy_assess policy_file"}
 JOBS=${FUZZ_JOBS:-1}
+# The invoice-hub binary that writes the seeds (IH_BIN, as for make run), else a debug build.
+IH=${IH_BIN:-cargo run -q --bin invoice-hub --}
 
 rustup toolchain list | grep -q '^nightly' || {
     echo "make fuzz: cargo-fuzz needs the nightly toolchain (rustup toolchain install nightly)" >&2
@@ -35,7 +38,7 @@ seed() {
             local tmp
             tmp=$(mktemp -d)
             for lines in 1 3 10 100; do
-                cargo run -q --bin invoice-hub -- gen --count 4 --lines "$lines" --seed "$lines" \
+                $IH gen --count 4 --lines "$lines" --seed "$lines" \
                     --month 2026-10 --today 20261123 \
                     --out "$tmp/$lines" >/dev/null
                 for f in "$tmp/$lines"/*.xml; do cp "$f" "$dir/gen-$lines-$(basename "$f")"; done
@@ -50,13 +53,17 @@ seed() {
     esac
 }
 
+# More than one worker: libFuzzer forks them, each writing fuzz-N.log in the current directory.
+PARALLEL=()
+[ "$JOBS" -gt 1 ] && PARALLEL=(-jobs="$JOBS" -workers="$JOBS")
+
 status=0
 for t in $TARGETS; do
     seed "$t"
     echo "== fuzz $t for ${SECONDS_EACH}s (corpus fuzz/corpus/$t: $(ls fuzz/corpus/"$t" | wc -l) inputs)"
     if ! cargo +nightly fuzz run "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$SECONDS_EACH" -max_len=262144 -rss_limit_mb=4096 \
-        -jobs="$JOBS" -workers="$JOBS" -print_final_stats=1; then
+        -print_final_stats=1 "${PARALLEL[@]}"; then
         echo "make fuzz: $t found a crash: see fuzz/artifacts/$t/ (add it to fuzz/regressions/$t/)" >&2
         status=1
     fi
