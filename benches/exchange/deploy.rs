@@ -173,13 +173,19 @@ pub struct Deployment {
 
 impl Deployment {
     /// Fresh stores and a fresh hub in `dir` (emptied first); returns once the hub consumes.
-    pub fn start(dir: &Path, shared: &Shared) -> Deployment {
+    /// `group_commit: false` makes the stores flush each delivery by itself (the old way).
+    pub fn start(dir: &Path, shared: &Shared, group_commit: bool) -> Deployment {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         let mut stores = Vec::new();
         let mut receivers = String::new();
         for org in &shared.regions {
-            let (p, url) = start_store(&dir.join(format!("store-{org}")), &shared.certs, org);
+            let (p, url) = start_store(
+                &dir.join(format!("store-{org}")),
+                &shared.certs,
+                org,
+                group_commit,
+            );
             stores.push(p);
             receivers.push_str(&format!("\"{org}\" = \"{url}\"\n"));
         }
@@ -259,13 +265,14 @@ impl Deployment {
     }
 }
 
-fn start_store(dir: &Path, certs: &Path, org: &str) -> (Proc, String) {
+fn start_store(dir: &Path, certs: &Path, org: &str, group_commit: bool) -> (Proc, String) {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("store.toml");
     std::fs::write(
         &config,
         format!(
             "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
+             group_commit = {group_commit}\n\
              [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
              [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-{org}-reader\"]\n\
              reviewers = [\"reviewer-{org}\"]\n",

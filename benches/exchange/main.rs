@@ -124,8 +124,13 @@ struct Bench {
 impl Bench {
     /// One measurement on a fresh deployment.
     fn point(&self, name: &str, bases: &[Basis], pace: Pace) -> Point {
+        self.point_with(name, bases, pace, true)
+    }
+
+    /// [`Bench::point`], choosing whether the stores group their flushes.
+    fn point_with(&self, name: &str, bases: &[Basis], pace: Pace, group_commit: bool) -> Point {
         eprintln!("bench: {name}: {} bases, {pace:?}", bases.len());
-        let d = Deployment::start(&self.work.join("deployment"), &self.shared);
+        let d = Deployment::start(&self.work.join("deployment"), &self.shared, group_commit);
         let cpu0 = self.cpu_now(&d);
         let stall = Duration::from_secs(180);
         let timing = self
@@ -222,6 +227,13 @@ fn main() {
 
     // 1. The raw broker, with no hub running: the same messages, the same connections.
     eprintln!("bench: raw-broker baseline: {} messages", n.len());
+    let cpu = |b: &Bench| {
+        [
+            b.broker_pid.map(deploy::cpu_secs_of).unwrap_or(0.0),
+            deploy::cpu_secs_of(std::process::id()),
+        ]
+    };
+    let cpu0 = cpu(&bench);
     let baseline = bench.rt.block_on(bench.regions.baseline(
         broker.endpoint("hub"),
         n,
@@ -229,6 +241,13 @@ fn main() {
             in_flight: IN_FLIGHT,
         },
     ));
+    let cpu1 = cpu(&bench);
+    let baseline_cpu = report::CpuShare::of(
+        [0.0, 0.0, cpu0[0], cpu0[1]],
+        [0.0, 0.0, cpu1[0], cpu1[1]],
+        n.len(),
+        baseline.secs,
+    );
     // 2. End to end.
     let e2e = bench.point(
         "end-to-end",
@@ -237,6 +256,24 @@ fn main() {
             in_flight: IN_FLIGHT,
         },
     );
+    // The store's group commit against one flush per delivery (before it), same bases.
+    let mut before_after = Vec::new();
+    if !knobs.smoke {
+        let k = &n[..n.len().min(5_000)];
+        for (name, group) in [
+            ("store: a flush per delivery (before)", false),
+            ("store: group commit (after)", true),
+        ] {
+            before_after.push(bench.point_with(
+                name,
+                k,
+                Pace::Max {
+                    in_flight: IN_FLIGHT,
+                },
+                group,
+            ));
+        }
+    }
     // 3. Latency under load.
     let mut paced = Vec::new();
     let shares: &[f64] = if knobs.smoke {
@@ -288,10 +325,12 @@ fn main() {
         knobs.n,
         knobs.full,
         baseline,
+        baseline_cpu,
         e2e,
         paced,
         growth,
         lines,
+        before_after,
         started.elapsed(),
     );
     let table = summary.table();

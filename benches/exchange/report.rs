@@ -38,6 +38,21 @@ pub struct CpuShare {
     pub cores_busy: f64,
 }
 
+impl CpuShare {
+    /// From CPU seconds (hub, stores, broker, driver) before and after `n` bases in `secs`.
+    pub fn of(cpu0: [f64; 4], cpu1: [f64; 4], n: usize, secs: f64) -> CpuShare {
+        let n = n.max(1) as f64;
+        let d: Vec<f64> = (0..4).map(|i| (cpu1[i] - cpu0[i]).max(0.0)).collect();
+        CpuShare {
+            hub: d[0] * 1e3 / n,
+            stores: d[1] * 1e3 / n,
+            broker: d[2] * 1e3 / n,
+            driver: d[3] * 1e3 / n,
+            cores_busy: d.iter().sum::<f64>() / secs.max(1e-9),
+        }
+    }
+}
+
 impl Point {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
@@ -50,8 +65,6 @@ impl Point {
         cpu0: [f64; 4],
         cpu1: [f64; 4],
     ) -> Point {
-        let n = bases.len().max(1) as f64;
-        let d: Vec<f64> = (0..4).map(|i| (cpu1[i] - cpu0[i]).max(0.0)).collect();
         Point {
             name: name.to_string(),
             paced_rate: match pace {
@@ -60,14 +73,9 @@ impl Point {
             },
             load_share: None,
             lines: None,
-            mean_lines: bases.iter().map(|b| b.lines as f64).sum::<f64>() / n,
-            cpu_ms_per_basis: CpuShare {
-                hub: d[0] * 1e3 / n,
-                stores: d[1] * 1e3 / n,
-                broker: d[2] * 1e3 / n,
-                driver: d[3] * 1e3 / n,
-                cores_busy: d.iter().sum::<f64>() / timing.secs.max(1e-9),
-            },
+            mean_lines: bases.iter().map(|b| b.lines as f64).sum::<f64>()
+                / bases.len().max(1) as f64,
+            cpu_ms_per_basis: CpuShare::of(cpu0, cpu1, bases.len(), timing.secs),
             timing,
             hub,
             store_peak_rss_mib: stores.iter().map(|s| s.peak_rss_mib).fold(0.0, f64::max),
@@ -110,12 +118,16 @@ pub struct Summary {
     pub load_average_at_end: String,
     pub wall_secs: f64,
     pub baseline: Timing,
+    /// CPU ms per message of the broker and this driver during the baseline.
+    pub baseline_cpu_ms_per_message: CpuShare,
     pub end_to_end: Point,
     /// End-to-end throughput ÷ baseline throughput.
     pub ratio_end_to_end_to_baseline: f64,
     pub paced: Vec<Point>,
     pub growth_bases: Vec<Point>,
     pub growth_lines: Vec<Point>,
+    /// The same bases with the stores flushing each delivery, then with group commit.
+    pub before_after: Vec<Point>,
     pub targets: Vec<Target>,
 }
 
@@ -125,10 +137,12 @@ impl Summary {
         n: usize,
         growth_full: bool,
         baseline: Timing,
+        baseline_cpu_ms_per_message: CpuShare,
         end_to_end: Point,
         paced: Vec<Point>,
         growth_bases: Vec<Point>,
         growth_lines: Vec<Point>,
+        before_after: Vec<Point>,
         wall: Duration,
     ) -> Summary {
         let ratio = end_to_end.timing.bases_per_sec / baseline.bases_per_sec;
@@ -165,10 +179,12 @@ impl Summary {
             wall_secs: wall.as_secs_f64(),
             ratio_end_to_end_to_baseline: ratio,
             baseline,
+            baseline_cpu_ms_per_message,
             end_to_end,
             paced,
             growth_bases,
             growth_lines,
+            before_after,
             targets,
         }
     }
@@ -226,10 +242,24 @@ impl Summary {
         for p in &self.growth_lines {
             s += &point(p);
         }
+        if !self.before_after.is_empty() {
+            s += "\nbefore / after (the same bases):\n";
+            for p in &self.before_after {
+                s += &point(p);
+            }
+        }
+        let c = &self.baseline_cpu_ms_per_message;
         s += &format!(
-            "\nCPU ms per basis (hub / stores / broker / driver, cores busy):\n{}",
+            "\nCPU ms per basis (hub / stores / broker / driver, cores busy):\n  {:<20}{:>8.2}{:>8.2}{:>8.2}{:>8.2}{:>7.2}\n{}",
+            "raw broker",
+            c.hub,
+            c.stores,
+            c.broker,
+            c.driver,
+            c.cores_busy,
             [&self.end_to_end]
                 .into_iter()
+                .chain(&self.before_after)
                 .chain(&self.growth_lines)
                 .map(|p| {
                     let c = &p.cpu_ms_per_basis;
