@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # `make run`: a month of invoice bases through the whole exchange on this machine, then a summary.
 #
-#   1. development certificates for Stockholm (01), Halland (13) and Västra Götaland (14)
+#   1. scripts/setup.sh: development certificates for Stockholm (01), Halland (13) and Västra
+#      Götaland (14), a generated month of bases between them (some invalid, some sensitive), the
+#      disclosure log's keys, the regions' policies, the stores', hub's and regions' configurations
 #   2. a RabbitMQ node (TLS only, certificate login) on loopback ports of its own
-#   3. a generated month of bases between the three regions (some invalid, some sensitive)
-#   4. the disclosure log's keys, a restricted store per region, the regions' policies
-#   5. the hub
-#   6. each region publishes its own bases with its own certificate, in parallel
-#   7. waits until every basis has an outcome on its sender's status queue
-#   8. stops the hub (SIGTERM), verifies the disclosure log, prints the summary
+#   3. a restricted store per region
+#   4. the hub
+#   5. each region publishes its own bases with its own certificate, in parallel
+#   6. waits until every basis has an outcome on its sender's status queue
+#   7. stops the hub (SIGTERM), verifies the disclosure log, prints the summary
 # Everything lives in run/demo/; everything started is stopped on exit.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,7 +22,6 @@ REGIONS=(2321000016 2321000115 2321000131)
 declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
 
 [ -x "$BIN" ] || { echo "make run: $BIN is missing (make build)" >&2; exit 1; }
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 step() { printf '\n== %s\n' "$*"; }
 
 PIDS=()
@@ -36,108 +36,36 @@ broker/ctl stop "$NAME" >/dev/null 2>&1 || true
 rm -rf "$OUT" && mkdir -p "$OUT"
 START=$(date +%s)
 
-step "1. development certificates (invoice-hub pki dev)"
-"$BIN" pki dev --out "$OUT/pki" --regions 01,13,14 >/dev/null
-ls "$OUT/pki" | tr '\n' ' '; echo
+step "1. certificates, a month of bases ($COUNT, 5 % with a known rule violation), keys, policies, configurations (scripts/setup.sh)"
+IH_BIN=$BIN IH_COUNT=$COUNT IH_SEED=2026 IH_INVALID_RATE=0.05 bash scripts/setup.sh "$OUT"
+# shellcheck disable=SC1091
+. "$OUT/setup.env"
 
 step "2. RabbitMQ on loopback, TLS only, regions log in by certificate (broker/ctl)"
-AMQPS=$(free_port); DIST=$(free_port)
 broker/ctl up "$NAME" --certs "$OUT/pki" --amqps-port "$AMQPS" --dist-port "$DIST" \
     --regions "$(IFS=,; echo "${REGIONS[*]}")" --owner-pid $$ | tail -n 1
 
-step "3. a month of invoice bases ($COUNT, 5 % with a known rule violation)"
-"$BIN" gen --count "$COUNT" --seed 2026 --invalid-rate 0.05 --regions 01,13,14 --out "$OUT/bases" | tail -n 3
-python3 - "$OUT" <<'EOF'
-import json, os, sys
-out = sys.argv[1]
-for line in open(f"{out}/bases/manifest.jsonl"):
-    m = json.loads(line)
-    d = f"{out}/outbox-{m['sender']}"
-    os.makedirs(d, exist_ok=True)
-    os.link(f"{out}/bases/{m['file']}", f"{d}/{m['file']}")
-EOF
-
-step "4. keys, stores and policies"
-"$BIN" audit keygen --out "$OUT/keys" >/dev/null
-mkdir -p "$OUT/policies"
-cp deploy/policies/region-halland.toml "$OUT/policies/"
-# The regions' protected identities: the policy's own list plus the generator's protected patients.
-cat deploy/policies/protected-identities.txt "$OUT/bases/protected-identities.txt" >"$OUT/policies/protected-identities.txt"
-# The demo's other two regions start from Halland's policy, as a region would.
-for org in 2321000016 2321000131; do
-    sed -e "s/^region = \"2321000115\"/region = \"$org\"/" \
-        -e "s/^id = \"halland-utomlansfakturering\"/id = \"demo-$org\"/" \
-        -e "s/Region Halland/${REGION_NAME[$org]}/" \
-        deploy/policies/region-halland.toml >"$OUT/policies/region-$org.toml"
-done
-declare -A STORE_URL
+step "3. a restricted store per region"
 for org in "${REGIONS[@]}"; do
-    d="$OUT/store-$org"; mkdir -p "$d"
-    cat >"$d/store.toml" <<EOF
-org = "$org"
-listen = "127.0.0.1:0"
-data_dir = "data"
-keys_dir = "keys"
-[tls]
-ca = "../pki/ca.pem"
-cert = "../pki/store-$org.pem"
-key = "../pki/store-$org.key"
-[access]
-writers = ["invoice-hub"]
-readers = ["staff-$org-reader"]
-reviewers = ["reviewer-$org"]
-EOF
-    "$BIN" store --init --config "$d/store.toml" >/dev/null
+    d="$OUT/store-$org"
     "$BIN" store --config "$d/store.toml" >"$d/stdout" 2>"$d/store.log" &
     PIDS+=($!)
 done
 for org in "${REGIONS[@]}"; do
     for _ in $(seq 100); do grep -q https:// "$OUT/store-$org/stdout" 2>/dev/null && break; sleep 0.1; done
-    STORE_URL[$org]=$(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")
-    echo "store of ${REGION_NAME[$org]} at ${STORE_URL[$org]}"
+    echo "store of ${REGION_NAME[$org]} at $(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")"
 done
 
-step "5. the hub"
-METRICS=$(free_port)
-cat >"$OUT/hub.toml" <<EOF
-instance = "hub-demo"
-[broker]
-port = $AMQPS
-ca = "pki/ca.pem"
-cert = "pki/hub.pem"
-key = "pki/hub.key"
-[consume]
-prefetch = 64
-per_receiver = 24
-[policy]
-paths = ["policies"]
-[audit]
-dir = "hub-log"
-signing_key = "keys/log-signing.key"
-patient_key = "keys/patient-hmac.key"
-[delivery]
-ca = "pki/ca.pem"
-cert = "pki/hub.pem"
-key = "pki/hub.key"
-[receivers]
-"2321000016" = "${STORE_URL[2321000016]}"
-"2321000115" = "${STORE_URL[2321000115]}"
-"2321000131" = "${STORE_URL[2321000131]}"
-[metrics]
-listen = "127.0.0.1:$METRICS"
-EOF
+step "4. the hub"
 "$BIN" hub --config "$OUT/hub.toml" 2>"$OUT/hub.log" &
 HUB=$!
 PIDS+=($HUB)
 echo "hub running (log: run/demo/hub.log, metrics: http://127.0.0.1:$METRICS/metrics)"
 
-step "6. each region publishes its own bases (AMQPS, its certificate, publisher confirms)"
+step "5. each region publishes its own bases (AMQPS, its certificate, publisher confirms)"
 PUB_START=$(date +%s.%N)
 PUBS=()
 for org in "${REGIONS[@]}"; do
-    sed -e "s#\.\./run/pki#pki#g" -e "s/^port = .*/port = $AMQPS/" \
-        "deploy/region-$( case $org in 2321000016) echo stockholm;; 2321000115) echo halland;; *) echo vgr;; esac ).toml" \
-        >"$OUT/region-$org.toml"
     [ -d "$OUT/outbox-$org" ] || continue
     "$BIN" publish --config "$OUT/region-$org.toml" "$OUT/outbox-$org" >"$OUT/publish-$org.log" 2>&1 &
     PUBS+=($!)
@@ -145,7 +73,7 @@ done
 for p in "${PUBS[@]}"; do wait "$p" || { echo "a publisher failed: see run/demo/publish-*.log" >&2; exit 1; }; done
 for org in "${REGIONS[@]}"; do tail -n 1 "$OUT/publish-$org.log" 2>/dev/null | sed "s/^/${REGION_NAME[$org]}: /"; done
 
-step "7. waiting for every outcome on the senders' status queues"
+step "6. waiting for every outcome on the senders' status queues"
 : >"$OUT/outcomes.jsonl"
 while :; do
     for org in "${REGIONS[@]}"; do
@@ -160,7 +88,7 @@ done
 echo
 PUB_END=$(date +%s.%N)
 
-step "8. stopping the hub and verifying the disclosure log"
+step "7. stopping the hub and verifying the disclosure log"
 kill -TERM $HUB; wait $HUB
 "$BIN" audit --log "$OUT/hub-log" verify | tail -n 3
 

@@ -138,8 +138,22 @@ pub fn check_export(
     key: &LogPublicKey,
 ) -> std::result::Result<ExportCheck, String> {
     let mut lines = input.lines().enumerate();
+    check_section(&mut lines, &|_: &SignedTreeHead| Some(*key))
+}
+
+/// Checks one section (header … closing line) of an export read line by line (`(index, line)`,
+/// index from 0 over the whole file, for error messages). `key_for` picks the key the section's
+/// head must be signed with; none means no key given is this log's.
+pub(crate) fn check_section<I>(
+    lines: &mut I,
+    key_for: &dyn Fn(&SignedTreeHead) -> Option<LogPublicKey>,
+) -> std::result::Result<ExportCheck, String>
+where
+    I: Iterator<Item = (usize, std::io::Result<String>)>,
+{
     let (n, first) = lines.next().ok_or("empty export file")?;
-    let first = first.map_err(|e| format!("line {}: {e}", n + 1))?;
+    let hl = n + 1;
+    let first = first.map_err(|e| format!("line {hl}: {e}"))?;
     let ExportLine::Header {
         format,
         log_id,
@@ -147,25 +161,32 @@ pub fn check_export(
         to,
         head,
         ..
-    } = serde_json::from_str(&first).map_err(|e| format!("line 1: not an export header: {e}"))?
+    } = serde_json::from_str(&first)
+        .map_err(|e| format!("line {hl}: not an export header: {e}"))?
     else {
-        return Err("line 1: not an export header".into());
+        return Err(format!("line {hl}: not an export header"));
     };
     if format != FORMAT {
-        return Err(format!("line 1: unknown export format {format:?}"));
+        return Err(format!("line {hl}: unknown export format {format:?}"));
     }
-    head.verify(key).map_err(|e| format!("line 1: {e}"))?;
+    let key = key_for(&head).ok_or_else(|| {
+        format!(
+            "line {hl}: the head of log {:?} is signed by none of the keys given",
+            head.log_id
+        )
+    })?;
+    head.verify(&key).map_err(|e| format!("line {hl}: {e}"))?;
     if head.log_id != log_id {
-        return Err("line 1: the head is of another log".into());
+        return Err(format!("line {hl}: the head is of another log"));
     }
     let parse = |s: &Option<String>| -> std::result::Result<Option<DateTime<Utc>>, String> {
         s.as_deref()
             .map(super::record::parse_time)
             .transpose()
-            .map_err(|e| format!("line 1: {e}"))
+            .map_err(|e| format!("line {hl}: {e}"))
     };
     let (from, to) = (parse(&from)?, parse(&to)?);
-    let root = head.root().map_err(|e| format!("line 1: {e}"))?;
+    let root = head.root().map_err(|e| format!("line {hl}: {e}"))?;
     let mut count = 0u64;
     let mut seen = std::collections::HashSet::new();
     for (i, line) in lines {

@@ -25,6 +25,7 @@ pub mod log;
 pub mod merkle;
 pub mod proof;
 pub mod record;
+pub mod set;
 pub mod verify;
 
 pub use error::AuditError;
@@ -35,6 +36,7 @@ pub use log::{Appended, AuditLog, LogConfig};
 pub use merkle::Hash;
 pub use proof::{ConsistencyBundle, InclusionBundle};
 pub use record::{Digest, Entry, Event, PatientHash, PolicyRef, Record};
+pub use set::{LogSet, SetEntry, SetQueryResult};
 pub use verify::{Problem, VerifyOptions, VerifyReport};
 
 /// Results of this module.

@@ -1,6 +1,11 @@
 //! Where a broker is and which certificate to show it. The certificate is the identity: with the
 //! EXTERNAL mechanism the broker's user is the certificate's common name, so there is no password
 //! anywhere in a configuration file.
+//!
+//! A clustered broker is several nodes with the same users, queues and certificates: the
+//! configuration lists them (`nodes = ["mq1:5671", "mq2:5671", "mq3:5671"]`) and
+//! [`super::Session`] connects to whichever answers, moving on to the next when one goes away.
+//! The one-node form (`host` + `port`) stays valid.
 
 use std::path::{Path, PathBuf};
 
@@ -11,6 +16,9 @@ use serde::Deserialize;
 use super::error::BrokerError;
 use super::topology;
 
+/// How long one connection attempt to one node may take.
+pub const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// One broker, as a region's or the hub's configuration names it (the `[broker]` table).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -18,8 +26,13 @@ pub struct Endpoint {
     /// Host name the broker's server certificate is valid for (`localhost` in development).
     #[serde(default = "default_host")]
     pub host: String,
-    /// The broker's AMQPS port.
+    /// The broker's AMQPS port (the one-node form; leave it out when `nodes` is given).
+    #[serde(default)]
     pub port: u16,
+    /// The nodes of a cluster, `host:port` each, tried in order; each node's server certificate
+    /// must be valid for its host name. Replaces `host` and `port` when given.
+    #[serde(default)]
+    pub nodes: Vec<String>,
     #[serde(default = "default_vhost")]
     pub vhost: String,
     /// The federation CA that signed the broker's server certificate.
@@ -47,6 +60,7 @@ impl Endpoint {
         Endpoint {
             host: default_host(),
             port,
+            nodes: Vec::new(),
             vhost: default_vhost(),
             ca: ca.into(),
             cert: cert.into(),
@@ -65,13 +79,64 @@ impl Endpoint {
         }
     }
 
-    /// The AMQP URL; it holds no secret, so it may be logged.
+    /// A cluster of nodes on this machine (`localhost:PORT` each), as the cluster test needs it.
+    pub fn local_cluster(ports: &[u16], ca: &Path, cert: &Path, key: &Path) -> Self {
+        let mut e = Endpoint::local(0, ca, cert, key);
+        e.nodes = ports.iter().map(|p| format!("localhost:{p}")).collect();
+        e
+    }
+
+    /// The nodes to try, in order: `nodes` when given, else `host:port`. A `nodes` entry that is
+    /// not `host:port` is refused with the entry named.
+    pub fn addresses(&self) -> Result<Vec<(String, u16)>, BrokerError> {
+        let bad = |message: String| BrokerError::Config {
+            path: "[broker]".into(),
+            message,
+        };
+        if self.nodes.is_empty() {
+            if self.port == 0 {
+                return Err(bad("give `port` (one node) or `nodes` (a cluster)".into()));
+            }
+            return Ok(vec![(self.host.clone(), self.port)]);
+        }
+        self.nodes
+            .iter()
+            .map(|n| {
+                let (host, port) = n
+                    .rsplit_once(':')
+                    .filter(|(h, _)| !h.is_empty())
+                    .ok_or_else(|| bad(format!("nodes: {n:?} is not host:port")))?;
+                let port = port
+                    .parse::<u16>()
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| bad(format!("nodes: {n:?} has no valid port")))?;
+                Ok((host.to_string(), port))
+            })
+            .collect()
+    }
+
+    /// How many nodes this endpoint names (at least 1 for a valid configuration).
+    pub fn node_count(&self) -> usize {
+        self.nodes.len().max(1)
+    }
+
+    /// The AMQP URL of the first node; it holds no secret, so it may be logged.
     pub fn url(&self) -> String {
+        self.node_url(0)
+            .unwrap_or_else(|_| self.url_of(&self.host, self.port))
+    }
+
+    /// The AMQP URL of `node` (an index into [`Endpoint::addresses`]; wraps around).
+    pub fn node_url(&self, node: usize) -> Result<String, BrokerError> {
+        let all = self.addresses()?;
+        let (host, port) = &all[node % all.len()];
+        Ok(self.url_of(host, *port))
+    }
+
+    fn url_of(&self, host: &str, port: u16) -> String {
         let vhost = self.vhost.replace('%', "%25").replace('/', "%2f");
-        format!(
-            "amqps://{}:{}/{}?auth_mechanism=external&heartbeat=10",
-            self.host, self.port, vhost
-        )
+        format!("amqps://{host}:{port}/{vhost}?auth_mechanism=external&heartbeat=10")
     }
 
     fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, BrokerError> {
@@ -107,18 +172,35 @@ impl Endpoint {
         })
     }
 
-    /// Opens one connection, once. No retry: [`super::Session`] decides about retrying.
+    /// Opens one connection to the first node, once. No retry: [`super::Session`] decides
+    /// about retrying and moving on to another node.
     pub async fn connect(&self) -> Result<Connection, BrokerError> {
+        self.connect_node(0).await
+    }
+
+    /// Opens one connection to `node` (an index into [`Endpoint::addresses`]), once, giving up
+    /// after [`CONNECT_TIMEOUT`]: a node on a machine that is gone does not answer at all, and
+    /// the session should move on to the next one instead of waiting for TCP to time out.
+    pub async fn connect_node(&self, node: usize) -> Result<Connection, BrokerError> {
+        let url = self.node_url(node)?;
         let tls = self.tls_config()?;
         let mut props = ConnectionProperties::default();
         if let Some(name) = &self.connection_name {
             props = props.with_connection_name(name.clone().into());
         }
-        let url = self.url();
         let runtime = lapin::runtime::default_runtime()?;
-        Connection::connect_with_config(&url, props, tls, runtime)
-            .await
-            .map_err(|source| BrokerError::Connect { url, source })
+        match tokio::time::timeout(
+            CONNECT_TIMEOUT,
+            Connection::connect_with_config(&url, props, tls, runtime),
+        )
+        .await
+        {
+            Ok(r) => r.map_err(|source| BrokerError::Connect { url, source }),
+            Err(_) => Err(BrokerError::Unreachable {
+                url,
+                secs: CONNECT_TIMEOUT.as_secs(),
+            }),
+        }
     }
 }
 
@@ -135,6 +217,36 @@ mod tests {
         );
         e.vhost = "/".into();
         assert!(e.url().contains(":5671/%2f?"));
+    }
+
+    #[test]
+    fn a_cluster_lists_its_nodes_and_the_one_node_form_still_works() {
+        let one = Endpoint::local(5671, "a".as_ref(), "b".as_ref(), "c".as_ref());
+        assert_eq!(one.addresses().unwrap(), vec![("localhost".into(), 5671)]);
+        assert_eq!(one.node_url(3).unwrap(), one.url());
+        let c = Endpoint::local_cluster(&[1, 2, 3], "a".as_ref(), "b".as_ref(), "c".as_ref());
+        assert_eq!(c.node_count(), 3);
+        assert!(c.node_url(1).unwrap().starts_with("amqps://localhost:2/"));
+        assert!(c.node_url(5).unwrap().starts_with("amqps://localhost:3/"));
+        assert!(c.url().starts_with("amqps://localhost:1/"), "{}", c.url());
+        let mut bad = c.clone();
+        bad.nodes.push("mq4".into());
+        let err = bad.addresses().unwrap_err().to_string();
+        assert!(err.contains("\"mq4\" is not host:port"), "{err}");
+        let none = Endpoint::local(0, "a".as_ref(), "b".as_ref(), "c".as_ref());
+        assert!(none.addresses().is_err());
+    }
+
+    #[test]
+    fn a_cluster_config_reads_without_a_port() {
+        let e: Endpoint = toml::from_str(
+            "nodes = [\"mq1.example:5671\", \"mq2.example:5672\"]\nca = \"ca.pem\"\ncert = \"c.pem\"\nkey = \"c.key\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            e.addresses().unwrap(),
+            vec![("mq1.example".into(), 5671), ("mq2.example".into(), 5672)]
+        );
     }
 
     #[test]

@@ -16,6 +16,8 @@ pub enum BrokerError {
     Config { path: PathBuf, message: String },
     #[error("cannot connect to {url}: {source}")]
     Connect { url: String, source: lapin::Error },
+    #[error("cannot connect to {url}: no answer in {secs} s")]
+    Unreachable { url: String, secs: u64 },
     #[error("the broker refused: {0}")]
     Refused(lapin::Error),
     #[error("AMQP error: {0}")]
@@ -39,7 +41,9 @@ impl BrokerError {
             BrokerError::Connect { source, .. } | BrokerError::Amqp(source) => {
                 is_transient_lapin(source)
             }
-            BrokerError::Unroutable { .. } | BrokerError::Unconfirmed(_) => true,
+            BrokerError::Unroutable { .. }
+            | BrokerError::Unconfirmed(_)
+            | BrokerError::Unreachable { .. } => true,
             _ => false,
         }
     }

@@ -3,8 +3,12 @@
 //! and opens a new one with backoff the next time someone needs a channel. Callers keep the
 //! session (in an `Arc`) for the life of the program and ask it for channels; they never hold a
 //! connection themselves.
+//!
+//! With a cluster (an endpoint listing several nodes) the session tries the node it last had,
+//! then the others in turn, and only backs off after a whole round failed: a node that stops
+//! costs one refused connection, not a backoff.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use lapin::options::ConfirmSelectOptions;
@@ -28,6 +32,8 @@ pub struct Session {
     backoff: Backoff,
     give_up_after: Option<Duration>,
     connects: AtomicU64,
+    /// The node to try first (the one connected last).
+    node: AtomicUsize,
 }
 
 impl Session {
@@ -39,6 +45,7 @@ impl Session {
             backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(5)),
             give_up_after: None,
             connects: AtomicU64::new(0),
+            node: AtomicUsize::new(0),
         }
     }
 
@@ -62,6 +69,11 @@ impl Session {
     /// How many connections this session has opened: 1 means it never had to reconnect.
     pub fn connects(&self) -> u64 {
         self.connects.load(Ordering::Relaxed)
+    }
+
+    /// The node (an index into the endpoint's addresses) connected last, or to be tried first.
+    pub fn current_node(&self) -> usize {
+        self.node.load(Ordering::Relaxed)
     }
 
     /// Connects now (if not connected) so a caller learns at start-up about a wrong certificate
@@ -115,33 +127,45 @@ impl Session {
         let started = Instant::now();
         let mut backoff = self.backoff.clone();
         backoff.reset();
+        let nodes = self.endpoint.addresses()?.len();
         loop {
-            match self.endpoint.connect().await {
-                Ok(conn) => {
-                    let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
-                    if n > 1 {
-                        tracing::info!(url = %self.endpoint.url(), connects = n, "reconnected to the broker");
-                    }
-                    return Ok(live.insert(Live {
-                        conn,
-                        publish: None,
-                    }));
-                }
-                Err(e) if !e.is_transient() => return Err(e),
-                Err(e) => {
-                    if let Some(limit) = self.give_up_after {
-                        if started.elapsed() >= limit {
-                            return Err(BrokerError::GaveUp {
-                                attempts: backoff.attempts() + 1,
-                                last: e.to_string(),
-                            });
+            let first = self.node.load(Ordering::Relaxed);
+            let mut last = None;
+            for i in 0..nodes {
+                let node = (first + i) % nodes;
+                match self.endpoint.connect_node(node).await {
+                    Ok(conn) => {
+                        let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
+                        self.node.store(node, Ordering::Relaxed);
+                        if n > 1 {
+                            tracing::info!(url = %self.endpoint.node_url(node)?, connects = n, "reconnected to the broker");
                         }
+                        return Ok(live.insert(Live {
+                            conn,
+                            publish: None,
+                        }));
                     }
-                    let delay = backoff.next_delay();
-                    tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
-                    tokio::time::sleep(delay).await;
+                    Err(e) if !e.is_transient() => return Err(e),
+                    Err(e) => {
+                        if nodes > 1 {
+                            tracing::warn!(error = %e, "broker node unreachable; trying the next");
+                        }
+                        last = Some(e);
+                    }
                 }
             }
+            let e = last.expect("at least one node was tried");
+            if let Some(limit) = self.give_up_after {
+                if started.elapsed() >= limit {
+                    return Err(BrokerError::GaveUp {
+                        attempts: backoff.attempts() + 1,
+                        last: e.to_string(),
+                    });
+                }
+            }
+            let delay = backoff.next_delay();
+            tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
+            tokio::time::sleep(delay).await;
         }
     }
 }

@@ -10,14 +10,16 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::audit::export::check_export;
 use crate::audit::keys::keygen;
 use crate::audit::record::format_time;
+use crate::audit::set::check_export_set;
 use crate::audit::{
     AuditLog, ConsistencyBundle, Entry, Event, InclusionBundle, LogPublicKey, LogSigningKey,
     PatientHash, PatientKey, Query, SignedTreeHead, VerifyOptions,
 };
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
+
+mod set;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -31,14 +33,20 @@ invoice-hub audit --log DIR proof --basis B-0001 > proof.json\n  \
 invoice-hub audit check-proof proof.json --key log-signing.pub\n  \
 invoice-hub audit --log DIR export --from 2026-01-01 --to 2027-01-01 --out audit-2026.jsonl\n  \
 invoice-hub audit check-proof audit-2026.jsonl --key log-signing.pub\n\n\
+Several hub instances (one log each): repeat --log. query, verify, proof --basis and export then \
+answer across the logs as one, each entry tagged with the log (hub instance) that wrote it:\n  \
+invoice-hub audit --log hub-a/log --log hub-b/log query --patient 191212121212 --patient-key K\n  \
+invoice-hub audit --log hub-a/log --log hub-b/log verify --key hub-a.pub --key hub-b.pub\n  \
+invoice-hub audit --log hub-a/log --log hub-b/log export --out audit-2026.jsonl\n  \
+invoice-hub audit check-proof audit-2026.jsonl --key hub-a.pub --key hub-b.pub\n\n\
 The log is a sled database that one process at a time can open: run these against a stopped \
 hub's log or a copy of it.\n\n\
 Exit status: 0 when everything checked is fine, 1 when a verification or proof check failed, 2 for \
 usage and I/O errors.")]
 pub struct Args {
-    /// The log directory (sled database).
+    /// The log directory (sled database). Repeat for the logs of several hub instances.
     #[arg(long, global = true, value_name = "DIR", env = "INVOICE_HUB_AUDIT_LOG")]
-    pub log: Option<PathBuf>,
+    pub log: Vec<PathBuf>,
 
     #[command(subcommand)]
     pub command: Cmd,
@@ -117,9 +125,10 @@ pub struct QueryArgs {
 #[derive(clap::Args, Debug)]
 pub struct VerifyArgs {
     /// The public key you trust (without it, the key stored in the log is used, which only proves
-    /// the log is consistent with itself).
+    /// the log is consistent with itself). With several logs, give each log's key: each log is
+    /// checked with the one that is its own.
     #[arg(long, value_name = "PUB")]
-    pub key: Option<PathBuf>,
+    pub key: Vec<PathBuf>,
     /// A head saved earlier (JSON from `audit head`): the log must still extend it. Repeatable.
     #[arg(long, value_name = "HEAD.json")]
     pub against: Vec<PathBuf>,
@@ -158,9 +167,10 @@ pub struct ProofArgs {
 pub struct CheckProofArgs {
     /// An inclusion proof, a JSON array of them, a consistency proof, or an export file.
     pub file: PathBuf,
-    /// The log's public key.
-    #[arg(long, value_name = "PUB")]
-    pub key: PathBuf,
+    /// The log's public key; repeat for a proof list or an export that spans several logs
+    /// (each part is checked with the key that signed it).
+    #[arg(long, value_name = "PUB", required = true)]
+    pub key: Vec<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -206,9 +216,13 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
         }
         Cmd::CheckProof(c) => check_proof(&c),
         cmd => {
-            let Some(dir) = args.log else {
+            if args.log.is_empty() {
                 bail!("--log DIR is required (or INVOICE_HUB_AUDIT_LOG)");
-            };
+            }
+            if args.log.len() > 1 {
+                return set::run(&args.log, cmd);
+            }
+            let dir = args.log[0].clone();
             match cmd {
                 Cmd::Query(q) => query(&dir, q),
                 Cmd::Verify(v) => verify(&dir, &v),
@@ -231,13 +245,44 @@ fn open(dir: &Path, key: Option<&Path>) -> anyhow::Result<AuditLog> {
 }
 
 fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
+    let format = a.format;
+    let q = build_query(a, &[dir.to_path_buf()])?;
+    let log = open(dir, None)?;
+    let res = log.query(&q).context("querying the disclosure log")?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &res)?;
+            writeln!(out)?;
+        }
+        Format::Csv => write_csv(&mut out, &res.entries, None)?,
+        Format::Table => write_table(&mut out, &res.entries, None)?,
+    }
+    if format != Format::Json {
+        eprintln!(
+            "{} entries ({} read){}",
+            res.entries.len(),
+            res.records_read,
+            res.next_after
+                .map(|n| format!("; more with --after {n}"))
+                .unwrap_or_default()
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The query the arguments describe; the patient's id is hashed here and goes no further.
+fn build_query(a: QueryArgs, dirs: &[PathBuf]) -> anyhow::Result<Query> {
     let patient = match (&a.patient, &a.patient_hash) {
         (Some(id), _) => {
             let kp = a
                 .patient_key
                 .as_deref()
                 .context("--patient needs --patient-key")?;
-            refuse_key_inside_log(kp, dir)?;
+            for dir in dirs {
+                refuse_key_inside_log(kp, dir)?;
+            }
             Some(
                 PatientKey::load(kp)
                     .context("loading the patient key")?
@@ -249,8 +294,7 @@ fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
         }
         (None, None) => None,
     };
-    let log = open(dir, None)?;
-    let q = Query {
+    Ok(Query {
         basis: a.basis,
         patient,
         sender: a.sender,
@@ -261,29 +305,7 @@ fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
         to: a.to,
         after: a.after,
         limit: a.limit,
-    };
-    let res = log.query(&q).context("querying the disclosure log")?;
-    let stdout = std::io::stdout();
-    let mut out = stdout.lock();
-    match a.format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut out, &res)?;
-            writeln!(out)?;
-        }
-        Format::Csv => write_csv(&mut out, &res.entries)?,
-        Format::Table => write_table(&mut out, &res.entries)?,
-    }
-    if a.format != Format::Json {
-        eprintln!(
-            "{} entries ({} read){}",
-            res.entries.len(),
-            res.records_read,
-            res.next_after
-                .map(|n| format!("; more with --after {n}"))
-                .unwrap_or_default()
-        );
-    }
-    Ok(ExitCode::SUCCESS)
+    })
 }
 
 /// The patient key must not sit in the log directory: a copy of the log must not be searchable.
@@ -358,30 +380,53 @@ fn row(e: &Entry) -> [String; 17] {
     ]
 }
 
-fn write_csv(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
-    writeln!(out, "{}", COLUMNS.join(","))?;
-    for e in entries {
+/// Writes entries as CSV; with `logs` (one log id per entry, when several logs answer) the first
+/// column says which log, i.e. which hub instance, holds the entry.
+fn write_csv(
+    out: &mut dyn Write,
+    entries: &[Entry],
+    logs: Option<&[String]>,
+) -> std::io::Result<()> {
+    let head = COLUMNS.join(",");
+    match logs {
+        Some(_) => writeln!(out, "log,{head}")?,
+        None => writeln!(out, "{head}")?,
+    }
+    for (i, e) in entries.iter().enumerate() {
         let r = row(e);
-        writeln!(
-            out,
-            "{}",
-            r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",")
-        )?;
+        let line = r.iter().map(|f| csv_field(f)).collect::<Vec<_>>().join(",");
+        match logs {
+            Some(l) => writeln!(out, "{},{line}", csv_field(&l[i]))?,
+            None => writeln!(out, "{line}")?,
+        }
     }
     Ok(())
 }
 
-fn write_table(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
+/// Writes entries as aligned columns; `logs` as for [`write_csv`].
+fn write_table(
+    out: &mut dyn Write,
+    entries: &[Entry],
+    logs: Option<&[String]>,
+) -> std::io::Result<()> {
     // The columns a person scans; the rest is in --format json/csv.
     let pick = [0usize, 1, 2, 3, 4, 5, 9, 10, 13, 14];
     let rows: Vec<Vec<String>> = entries
         .iter()
-        .map(|e| {
+        .enumerate()
+        .map(|(i, e)| {
             let r = row(e);
-            pick.iter().map(|&i| r[i].clone()).collect()
+            logs.map(|l| l[i].clone())
+                .into_iter()
+                .chain(pick.iter().map(|&i| r[i].clone()))
+                .collect()
         })
         .collect();
-    let heads: Vec<&str> = pick.iter().map(|&i| COLUMNS[i]).collect();
+    let heads: Vec<&str> = logs
+        .map(|_| "log")
+        .into_iter()
+        .chain(pick.iter().map(|&i| COLUMNS[i]))
+        .collect();
     let mut width: Vec<usize> = heads.iter().map(|h| h.chars().count()).collect();
     for r in &rows {
         for (w, f) in width.iter_mut().zip(r) {
@@ -406,10 +451,13 @@ fn write_table(out: &mut dyn Write, entries: &[Entry]) -> std::io::Result<()> {
 }
 
 fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
+    if a.key.len() > 1 {
+        bail!("one log, one --key");
+    }
     let key = a
         .key
-        .as_deref()
-        .map(LogPublicKey::load)
+        .first()
+        .map(|p| LogPublicKey::load(p))
         .transpose()
         .context("loading the public key")?;
     let saved = a
@@ -437,7 +485,7 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             report.index_keys,
             report.root_hash
         );
-        if a.key.is_none() {
+        if a.key.is_empty() {
             println!(
                 "note: checked with the public key stored in the log; give --key PUB to check \
                  against the key you trust"
@@ -516,7 +564,13 @@ fn proof(dir: &Path, a: &ProofArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn check_proof(a: &CheckProofArgs) -> anyhow::Result<ExitCode> {
-    let key = LogPublicKey::load(&a.key).context("loading the public key")?;
+    let keys = a
+        .key
+        .iter()
+        .map(|p| {
+            LogPublicKey::load(p).with_context(|| format!("loading the public key {}", p.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let f =
         std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
     let mut reader = BufReader::new(f);
@@ -534,17 +588,23 @@ fn check_proof(a: &CheckProofArgs) -> anyhow::Result<ExitCode> {
             std::io::Cursor::new(text.clone()),
             reader,
         ));
-        check_export(&mut rest, &key).map(|c| {
-            format!(
-                "export of log {:?}: {} entries proved against the signed head of size {}",
-                c.log_id, c.entries, c.head_size
-            )
+        // Every section (one per log) must check: a file of several logs is one answer.
+        check_export_set(&mut rest, &keys).map(|all| {
+            all.iter()
+                .map(|c| {
+                    format!(
+                        "export of log {:?}: {} entries proved against the signed head of size {}",
+                        c.log_id, c.entries, c.head_size
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join("\nOK: ")
         })
     } else {
         let mut all = text;
         std::io::Read::read_to_string(&mut reader, &mut all)
             .with_context(|| format!("reading {name}"))?;
-        check_document(&all, &key)
+        check_document(&all, &keys)
     };
     match outcome {
         Ok(msg) => {
@@ -558,7 +618,23 @@ fn check_proof(a: &CheckProofArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-fn check_document(text: &str, key: &LogPublicKey) -> Result<String, String> {
+/// The key among `keys` that signed `head`; with one key, that key (its check names the problem).
+fn key_for<'k>(
+    keys: &'k [LogPublicKey],
+    head: &SignedTreeHead,
+) -> Result<&'k LogPublicKey, String> {
+    match keys {
+        [one] => Ok(one),
+        _ => keys.iter().find(|k| head.verify(k).is_ok()).ok_or_else(|| {
+            format!(
+                "the head of log {:?} is signed by none of the keys given",
+                head.log_id
+            )
+        }),
+    }
+}
+
+fn check_document(text: &str, keys: &[LogPublicKey]) -> Result<String, String> {
     let v: serde_json::Value =
         serde_json::from_str(text).map_err(|e| format!("not a proof document: {e}"))?;
     let one = |v: serde_json::Value| -> Result<String, String> {
@@ -566,7 +642,7 @@ fn check_document(text: &str, key: &LogPublicKey) -> Result<String, String> {
             Some("inclusion") => {
                 let b: InclusionBundle =
                     serde_json::from_value(v).map_err(|e| format!("inclusion proof: {e}"))?;
-                b.check(key)?;
+                b.check(key_for(keys, &b.head)?)?;
                 Ok(format!(
                     "entry {} (basis {}, {}) is in log {:?} at the signed head of size {}",
                     b.entry.seq,
@@ -579,7 +655,7 @@ fn check_document(text: &str, key: &LogPublicKey) -> Result<String, String> {
             Some("consistency") => {
                 let b: ConsistencyBundle =
                     serde_json::from_value(v).map_err(|e| format!("consistency proof: {e}"))?;
-                b.check(key)?;
+                b.check(key_for(keys, &b.new)?)?;
                 Ok(format!(
                     "log {:?} at size {} extends its head of size {} unchanged",
                     b.new.log_id, b.new.tree_size, b.old.tree_size

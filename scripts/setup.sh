@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# Writes everything a local exchange of three regions needs into one directory, and starts
+# nothing: `make run` (scripts/run.sh) and `make chaos` (examples/chaos.rs) both begin here and
+# then start the broker, stores and hub their own way.
+#
+#   scripts/setup.sh OUT
+#
+#   OUT/pki/                    development certificates for Stockholm (01), Halland (13), VGR (14)
+#   OUT/bases/                  IH_COUNT generated bases (seed IH_SEED, IH_INVALID_RATE invalid)
+#   OUT/outbox-<org>/           each sending region's own bases (hard links into bases/)
+#   OUT/keys/                   the disclosure log's signing key and patient key
+#   OUT/policies/               the three regions' policies and protected identities
+#   OUT/store-<org>/store.toml  a restricted store per region (initialised), on a fixed free port
+#   OUT/hub.toml                the hub, delivering to those stores
+#   OUT/region-<org>.toml       each region's adapter configuration (publish, status, notify)
+#   OUT/setup.env               KEY=VALUE lines: the ports picked (AMQPS, DIST, METRICS,
+#                               STORE_PORT_<org>)
+#
+# IH_BIN is the invoice-hub binary (default: the release build).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+OUT=${1:?usage: scripts/setup.sh OUT}
+BIN=${IH_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/invoice-hub}
+COUNT=${IH_COUNT:-3000}
+SEED=${IH_SEED:-2026}
+INVALID_RATE=${IH_INVALID_RATE:-0.05}
+REGIONS=(2321000016 2321000115 2321000131)
+declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
+declare -A REGION_FILE=([2321000016]=stockholm [2321000115]=halland [2321000131]=vgr)
+
+[ -x "$BIN" ] || { echo "setup: $BIN is missing (make build)" >&2; exit 1; }
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+rm -rf "$OUT" && mkdir -p "$OUT"
+
+"$BIN" pki dev --out "$OUT/pki" --regions 01,13,14 >/dev/null
+
+"$BIN" gen --count "$COUNT" --seed "$SEED" --invalid-rate "$INVALID_RATE" --regions 01,13,14 \
+    --out "$OUT/bases" | tail -n 3
+python3 - "$OUT" <<'EOF'
+import json, os, sys
+out = sys.argv[1]
+for line in open(f"{out}/bases/manifest.jsonl"):
+    m = json.loads(line)
+    d = f"{out}/outbox-{m['sender']}"
+    os.makedirs(d, exist_ok=True)
+    os.link(f"{out}/bases/{m['file']}", f"{d}/{m['file']}")
+EOF
+
+"$BIN" audit keygen --out "$OUT/keys" >/dev/null
+mkdir -p "$OUT/policies"
+cp deploy/policies/region-halland.toml "$OUT/policies/"
+# The regions' protected identities: the policy's own list plus the generator's protected patients.
+cat deploy/policies/protected-identities.txt "$OUT/bases/protected-identities.txt" >"$OUT/policies/protected-identities.txt"
+# The other two regions start from Halland's policy, as a region would.
+for org in 2321000016 2321000131; do
+    sed -e "s/^region = \"2321000115\"/region = \"$org\"/" \
+        -e "s/^id = \"halland-utomlansfakturering\"/id = \"demo-$org\"/" \
+        -e "s/Region Halland/${REGION_NAME[$org]}/" \
+        deploy/policies/region-halland.toml >"$OUT/policies/region-$org.toml"
+done
+
+AMQPS=$(free_port); DIST=$(free_port); METRICS=$(free_port)
+{
+    echo "AMQPS=$AMQPS"
+    echo "DIST=$DIST"
+    echo "METRICS=$METRICS"
+} >"$OUT/setup.env"
+
+declare -A STORE_PORT
+for org in "${REGIONS[@]}"; do
+    # A fixed port, so a store that is stopped comes back where the hub expects it.
+    STORE_PORT[$org]=$(free_port)
+    echo "STORE_PORT_$org=${STORE_PORT[$org]}" >>"$OUT/setup.env"
+    d="$OUT/store-$org"; mkdir -p "$d"
+    cat >"$d/store.toml" <<EOF
+org = "$org"
+listen = "127.0.0.1:${STORE_PORT[$org]}"
+data_dir = "data"
+keys_dir = "keys"
+[tls]
+ca = "../pki/ca.pem"
+cert = "../pki/store-$org.pem"
+key = "../pki/store-$org.key"
+[access]
+writers = ["invoice-hub"]
+readers = ["staff-$org-reader"]
+reviewers = ["reviewer-$org"]
+EOF
+    "$BIN" store --init --config "$d/store.toml" >/dev/null
+done
+
+cat >"$OUT/hub.toml" <<EOF
+instance = "hub-demo"
+[broker]
+port = $AMQPS
+ca = "pki/ca.pem"
+cert = "pki/hub.pem"
+key = "pki/hub.key"
+[consume]
+prefetch = 64
+per_receiver = 24
+[policy]
+paths = ["policies"]
+[audit]
+dir = "hub-log"
+signing_key = "keys/log-signing.key"
+patient_key = "keys/patient-hmac.key"
+[delivery]
+ca = "pki/ca.pem"
+cert = "pki/hub.pem"
+key = "pki/hub.key"
+[receivers]
+$(for org in "${REGIONS[@]}"; do echo "\"$org\" = \"https://127.0.0.1:${STORE_PORT[$org]}\""; done)
+[metrics]
+listen = "127.0.0.1:$METRICS"
+EOF
+
+for org in "${REGIONS[@]}"; do
+    sed -e "s#\.\./run/pki#pki#g" -e "s/^port = .*/port = $AMQPS/" \
+        "deploy/region-${REGION_FILE[$org]}.toml" >"$OUT/region-$org.toml"
+done
