@@ -3,7 +3,7 @@
 //! each basis is timed from the moment its publish starts to the moment its answer arrives —
 //! the sender's status for the end-to-end run, the delivery itself for the raw-broker baseline.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -145,7 +145,10 @@ impl Regions {
         let answered: Arc<Mutex<HashMap<String, (Instant, String)>>> = Arc::default();
         // A status left on a queue by an earlier run (its ack lost when that run's reader
         // stopped) must not count: only answers the hub made after this run began.
+        // Likewise an answer to a duplicate the earlier run's hub left on the submit queue (a
+        // publish retried after a lost confirm): only this run's bases count.
         let since = chrono::Utc::now() - chrono::Duration::milliseconds(10);
+        let expected: Arc<HashSet<String>> = Arc::new(bases.iter().map(|b| b.id.clone()).collect());
         let mut readers = Vec::new();
         let mut sessions = Vec::new();
         for (org, e) in &self.endpoints {
@@ -153,7 +156,7 @@ impl Regions {
             sessions.push(session.clone());
             for queue in [topology::status_queue(org), topology::notify_queue(org)] {
                 let status = queue.starts_with(topology::STATUS_EXCHANGE);
-                let answered = answered.clone();
+                let (answered, expected) = (answered.clone(), expected.clone());
                 let mut sub = Subscription::new(session.clone(), queue, 512);
                 sub.subscribe()
                     .await
@@ -165,7 +168,7 @@ impl Regions {
                         if status {
                             let s: StatusMessage =
                                 serde_json::from_slice(&d.data).expect("a status message");
-                            if s.at >= since {
+                            if s.at >= since && expected.contains(&s.basis_id) {
                                 answered
                                     .lock()
                                     .unwrap()
