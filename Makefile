@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt bench bench-components run clean help
+.PHONY: all deps build test lint fmt bench bench-components run chaos clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -31,9 +31,21 @@ bench: deps ## the exchange end to end beside a raw-broker baseline (BENCH_GROWT
 bench-components: deps ## criterion benchmarks of the parts (figures as ratios to a baseline of the same run)
 	$(CARGO) bench --bench validate --bench policy --bench broker --bench store --bench audit
 
+.PHONY: fuzz
+fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes go to fuzz/regressions/
+	@bash scripts/fuzz.sh
+
+.PHONY: cluster-test
+cluster-test: build ## 20 000 bases through a 3-node RabbitMQ cluster and 2 hubs, a node and a hub stopped mid-stream; 1 vs 2 hub throughput
+	@bash scripts/cluster-test.sh
+
 run: build ## generate a month of invoice bases and validate them (see README: what `make run` does today)
 	@bash scripts/run.sh
 
 clean:
 	$(CARGO) clean
 	rm -rf run/
+
+chaos: deps ## 20 000 bases under hub SIGKILLs, a broker restart, a store outage and a publisher kill; checks nothing was lost, duplicated or misdelivered (CHAOS_SEED, CHAOS_COUNT)
+	$(CARGO) build --release --bin invoice-hub --example chaos
+	$(CARGO) run --release --example chaos

@@ -41,7 +41,10 @@ fn basis_records(instance: &str, basis: &str, minute: i64, delivered: bool) -> V
         .enumerate()
         .map(|(i, ev)| {
             let mut r = record(0, 1);
-            r.time = t0() + Duration::minutes(minute) + Duration::seconds(i as i64);
+            // As the hub does it: the disclosure decision is made (and timed) before the
+            // `received` record is, but `received` is appended first.
+            let second = [1, 0, 2][i];
+            r.time = t0() + Duration::minutes(minute) + Duration::seconds(second);
             r.event = *ev;
             r.basis_id = basis.into();
             r.instance = instance.into();

@@ -7,11 +7,10 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{basis_xml, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
-use invoice_hub::broker::error::amqp_reply;
+use common::{basis_xml, reply_of, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::broker::messages::{Outcome, StatusMessage, STATUS_TYPE};
 use invoice_hub::broker::region::basis_message;
-use invoice_hub::broker::{topology, BrokerError, Outgoing, Publisher, Session, Subscription};
+use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
 use lapin::options::{BasicAckOptions, BasicNackOptions};
 use lapin::tcp::OwnedTLSConfig;
 use lapin::{BasicProperties, Connection, ConnectionProperties};
@@ -28,13 +27,13 @@ fn session(who: &str) -> Arc<Session> {
     Arc::new(Session::new(broker().endpoint(who)).give_up_after(Duration::from_secs(20)))
 }
 
-fn reply_of(e: &BrokerError) -> String {
-    match e {
-        BrokerError::Connect { source, .. }
-        | BrokerError::Amqp(source)
-        | BrokerError::Refused(source) => amqp_reply(source).unwrap_or_else(|| source.to_string()),
-        other => other.to_string(),
-    }
+/// The broker refused with `ACCESS_REFUSED` (not some other failure).
+fn assert_access_refused(err: &invoice_hub::broker::BrokerError, what: &str) {
+    let reply = reply_of(err);
+    assert!(
+        reply.contains("ACCESS") && reply.contains("REFUSED"),
+        "{what}: {err}: {reply}"
+    );
 }
 
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
@@ -187,12 +186,50 @@ async fn a_certificate_of_an_unknown_user_is_refused_with_access_refused() {
     let err = within("connect unknown user", e.connect())
         .await
         .expect_err("a certificate whose CN is no broker user was accepted");
-    let reply = reply_of(&err);
-    assert!(
-        reply.contains("ACCESS") && reply.contains("REFUSED"),
-        "{err}: {reply}"
-    );
+    assert_access_refused(&err, "connect");
     assert!(!err.is_transient());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_certificate_cannot_publish_or_read_anything() {
+    // The auditor's certificate is the federation CA's own, so TLS lets it through; it is no
+    // broker user, so the login is refused before any channel exists: no publish to the submit
+    // exchange (no forged basis), no status or notify queue, nothing.
+    let auditor = Arc::new(
+        Session::new(broker().endpoint_with_certificate("auditor"))
+            .give_up_after(Duration::from_secs(5)),
+    );
+    let id = "ZVF23210000162611000888";
+    let err = within(
+        "auditor publish",
+        Publisher::new(auditor.clone())
+            .max_attempts(1)
+            .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+    )
+    .await
+    .expect_err("an auditor published a basis");
+    assert_access_refused(&err, "connect");
+    for queue in [
+        topology::status_queue(ORG_STOCKHOLM),
+        topology::SUBMIT_QUEUE.to_string(),
+    ] {
+        let mut sub = Subscription::new(auditor.clone(), queue.clone(), 1);
+        let err = within("auditor subscribe", sub.subscribe())
+            .await
+            .expect_err(&format!("an auditor could consume {queue}"));
+        assert_access_refused(&err, &queue);
+    }
+    // Control: the same publish with a region's certificate is confirmed.
+    within(
+        "control publish",
+        Publisher::new(session(ORG_STOCKHOLM)).publish(&basis_message(
+            ORG_STOCKHOLM,
+            id,
+            basis_xml(id),
+        )),
+    )
+    .await
+    .expect("control: the region publishes");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -228,11 +265,7 @@ async fn a_region_cannot_read_another_regions_queues_or_the_hubs() {
         let err = within("subscribe", sub.subscribe())
             .await
             .expect_err(&format!("region {ORG_STOCKHOLM} could consume {queue}"));
-        let reply = reply_of(&err);
-        assert!(
-            reply.contains("ACCESS") && reply.contains("REFUSED"),
-            "{queue}: {err}: {reply}"
-        );
+        assert_access_refused(&err, &queue);
     }
     // Control: its own queues.
     for queue in [
@@ -264,11 +297,7 @@ async fn a_region_cannot_forge_outcomes_or_write_outside_submit() {
         let err = within("forged publish", region.publish(&msg))
             .await
             .expect_err(&format!("a region could publish to exchange {exchange:?}"));
-        let reply = reply_of(&err);
-        assert!(
-            reply.contains("ACCESS") && reply.contains("REFUSED"),
-            "{exchange:?}: {err}: {reply}"
-        );
+        assert_access_refused(&err, &format!("{exchange:?}"));
     }
 }
 

@@ -16,6 +16,19 @@ fn status(
     }
 }
 
+/// The handshake failed on a certificate of another CA. That CA has the same name as ours, so
+/// its certificates fail on the signature (DecryptError) rather than on an unknown issuer name;
+/// either way the handshake refuses.
+fn refused_as_another_cas(e: &invoice_hub::store::StoreClientError) {
+    let s = e.to_string();
+    assert!(
+        ["UnknownCA", "BadCertificate", "DecryptError"]
+            .iter()
+            .any(|a| s.contains(a)),
+        "{s}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_handshake_refuses_no_certificate_another_ca_and_an_expired_certificate() {
     let dir = tempfile::tempdir().unwrap();
@@ -33,15 +46,7 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_an_expired_certific
         .list("")
         .await
         .expect_err("another CA must not get an answer");
-    // The other CA has the same name as ours, so its certificates fail on the signature
-    // (DecryptError) rather than on an unknown issuer name; either way the handshake refuses.
-    let s = e.to_string();
-    assert!(
-        ["UnknownCA", "BadCertificate", "DecryptError"]
-            .iter()
-            .any(|a| s.contains(a)),
-        "{s}"
-    );
+    refused_as_another_cas(&e);
 
     let e = store
         .client(&format!("staff-{STOCKHOLM}-expired"))
@@ -140,4 +145,83 @@ async fn each_identity_may_do_only_what_its_role_allows() {
         entries[0]["record"]["actor"],
         format!("staff-{STOCKHOLM}-reader")
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_writers_name_on_another_cas_certificate_cannot_deliver() {
+    // The store authorises by the certificate's name; the name `invoice-hub` on a certificate of
+    // another CA must not make a writer: the handshake refuses it before any request.
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &Setup::for_org(STOCKHOLM));
+    let (forged, xml) = basis(7);
+    let e = store
+        .client_other_ca("hub")
+        .put_claim(&forged, xml.clone().into())
+        .await
+        .expect_err("a forged hub certificate got an answer");
+    refused_as_another_cas(&e);
+    // Control: the federation's hub certificate delivers; only that basis is in the store.
+    let (real, xml) = basis(8);
+    let a = store
+        .client("hub")
+        .put_claim(&real, xml.into())
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+    let list = store
+        .client(&format!("staff-{STOCKHOLM}"))
+        .list("")
+        .await
+        .unwrap();
+    assert!(list.text().contains(&real), "{}", list.text());
+    assert!(!list.text().contains(&forged), "{}", list.text());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_cannot_change_anything_by_any_method() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &Setup::for_org(STOCKHOLM));
+    let (id, xml) = basis(9);
+    let a = store
+        .client("hub")
+        .put_claim(&id, xml.clone().into())
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text());
+
+    let mut auditor = store.client("auditor");
+    let other = xml.clone().into();
+    let a = auditor.put_claim(&id, other).await.unwrap();
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "PUT: {}", a.text());
+    for (method, path) in [
+        (hyper::Method::DELETE, format!("/v1/claims/{id}")),
+        (hyper::Method::POST, format!("/v1/claims/{id}")),
+        (hyper::Method::PATCH, format!("/v1/claims/{id}")),
+        (hyper::Method::POST, "/v1/claims".to_string()),
+        (hyper::Method::PUT, "/v1/access-log".to_string()),
+        (hyper::Method::DELETE, "/v1/access-log".to_string()),
+    ] {
+        let a = auditor
+            .request(
+                method.clone(),
+                &path,
+                Some((b"x".to_vec().into(), "text/plain")),
+            )
+            .await
+            .unwrap();
+        assert!(
+            a.status == StatusCode::FORBIDDEN || a.status == StatusCode::METHOD_NOT_ALLOWED,
+            "{method} {path}: {} {}",
+            a.status,
+            a.text()
+        );
+    }
+    // The basis is still there, as the hub delivered it.
+    let a = store
+        .client(&format!("staff-{STOCKHOLM}"))
+        .get_claim(&id)
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::OK);
+    assert_eq!(a.body.as_ref(), xml.as_slice());
 }

@@ -618,6 +618,27 @@ fn cases() -> Vec<Case> {
             s.number_of_patient_specific_care = some("2");
         }),
     ));
+    for (count, what) in [
+        ("9223372036854775807", "count × price beyond any amount"),
+        ("99999999999999999999999", "count beyond a 64-bit integer"),
+    ] {
+        v.push(breaks(
+            "ÖR26",
+            format!(
+                "{HP1}/categorization/patientSpecificCare[2]/patientSpecificCareTotalAmount/amount"
+            ),
+            what,
+            with(O, move |c| {
+                let s = &mut hp(c, 0)
+                    .categorization
+                    .as_mut()
+                    .unwrap()
+                    .patient_specific_care[1];
+                s.number_of_patient_specific_care = some(count);
+                s.patient_specific_care_price = Some(sek("9999999999999999999999.99"));
+            }),
+        ));
+    }
     v.push(keeps(
         "ÖR26",
         "count 3 × 600 = 1800",

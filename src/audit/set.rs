@@ -41,7 +41,7 @@ pub struct SetEntry {
 /// The answer to a [`Query`] over a [`LogSet`].
 #[derive(Debug, Clone, Serialize)]
 pub struct SetQueryResult {
-    /// In time order (then log, then seq).
+    /// Merged by time; each log's entries in that log's own order.
     pub entries: Vec<SetEntry>,
     /// Entries read across all logs.
     pub records_read: u64,
@@ -91,25 +91,37 @@ impl LogSet {
                 "--after is a position in one log; across logs, page with --from".into(),
             ));
         }
-        let mut entries = Vec::new();
+        let mut answers: Vec<std::collections::VecDeque<SetEntry>> = Vec::new();
         let mut records_read = 0;
         let mut truncated = false;
         for log in &self.logs {
             let res = log.query(q)?;
             records_read += res.records_read;
             truncated |= res.next_after.is_some();
-            entries.extend(res.entries.into_iter().map(|entry| SetEntry {
-                log: log.log_id().to_owned(),
-                entry,
-            }));
+            answers.push(
+                res.entries
+                    .into_iter()
+                    .map(|entry| SetEntry {
+                        log: log.log_id().to_owned(),
+                        entry,
+                    })
+                    .collect(),
+            );
         }
-        entries.sort_by(|a, b| {
-            (a.entry.record.time, &a.log, a.entry.seq).cmp(&(
-                b.entry.record.time,
-                &b.log,
-                b.entry.seq,
-            ))
-        });
+        // Merge by time, taking each log's entries in the log's own order: within one log the
+        // sequence is the truth (a hub writes a basis's `received` and `disclosed` in one
+        // batch, and their clocks need not agree with the order), across logs time is all there
+        // is. Ties go to the log given first.
+        let mut entries = Vec::with_capacity(answers.iter().map(|a| a.len()).sum());
+        while let Some(next) = answers
+            .iter()
+            .enumerate()
+            .filter_map(|(i, a)| a.front().map(|e| (e.entry.record.time, i)))
+            .min()
+            .map(|(_, i)| i)
+        {
+            entries.push(answers[next].pop_front().expect("front seen above"));
+        }
         if q.limit > 0 && entries.len() > q.limit {
             entries.truncate(q.limit);
             truncated = true;

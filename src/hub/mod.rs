@@ -25,7 +25,9 @@ mod pipeline;
 pub use config::HubConfig;
 pub use deliver::{Deliverer, DeliveryError};
 pub use journal::Journal;
-pub use pipeline::{Incoming, Pipeline, Verdict, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
+pub use pipeline::{
+    Incoming, Pipeline, Verdict, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER,
+};
 
 use std::sync::Arc;
 
@@ -140,7 +142,9 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
             status,
             notice,
         } => {
-            tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, "answered");
+            // `redelivered`: the broker gave this message out before (a hub crash, a lost ack):
+            // the answer came from the log, which the operator can see here.
+            tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, redelivered = d.redelivered, "answered");
             let mut answers = vec![("status", status.to_outgoing(&sender))];
             if let Some((receiver, notice)) = notice {
                 answers.push(("notice", notice.to_outgoing(&receiver)));

@@ -26,7 +26,7 @@ pub mod tls;
 
 pub use client::{StoreClient, StoreClientError};
 pub use config::StoreConfig;
-pub use server::{Server, Store};
+pub use server::{basis_id_ok, Server, Store};
 pub use storage::Receipt;
 
 use std::net::SocketAddr;

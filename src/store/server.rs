@@ -255,8 +255,9 @@ enum Route<'a> {
 }
 
 /// Basis ids are `ZVF` + digits; anything printable-safe up to 64 characters is accepted here
-/// (the validator decides the rest), so ids never need escaping in paths, logs or keys.
-fn id_ok(id: &str) -> bool {
+/// (the validator decides the rest), so ids never need escaping in paths, logs or keys. The hub
+/// refuses a basis whose id fails this before anything is logged or delivered under it.
+pub fn basis_id_ok(id: &str) -> bool {
     !id.is_empty()
         && id.len() <= 64
         && id
@@ -289,7 +290,7 @@ fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
             }
         }
         _ => match path.strip_prefix("/v1/claims/") {
-            Some(id) if !id_ok(id) => Route::BadId,
+            Some(id) if !basis_id_ok(id) => Route::BadId,
             Some(id) if method == Method::PUT => Route::PutClaim(id),
             Some(id) if get => Route::GetClaim(id),
             Some(_) => Route::MethodNotAllowed,

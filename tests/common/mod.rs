@@ -9,11 +9,14 @@
 //! Use it from a test file with `mod common;` and one `static BROKER: OnceLock<TestBroker>`.
 #![allow(dead_code)]
 
+pub mod exchange;
+
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use invoice_hub::broker::Endpoint;
+use invoice_hub::broker::error::amqp_reply;
+use invoice_hub::broker::{BrokerError, Endpoint};
 
 /// Organisation numbers of the regions the harness makes certificates for (county codes 01, 13,
 /// 14). The first two are broker users; the third has a valid certificate from the federation CA
@@ -247,6 +250,17 @@ impl TestBroker {
         e
     }
 
+    /// The endpoint with the federation's certificate `<stem>.pem` (`auditor`, `staff-…`): a
+    /// party the federation's CA vouches for that is no broker user.
+    pub fn endpoint_with_certificate(&self, stem: &str) -> Endpoint {
+        Endpoint::local(
+            self.amqps_port,
+            &self.certs.join("ca.pem"),
+            &self.certs.join(format!("{stem}.pem")),
+            &self.certs.join(format!("{stem}.key")),
+        )
+    }
+
     fn endpoint_in(&self, dir: &Path, who: &str) -> Endpoint {
         let stem = if who == "hub" {
             "hub".to_string()
@@ -291,4 +305,14 @@ pub fn basis_xml(id: &str) -> Vec<u8> {
 "#
     )
     .into_bytes()
+}
+
+/// The broker's reply code and text behind a refusal (`ACCESS_REFUSED - ...`), or the error.
+pub fn reply_of(e: &BrokerError) -> String {
+    match e {
+        BrokerError::Connect { source, .. }
+        | BrokerError::Amqp(source)
+        | BrokerError::Refused(source) => amqp_reply(source).unwrap_or_else(|| source.to_string()),
+        other => other.to_string(),
+    }
 }

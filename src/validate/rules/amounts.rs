@@ -79,6 +79,21 @@ pub(super) fn check_payable(c: &ClaimSpecification, out: &mut Findings) {
     }
 }
 
+/// numberOfPatientSpecificCare as a decimal: the schema's `xs:integer` takes counts far beyond
+/// an `i64`, and ÖR26 must be checked for those too. `None` when it is absent or no integer
+/// (the XSD's finding).
+fn count(psc: &crate::claim::PatientSpecificCare) -> Option<Decimal> {
+    if let Some(n) = psc.number_value() {
+        return Some(Decimal::from(n));
+    }
+    let raw = psc.number_of_patient_specific_care.as_deref()?.trim();
+    let digits = raw.strip_prefix(['+', '-']).unwrap_or(raw);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    crate::claim::lexical::decimal(raw)
+}
+
 /// ÖR6/ÖR28, ÖR26, ÖR27 and ÖR35 for one healthcarePerformed.
 pub(super) fn check_line(hp: &HealthcarePerformed, at: &At, out: &mut Findings) {
     let d = &hp.invoiced_amount_details;
@@ -185,22 +200,35 @@ pub(super) fn check_line(hp: &HealthcarePerformed, at: &At, out: &mut Findings) 
         };
         if let (Some(Some(total)), Some(n), Some(Some(price))) = (
             total,
-            psc.number_value(),
+            count(psc),
             psc.patient_specific_care_price.as_ref().map(Amount::value),
         ) {
-            if let Some(expected) = price.checked_mul(Decimal::from(n)) {
-                if total != expected {
-                    out.add(
-                        "ÖR26",
-                        &at_s.at("patientSpecificCareTotalAmount").at("amount"),
-                        format!(
-                            "total {} does not equal count {n} × price {} = {}",
-                            kr(total),
-                            kr(price),
-                            kr(expected)
-                        ),
-                    );
-                }
+            let at_total = at_s.at("patientSpecificCareTotalAmount");
+            let at_t = at_total.at("amount");
+            match price.checked_mul(n) {
+                Some(expected) if total == expected => {}
+                Some(expected) => out.add(
+                    "ÖR26",
+                    &at_t,
+                    format!(
+                        "total {} does not equal count {n} × price {} = {}",
+                        kr(total),
+                        kr(price),
+                        kr(expected)
+                    ),
+                ),
+                // No amount can be that large: a count or price tampered with to get past this
+                // rule must not make it skip the check.
+                None => out.add(
+                    "ÖR26",
+                    &at_t,
+                    format!(
+                        "total {} cannot equal count {n} × price {}: the product is beyond any \
+                         amount",
+                        kr(total),
+                        kr(price)
+                    ),
+                ),
             }
         }
     }

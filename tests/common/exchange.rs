@@ -1,0 +1,333 @@
+//! The whole exchange on real parts, for the end-to-end tests (`hub_exchange`, `hub_hostile`):
+//! two region stores and the hub as the binaries a deployment runs, against a [`TestBroker`],
+//! with Region Halland's shipped policy and a plain disclose-everything policy for Stockholm.
+//! Outcomes are read with `invoice-hub status`, store contents with `invoice-hub fetch`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use invoice_hub::broker::StatusMessage;
+use invoice_hub::claim::ClaimSpecification;
+
+use super::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
+
+pub fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+}
+
+pub fn run_ok(cmd: &mut Command) -> String {
+    let o = cmd.output().expect("runs");
+    assert!(
+        o.status.success(),
+        "{cmd:?} failed:\n{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// A valid personnummer (Luhn over the last ten digits) for a birth date and serial.
+pub fn personnummer(date: &str, serial: u32) -> String {
+    let body = format!("{}{:03}", &date[2..], serial % 1000);
+    let sum: u32 = body
+        .bytes()
+        .enumerate()
+        .map(|(i, b)| {
+            let d = u32::from(b - b'0') * if i % 2 == 0 { 2 } else { 1 };
+            d / 10 + d % 10
+        })
+        .sum();
+    format!("{}{body}{}", &date[..2], (10 - sum % 10) % 10)
+}
+
+/// A valid basis from `supplier` to `customer`, from the outpatient sample.
+pub fn basis(supplier: &str, customer: &str, counter: u32) -> ClaimSpecification {
+    let path = format!(
+        "{}/tests/data/outpatient_patient_specific.xml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let mut c = ClaimSpecification::from_xml(&std::fs::read(path).unwrap()).unwrap();
+    c.supplier_party.identification[0].extension = supplier.into();
+    c.customer_party.identification[0].extension = customer.into();
+    c.id = format!("ZVF{supplier}2611{counter:06}");
+    c.health_care_services_specification_line[0]
+        .patient_information
+        .patient_identity
+        .extension = personnummer("19780312", 200 + counter);
+    c
+}
+
+pub fn write(dir: &Path, c: &ClaimSpecification) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join(format!("{}.xml", c.id)), c.to_xml()).unwrap();
+    c.id.clone()
+}
+
+pub struct Store {
+    pub org: &'static str,
+    pub url: String,
+    child: Child,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store {
+    let dir = work.join(format!("store-{org}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("store.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
+             [tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/store-{org}.pem\"\nkey = \"{c}/store-{org}.key\"\n\
+             [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-{org}-reader\"]\nreviewers = [\"reviewer-{org}\"]\n",
+            c = certs.display()
+        ),
+    )
+    .unwrap();
+    run_ok(bin().args(["store", "--init", "--config"]).arg(&cfg));
+    let log = std::fs::File::create(dir.join("store.log")).unwrap();
+    let mut child = bin()
+        .args(["store", "--config"])
+        .arg(&cfg)
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .expect("start the store");
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| panic!("store of {org} did not say where it listens: {first:?}"))
+        .to_string();
+    Store { org, url, child }
+}
+
+pub struct Hub {
+    pub config: PathBuf,
+    pub log_file: PathBuf,
+    child: Option<Child>,
+}
+
+impl Hub {
+    pub fn start(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log_file)
+            .unwrap();
+        self.child = Some(
+            bin()
+                .args(["hub", "--config"])
+                .arg(&self.config)
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .expect("start the hub"),
+        );
+    }
+
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            c.kill().unwrap();
+            c.wait().unwrap();
+        }
+    }
+
+    /// Whether the process is still alive (it has not exited or crashed).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(c) => c.try_wait().expect("query the hub process").is_none(),
+            None => false,
+        }
+    }
+
+    /// SIGTERM: the hub finishes what is in flight and exits 0.
+    pub fn stop(&mut self) {
+        let mut c = self.child.take().expect("running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let status = c.wait().unwrap();
+        assert!(
+            status.success(),
+            "hub exit on SIGTERM: {status}\n{}",
+            self.log()
+        );
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+}
+
+impl Drop for Hub {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Reads the sender's status queue until every id in `want` has an outcome (or panics after a
+/// generous deadline with the hub's log). Keeps the last outcome per id in `seen`.
+pub fn outcomes(
+    region_cfg: &Path,
+    want: &BTreeSet<String>,
+    hub: &Hub,
+    seen: &mut BTreeMap<String, StatusMessage>,
+) {
+    let deadline = Instant::now() + Duration::from_secs(180);
+    while !want.iter().all(|id| seen.contains_key(id)) {
+        assert!(
+            Instant::now() < deadline,
+            "no outcome for {:?}\nhub log:\n{}",
+            want.iter()
+                .filter(|id| !seen.contains_key(*id))
+                .collect::<Vec<_>>(),
+            hub.log()
+        );
+        let out = run_ok(
+            bin()
+                .args(["status", "--format", "json", "--config"])
+                .arg(region_cfg),
+        );
+        for line in out.lines().filter(|l| l.starts_with('{')) {
+            let s: StatusMessage = serde_json::from_str(line).unwrap();
+            seen.insert(s.basis_id.clone(), s);
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+pub fn outcome(seen: &BTreeMap<String, StatusMessage>, id: &str) -> String {
+    seen[id].outcome.to_string()
+}
+
+pub fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<String> {
+    seen[id].findings.iter().map(|f| f.rule.clone()).collect()
+}
+
+/// The basis ids a store holds, as its own staff lists them.
+pub fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
+    let out = run_ok(
+        bin()
+            .args(["fetch", "--store", &store.url, "--ca"])
+            .arg(certs.join("ca.pem"))
+            .arg("--cert")
+            .arg(certs.join(format!("staff-{}.pem", store.org)))
+            .arg("--key")
+            .arg(certs.join(format!("staff-{}.key", store.org)))
+            .args(["list", "--json", "--limit", "1000"]),
+    );
+    let page: serde_json::Value = serde_json::from_str(&out).expect("the store's JSON");
+    let mut ids: Vec<String> = page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|v| v["id"].as_str().map(str::to_string))
+        .collect();
+    ids.sort();
+    ids
+}
+
+/// Stores for Stockholm and Halland, the policies, the hub (started), and a `region.toml` for
+/// each of the two regions, all under `run/<broker>/<name>/`.
+pub struct Exchange {
+    pub work: PathBuf,
+    pub certs: PathBuf,
+    pub stockholm: Store,
+    pub halland: Store,
+    pub hub: Hub,
+    /// The hub's disclosure log (sled directory).
+    pub hub_log_dir: PathBuf,
+    pub halland_cfg: PathBuf,
+    pub stockholm_cfg: PathBuf,
+}
+
+impl Exchange {
+    /// Starts everything. `extra_receivers` are further `[receivers]` entries of the hub
+    /// (organisation number, store URL).
+    pub fn start(broker: &TestBroker, name: &str, extra_receivers: &[(&str, &str)]) -> Exchange {
+        let certs = broker.certs.clone();
+        let work = broker.repo.join("run").join(&broker.name).join(name);
+        let _ = std::fs::remove_dir_all(&work);
+        std::fs::create_dir_all(&work).unwrap();
+
+        let keys = work.join("hub-keys");
+        run_ok(bin().args(["audit", "keygen", "--out"]).arg(&keys));
+        let stockholm = start_store(&work, &certs, ORG_STOCKHOLM);
+        let halland = start_store(&work, &certs, ORG_HALLAND);
+        let policies = work.join("policies");
+        std::fs::create_dir_all(&policies).unwrap();
+        for f in ["region-halland.toml", "protected-identities.txt"] {
+            std::fs::copy(
+                broker.repo.join("deploy/policies").join(f),
+                policies.join(f),
+            )
+            .unwrap();
+        }
+        std::fs::write(
+            policies.join("region-stockholm.toml"),
+            format!(
+                "id = \"sthlm\"\nversion = \"1\"\nregion = \"{ORG_STOCKHOLM}\"\n\
+                 [board_decision]\nreference = \"RS 2026/5\"\ndate = \"2026-01-05\"\n\
+                 [validity]\nfrom = \"2026-01-01\"\n\
+                 [[rule]]\nid = \"S1\"\ndescription = \"default\"\naction = \"disclose\"\n"
+            ),
+        )
+        .unwrap();
+        let mut receivers = format!(
+            "\"{ORG_STOCKHOLM}\" = \"{}\"\n\"{ORG_HALLAND}\" = \"{}\"\n",
+            stockholm.url, halland.url
+        );
+        for (org, url) in extra_receivers {
+            receivers.push_str(&format!("\"{org}\" = \"{url}\"\n"));
+        }
+        let hub_cfg = work.join("hub.toml");
+        std::fs::write(
+            &hub_cfg,
+            format!(
+                "instance = \"hub-test\"\n\
+                 [broker]\nport = {port}\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\n\
+                 [consume]\nprefetch = 16\nper_receiver = 8\n\
+                 [policy]\npaths = [\"policies\"]\n\
+                 [audit]\ndir = \"hub-log\"\nsigning_key = \"hub-keys/log-signing.key\"\npatient_key = \"hub-keys/patient-hmac.key\"\ncheckpoint_every = 64\n\
+                 [delivery]\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\nretry_initial_ms = 100\nretry_max_secs = 1\ngive_up_secs = 60\n\
+                 [receivers]\n{receivers}",
+                port = broker.amqps_port,
+                c = certs.display(),
+            ),
+        )
+        .unwrap();
+        let mut hub = Hub {
+            config: hub_cfg,
+            log_file: work.join("hub.log"),
+            child: None,
+        };
+        hub.start();
+        let halland_cfg = broker.region_config(&work, ORG_HALLAND);
+        let stockholm_cfg = broker.region_config(&work, ORG_STOCKHOLM);
+        Exchange {
+            hub_log_dir: work.join("hub-log"),
+            work,
+            certs,
+            stockholm,
+            halland,
+            hub,
+            halland_cfg,
+            stockholm_cfg,
+        }
+    }
+}
