@@ -27,6 +27,15 @@ fn session(who: &str) -> Arc<Session> {
     Arc::new(Session::new(broker().endpoint(who)).give_up_after(Duration::from_secs(20)))
 }
 
+/// The broker refused with `ACCESS_REFUSED` (not some other failure).
+fn assert_access_refused(err: &invoice_hub::broker::BrokerError, what: &str) {
+    let reply = reply_of(err);
+    assert!(
+        reply.contains("ACCESS") && reply.contains("REFUSED"),
+        "{what}: {err}: {reply}"
+    );
+}
+
 async fn within<T>(what: &str, f: impl std::future::Future<Output = T>) -> T {
     tokio::time::timeout(Duration::from_secs(30), f)
         .await
@@ -177,11 +186,7 @@ async fn a_certificate_of_an_unknown_user_is_refused_with_access_refused() {
     let err = within("connect unknown user", e.connect())
         .await
         .expect_err("a certificate whose CN is no broker user was accepted");
-    let reply = reply_of(&err);
-    assert!(
-        reply.contains("ACCESS") && reply.contains("REFUSED"),
-        "{err}: {reply}"
-    );
+    assert_access_refused(&err, "connect");
     assert!(!err.is_transient());
 }
 
@@ -203,11 +208,7 @@ async fn an_auditor_certificate_cannot_publish_or_read_anything() {
     )
     .await
     .expect_err("an auditor published a basis");
-    let reply = reply_of(&err);
-    assert!(
-        reply.contains("ACCESS") && reply.contains("REFUSED"),
-        "{err}: {reply}"
-    );
+    assert_access_refused(&err, "connect");
     for queue in [
         topology::status_queue(ORG_STOCKHOLM),
         topology::SUBMIT_QUEUE.to_string(),
@@ -216,11 +217,7 @@ async fn an_auditor_certificate_cannot_publish_or_read_anything() {
         let err = within("auditor subscribe", sub.subscribe())
             .await
             .expect_err(&format!("an auditor could consume {queue}"));
-        let reply = reply_of(&err);
-        assert!(
-            reply.contains("ACCESS") && reply.contains("REFUSED"),
-            "{queue}: {err}: {reply}"
-        );
+        assert_access_refused(&err, &queue);
     }
     // Control: the same publish with a region's certificate is confirmed.
     within(
@@ -268,11 +265,7 @@ async fn a_region_cannot_read_another_regions_queues_or_the_hubs() {
         let err = within("subscribe", sub.subscribe())
             .await
             .expect_err(&format!("region {ORG_STOCKHOLM} could consume {queue}"));
-        let reply = reply_of(&err);
-        assert!(
-            reply.contains("ACCESS") && reply.contains("REFUSED"),
-            "{queue}: {err}: {reply}"
-        );
+        assert_access_refused(&err, &queue);
     }
     // Control: its own queues.
     for queue in [
@@ -304,11 +297,7 @@ async fn a_region_cannot_forge_outcomes_or_write_outside_submit() {
         let err = within("forged publish", region.publish(&msg))
             .await
             .expect_err(&format!("a region could publish to exchange {exchange:?}"));
-        let reply = reply_of(&err);
-        assert!(
-            reply.contains("ACCESS") && reply.contains("REFUSED"),
-            "{exchange:?}: {err}: {reply}"
-        );
+        assert_access_refused(&err, &format!("{exchange:?}"));
     }
 }
 

@@ -372,6 +372,10 @@ fn the_hub_answers_every_hostile_case_and_keeps_running() {
     patients.extend(valid.iter().flat_map(|(_, _, xml)| patient_ids(xml)));
     assert!(patients.len() > 40, "{} patient ids", patients.len());
     let hub_log = ex.hub.log();
+    assert!(
+        !hub_log.lines().any(|l| l.starts_with("FORGED")),
+        "a document's id forged a line in the hub's log"
+    );
     let answers = serde_json::to_string(&(&seen, &seen_stockholm)).unwrap();
     for p in &patients {
         assert!(

@@ -17,19 +17,9 @@ fn today() -> NaiveDate {
 
 /// Halland's example policy, once per region as the sending region.
 fn every_region_policy() -> PolicySet {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/policies");
-    let text = std::fs::read_to_string(dir.join("region-halland.toml")).unwrap();
-    let mut set = PolicySet::default();
-    for r in REGIONS {
-        let t = text.replacen(
-            "region = \"2321000115\"",
-            &format!("region = \"{}\"", r.org),
-            1,
-        );
-        let p = Policy::parse(&t, &dir.join(format!("region-{}.toml", r.org))).unwrap();
-        set.add(p).unwrap();
-    }
-    set
+    let file =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("deploy/policies/region-halland.toml");
+    PolicySet::template(&Policy::load(&file).unwrap(), REGIONS.iter().map(|r| r.org))
 }
 
 fn setup() -> (Generator, Validator, Assessor) {

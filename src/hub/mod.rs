@@ -25,7 +25,9 @@ mod pipeline;
 pub use config::HubConfig;
 pub use deliver::{Deliverer, DeliveryError};
 pub use journal::Journal;
-pub use pipeline::{Incoming, Pipeline, Verdict, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
+pub use pipeline::{
+    Incoming, Pipeline, Verdict, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER,
+};
 
 use std::sync::Arc;
 

@@ -24,6 +24,7 @@ use crate::audit::{Digest, Event, PatientKey, PolicyRef, Query, Record};
 use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt, Withholding};
 use crate::claim::ClaimSpecification;
 use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome};
+use crate::store::basis_id_ok;
 use crate::validate::xsd::Schema;
 use crate::validate::{Finding, RuleContext, Validator};
 
@@ -33,6 +34,8 @@ pub const RULE_SENDER: &str = "SENDER";
 pub const RULE_RECEIVER: &str = "RECEIVER";
 /// The basis id was already used for other content.
 pub const RULE_ID_REUSED: &str = "ID-REUSED";
+/// The basis id cannot name a basis safely (a path, a line break, over 64 characters).
+pub const RULE_BASIS_ID: &str = "BASIS-ID";
 
 /// One message from the submit queue.
 #[derive(Debug, Clone)]
@@ -179,13 +182,26 @@ impl Pipeline {
                 }
             }
         };
+        // The id names the basis in the disclosure log, in the store's URL and in the hub's own
+        // log: one that is no safe name (a path, a line break) is refused, and the answer goes
+        // under the message's id instead.
         let id = report
             .id
-            .clone()
-            .or(m.message_id.clone())
+            .iter()
+            .chain(&m.message_id)
+            .find(|i| basis_id_ok(i))
+            .cloned()
             .unwrap_or_else(|| format!("unknown-{}", &sha.to_hex()[..16]));
         let _same_id = self.id_locks.lock(&id).await;
         let mut findings = report.findings.clone();
+        if report.id.as_deref().is_some_and(|i| !basis_id_ok(i)) {
+            findings.push(Finding::new(
+                RULE_BASIS_ID,
+                "/claimSpecification/id",
+                "the basis id is not usable as a name: at most 64 letters, digits, '-', '_' or \
+                 '.' (it names the basis in the receiver's store and in every log)",
+            ));
+        }
         let claim = report.claim.as_ref();
         let mut basis = Basis {
             id: id.clone(),

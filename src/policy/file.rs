@@ -469,6 +469,27 @@ impl PolicySet {
         Ok(())
     }
 
+    /// One policy put in force for each of `regions` as the sending region. The example policy
+    /// stands in for every region's board in demos, benchmarks, property tests and fuzzing; a
+    /// real region's policy is its own board's decision and comes from [`PolicySet::load`].
+    pub fn template<R: Into<String>>(
+        policy: &Policy,
+        regions: impl IntoIterator<Item = R>,
+    ) -> PolicySet {
+        let mut set = PolicySet::default();
+        for region in regions {
+            let region = region.into();
+            set.by_region.insert(
+                region.clone(),
+                vec![Policy {
+                    region,
+                    ..policy.clone()
+                }],
+            );
+        }
+        set
+    }
+
     /// The version of `region`'s policy in force on `day`.
     pub fn in_force(&self, region: &str, day: NaiveDate) -> Option<&Policy> {
         self.by_region.get(region)?.iter().find(|p| p.in_force(day))

@@ -150,7 +150,7 @@ impl Writer {
         pad(&mut checked, pad_to_bytes);
         let report = self.validator.validate(&checked);
         let xsd_or_rules = report.findings.iter().any(|f| f.rule == rule);
-        let routing = ["SENDER", "RECEIVER", "ID-REUSED"].contains(&rule);
+        let routing = ["SENDER", "RECEIVER", "ID-REUSED", "BASIS-ID"].contains(&rule);
         if outcome == "ERROR" && !routing {
             assert!(
                 xsd_or_rules,
@@ -164,7 +164,12 @@ impl Writer {
                 report.text()
             );
         }
-        let id = report.id.clone().unwrap_or_else(|| message_id.to_string());
+        // The hub answers under the document's id when it can name a basis, else the message's.
+        let id = report
+            .id
+            .clone()
+            .filter(|id| invoice_hub::store::basis_id_ok(id))
+            .unwrap_or_else(|| message_id.to_string());
         let ext = if bytes.starts_with(b"<") {
             "xml"
         } else {
@@ -814,11 +819,11 @@ pub fn write_corpus() {
     );
     let mut c = plain.clone();
     c.id = w.next_id().replacen("ZVF", "ZVF../../", 1);
-    let id = c.id.clone();
+    let mid = w.next_id();
     w.add(
         "id-path-traversal",
         c.to_xml().into_bytes(),
-        &id,
+        &mid,
         Sender::Halland,
         "ERROR",
         "ÖR37",
@@ -826,6 +831,36 @@ pub fn write_corpus() {
         1,
         0,
     );
+
+    for (name, id, why) in [
+        (
+            "id-path-in-23-characters",
+            "ZVF/../../../../../../x",
+            "a 23-character id starting with ZVF (so ÖR37 holds) that is a path: must be refused, \
+             not delivered to a store URL",
+        ),
+        (
+            "id-forged-log-line",
+            "ZVF\nFORGED outcome=OK\nX",
+            "a 23-character id with line breaks: a forged line in the hub's log if it were \
+             written there",
+        ),
+    ] {
+        let mut c = plain.clone();
+        c.id = id.into();
+        let mid = w.next_id();
+        w.add(
+            name,
+            c.to_xml().into_bytes(),
+            &mid,
+            Sender::Halland,
+            "ERROR",
+            "BASIS-ID",
+            why,
+            1,
+            0,
+        );
+    }
 
     // ---- routing: who sends, who receives, which id -----------------------------------------
     let mut c = plain.clone();
