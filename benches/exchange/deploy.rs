@@ -2,7 +2,6 @@
 //! real release binary (`invoice-hub store`, `invoice-hub hub`), each in a fresh directory, so
 //! every point starts from empty databases and its peak memory (VmHWM) is its own.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -284,27 +283,7 @@ fn start_store(dir: &Path, certs: &Path, org: &str, group_commit: bool) -> (Proc
     .unwrap();
     run_ok(&["store", "--init", "--config", &config.to_string_lossy()]);
     let log = dir.join("store.log");
-    let mut child = Command::new(bin())
-        .args(["store", "--config"])
-        .arg(&config)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .spawn()
-        .expect("start invoice-hub store");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let url = line
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| {
-            panic!(
-                "the store of {org} did not say where it listens: {line:?}\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        })
-        .to_string();
+    let (child, url) = crate::store_harness::spawn_store(&config, &log);
     (
         Proc {
             what: format!("store {org}"),

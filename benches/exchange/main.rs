@@ -30,6 +30,8 @@ mod deploy;
 mod load;
 mod plot;
 mod report;
+#[path = "../../tests/store_harness/mod.rs"]
+mod store_harness;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
