@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt bench run chaos clean help
+.PHONY: all deps build test lint fmt bench bench-components run chaos clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,8 +25,11 @@ lint: deps ## formatting and clippy, as CI would want them
 fmt:
 	$(CARGO) fmt
 
-bench: deps ## criterion benchmarks (figures as ratios to a baseline measured in the same run)
-	$(CARGO) bench
+bench: deps ## the exchange end to end beside a raw-broker baseline (BENCH_GROWTH=full adds 100 000 bases): target/bench/
+	$(CARGO) bench --bench exchange
+
+bench-components: deps ## criterion benchmarks of the parts (figures as ratios to a baseline of the same run)
+	$(CARGO) bench --bench validate --bench policy --bench broker --bench store --bench audit
 
 .PHONY: fuzz
 fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes go to fuzz/regressions/

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Installs what invoice-hub needs from Debian on a bare machine, and nothing when it is already
 # there: libxml2 (the XSD engine) with what its bindings build with, and RabbitMQ for the tests
-# and `make run` that use a real broker. Needs root (or sudo) only when something is missing.
+# and `make run` that use a real broker, and a font for `make bench`'s plot. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
 need=()
-for pkg in libxml2-dev pkg-config libclang-dev rabbitmq-server openssl curl; do
+for pkg in libxml2-dev pkg-config libclang-dev rabbitmq-server openssl curl fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")
 done
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -21,6 +21,10 @@ pub struct Subscription {
     queue: String,
     prefetch: u16,
     consumer: Option<Consumer>,
+    /// The consumer's channel: watched, because a consumer stream is not always ended when its
+    /// connection goes (seen after a cluster node stopped: no socket left, the stream pending
+    /// forever, the queue without a consumer).
+    channel: Option<lapin::Channel>,
     backoff: Backoff,
     subscribes: u32,
 }
@@ -34,6 +38,7 @@ impl Subscription {
             queue: queue.into(),
             prefetch,
             consumer: None,
+            channel: None,
             backoff: Backoff::default(),
             subscribes: 0,
         }
@@ -56,6 +61,7 @@ impl Subscription {
             )
             .await?;
         self.consumer = Some(consumer);
+        self.channel = Some(ch);
         Ok(())
     }
 
@@ -80,7 +86,24 @@ impl Subscription {
                 }
             }
             let consumer = self.consumer.as_mut().expect("subscribed above");
-            match consumer.next().await {
+            let channel = self.channel.clone();
+            let gone = async move {
+                // Checked once a second: cheap, and the only sign when the stream stays silent.
+                loop {
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    if !channel.as_ref().is_some_and(|c| c.status().connected()) {
+                        return;
+                    }
+                }
+            };
+            let next = tokio::select! {
+                n = consumer.next() => n,
+                _ = gone => {
+                    tracing::warn!(queue = %self.queue, "consumer's channel closed without ending the stream; resubscribing");
+                    None
+                }
+            };
+            match next {
                 Some(Ok(delivery)) => {
                     self.backoff.reset();
                     return Ok(delivery);
@@ -88,11 +111,13 @@ impl Subscription {
                 Some(Err(e)) => {
                     tracing::warn!(queue = %self.queue, error = %e, "consumer lost");
                     self.consumer = None;
+                    self.channel = None;
                     self.backoff.wait().await;
                 }
                 None => {
                     tracing::warn!(queue = %self.queue, "consumer ended");
                     self.consumer = None;
+                    self.channel = None;
                     self.backoff.wait().await;
                 }
             }

@@ -27,6 +27,10 @@ pub struct StoreConfig {
     /// names `invoice-hub audit keygen` uses). `invoice-hub store --init` makes missing ones.
     pub keys_dir: PathBuf,
     pub max_body_bytes: usize,
+    /// Deliveries that arrive together share one flush of the database (default). `false`
+    /// flushes each delivery by itself, as the store did before: kept so `make bench` can put
+    /// the two side by side in one run.
+    pub group_commit: bool,
     pub tls: TlsFiles,
     pub access: AccessConfig,
 }
@@ -61,6 +65,7 @@ struct Raw {
     data_dir: PathBuf,
     keys_dir: PathBuf,
     max_body_bytes: Option<usize>,
+    group_commit: Option<bool>,
     tls: RawTls,
     access: AccessConfig,
 }
@@ -110,6 +115,7 @@ impl StoreConfig {
             data_dir: abs(raw.data_dir),
             keys_dir: abs(raw.keys_dir),
             max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+            group_commit: raw.group_commit.unwrap_or(true),
             tls: TlsFiles {
                 ca: abs(raw.tls.ca),
                 cert: abs(raw.tls.cert),

@@ -8,6 +8,7 @@
 //!   read, reviewers read the access log);
 //! - [`server`] — the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
 //! - [`storage`] — sled, one transaction per delivery, flushed before the receipt goes out;
+//! - [`commit`] — group commit: deliveries in flight together share one flush;
 //! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
 //! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
 //! - [`client`] — the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
@@ -16,6 +17,7 @@
 pub mod access;
 pub mod authz;
 pub mod client;
+pub mod commit;
 pub mod config;
 pub mod crypto;
 pub mod server;

@@ -73,7 +73,8 @@ impl Store {
             std::fs::set_permissions(&cfg.data_dir, std::fs::Permissions::from_mode(0o700))
                 .map_err(|e| StoreError::io(&cfg.data_dir, e))?;
         }
-        let storage = Storage::open(&cfg.data_dir.join("claims"))?;
+        let storage =
+            Storage::open(&cfg.data_dir.join("claims"))?.with_group_commit(cfg.group_commit);
         let access = AccessLog::open(&cfg.data_dir, &cfg.keys_dir, &cfg.org)?;
         let schema = Arc::new(Schema::embedded().map_err(|e| StoreError::Schema(e.to_string()))?);
         Ok(Store {
@@ -552,9 +553,9 @@ fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accept
     if matches!(outcome, PutOutcome::Created(_)) {
         // A blocking flush on this blocking thread, not sled's `flush_async`: with several
         // deliveries in flight, `flush_async` futures were seen never to complete (the bench
-        // with 8 connections hung). Concurrent flushes serialise inside sled, so one fsync
-        // covers every delivery that arrived while the previous one ran.
-        store.storage.flush_blocking()?;
+        // with 8 connections hung). Deliveries that commit while a flush runs share the next
+        // one (group commit): one fsync for all of them, not one each.
+        store.storage.commit_blocking()?;
     }
     Ok(Accepted::Stored(outcome))
 }

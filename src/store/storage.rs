@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
+use super::commit::GroupCommit;
 use super::StoreError;
 
 /// What the store knows about a basis besides its body. Holds no patient data in clear: patients
@@ -87,6 +88,8 @@ pub struct ListPage {
 /// The claims database.
 pub struct Storage {
     path: std::path::PathBuf,
+    /// `Some` when concurrent deliveries share flushes ([`Storage::commit_blocking`]).
+    group: Option<GroupCommit>,
     db: sled::Db,
     claims: sled::Tree,
     bodies: sled::Tree,
@@ -106,7 +109,7 @@ fn db_err(path: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
 impl Storage {
     pub fn open(dir: &Path) -> Result<Storage, StoreError> {
         let err = db_err(dir);
-        let db = sled::open(dir).map_err(&err)?;
+        let db = crate::audit::log::open_db(dir).map_err(&err)?;
         Ok(Storage {
             claims: db.open_tree("claims").map_err(&err)?,
             bodies: db.open_tree("bodies").map_err(&err)?,
@@ -114,7 +117,14 @@ impl Storage {
             meta: db.open_tree("meta").map_err(&err)?,
             db,
             path: dir.to_path_buf(),
+            group: Some(GroupCommit::default()),
         })
+    }
+
+    /// `false`: every [`Storage::commit_blocking`] flushes by itself (no group commit).
+    pub fn with_group_commit(mut self, on: bool) -> Storage {
+        self.group = on.then(GroupCommit::default);
+        self
     }
 
     fn err(&self, e: impl std::fmt::Display) -> StoreError {
@@ -168,6 +178,15 @@ impl Storage {
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
         self.db.flush().map_err(|e| self.err(e))?;
         Ok(())
+    }
+
+    /// Makes everything this thread wrote durable, sharing one flush with the deliveries that
+    /// commit at the same time (group commit; blocking: call from a blocking thread).
+    pub fn commit_blocking(&self) -> Result<(), StoreError> {
+        match &self.group {
+            Some(g) => g.commit(|| self.flush_blocking()),
+            None => self.flush_blocking(),
+        }
     }
 
     pub fn meta(&self, id: &str) -> Result<Option<ClaimMeta>, StoreError> {

@@ -48,7 +48,7 @@ pub fn free_port() -> u16 {
         .expect("a free loopback port")
 }
 
-fn make_pki(out: &Path) {
+fn make_pki(out: &Path, regions: &str) {
     if out.join("ca.pem").exists() {
         return;
     }
@@ -56,7 +56,7 @@ fn make_pki(out: &Path) {
     let o = Command::new(bin)
         .args(["pki", "dev", "--out"])
         .arg(out)
-        .args(["--regions", PKI_REGIONS])
+        .args(["--regions", regions])
         .output()
         .expect("run invoice-hub pki dev");
     assert!(
@@ -71,6 +71,11 @@ fn make_pki(out: &Path) {
 /// The two certificate sets of a test (`work/pki`, `work/pki-other`), made fresh, or taken from
 /// `IH_TEST_CERTS` (`a/` and `b/`).
 pub fn certificates(work: &Path) -> (PathBuf, PathBuf) {
+    certificates_for(work, PKI_REGIONS)
+}
+
+/// [`certificates`] for other regions (county codes, `pki dev --regions`).
+pub fn certificates_for(work: &Path, regions: &str) -> (PathBuf, PathBuf) {
     match std::env::var_os("IH_TEST_CERTS") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
@@ -81,8 +86,8 @@ pub fn certificates(work: &Path) -> (PathBuf, PathBuf) {
             let other = work.join("pki-other");
             let _ = std::fs::remove_dir_all(&certs);
             let _ = std::fs::remove_dir_all(&other);
-            make_pki(&certs);
-            make_pki(&other);
+            make_pki(&certs, regions);
+            make_pki(&other, regions);
             (certs, other)
         }
     }
@@ -92,6 +97,12 @@ impl TestBroker {
     /// Starts a fresh node `ih-test-NAME@localhost` with the regions Stockholm and Halland as
     /// users. Panics (with the log) if it cannot start.
     pub fn start(name: &str) -> TestBroker {
+        Self::start_with(name, PKI_REGIONS, &[ORG_STOCKHOLM, ORG_HALLAND])
+    }
+
+    /// [`TestBroker::start`] with certificates for `pki_regions` (county codes) and `users` (the
+    /// organisation numbers that get a broker user), as a benchmark with more regions needs.
+    pub fn start_with(name: &str, pki_regions: &str, users: &[&str]) -> TestBroker {
         let repo = repo();
         // Node names are machine-wide (epmd): worktrees of the same repo must not collide.
         let tree = repo
@@ -103,7 +114,7 @@ impl TestBroker {
         let name = format!("test-{name}-{:06x}", tree & 0xffffff);
         let work = repo.join("run").join(&name);
         std::fs::create_dir_all(&work).expect("create run dir");
-        let (certs, other_certs) = certificates(&work);
+        let (certs, other_certs) = certificates_for(&work, pki_regions);
         let amqps_port = free_port();
         let mut dist_port = free_port();
         while dist_port == amqps_port {
@@ -125,7 +136,7 @@ impl TestBroker {
             .arg(&broker.certs)
             .args(["--amqps-port", &amqps_port.to_string()])
             .args(["--dist-port", &dist_port.to_string()])
-            .args(["--regions", &format!("{ORG_STOCKHOLM},{ORG_HALLAND}")])
+            .args(["--regions", &users.join(",")])
             .args(["--delivery-limit", "3"])
             .args(["--owner-pid", &std::process::id().to_string()])
             .output()

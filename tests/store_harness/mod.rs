@@ -130,28 +130,7 @@ impl StoreProc {
 
     fn spawn(dir: &Path, org: &str, config: PathBuf) -> StoreProc {
         let stderr_log = dir.join("store.stderr");
-        let mut child = Command::new(bin())
-            .args(["store", "--config"])
-            .arg(&config)
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_log).unwrap())
-            .spawn()
-            .expect("start invoice-hub store");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let url = line
-            .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| {
-                let _ = child.kill();
-                panic!(
-                    "the store did not say where it listens: {line:?}\n{}",
-                    std::fs::read_to_string(&stderr_log).unwrap_or_default()
-                )
-            })
-            .to_string();
+        let (child, url) = spawn_store(&config, &stderr_log);
         StoreProc {
             org: org.to_string(),
             dir: dir.to_path_buf(),
@@ -231,6 +210,34 @@ impl Drop for StoreProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `invoice-hub store --config CONFIG` (stderr into `stderr_log`) and returns the process
+/// and the URL it printed as its first line (it listens on a free port). Also `make bench`'s.
+pub fn spawn_store(config: &Path, stderr_log: &Path) -> (Child, String) {
+    let mut child = Command::new(bin())
+        .args(["store", "--config"])
+        .arg(config)
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(stderr_log).unwrap())
+        .spawn()
+        .expect("start invoice-hub store");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .unwrap_or_else(|| {
+            let _ = child.kill();
+            panic!(
+                "the store did not say where it listens: {line:?}\n{}",
+                std::fs::read_to_string(stderr_log).unwrap_or_default()
+            )
+        })
+        .to_string();
+    (child, url)
 }
 
 /// The example outpatient basis (Skåne → Stockholm) with basis counter `n` in its id.
