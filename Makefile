@@ -39,7 +39,7 @@ fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes 
 cluster-test: build ## 20 000 bases through a 3-node RabbitMQ cluster and 2 hubs, a node and a hub stopped mid-stream; 1 vs 2 hub throughput
 	@bash scripts/cluster-test.sh
 
-run: build ## generate a month of invoice bases and validate them (see README: what `make run` does today)
+run: build ## a month of generated bases through a real broker, the hub and a store per region, then a summary (run/demo/)
 	@bash scripts/run.sh
 
 clean:

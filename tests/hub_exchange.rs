@@ -205,6 +205,13 @@ fn the_exchange_end_to_end() {
         "every basis confirmed by the broker"
     );
     outcomes(&halland_cfg, &ids, &hub, &mut seen);
+    // The killed hub signed no head over its last entries; the new one did so before consuming.
+    assert!(
+        hub.log()
+            .contains("signed a head over entries the previous run left unsigned"),
+        "{}",
+        hub.log()
+    );
     for id in &ids {
         assert_eq!(seen[id].outcome.to_string(), "OK", "{id}: {:?}", seen[id]);
     }

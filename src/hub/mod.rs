@@ -52,6 +52,7 @@ pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
     log_cfg.checkpoint_every = cfg.audit.checkpoint_every;
     let log = AuditLog::open(&cfg.audit.dir, log_cfg)
         .with_context(|| format!("opening the disclosure log in {}", cfg.audit.dir.display()))?;
+    sign_unsigned_tail(&log)?;
     let deliverer = Deliverer::new(cfg.delivery.clone(), cfg.receivers.values())
         .context("the hub's delivery certificate")?;
     Ok(Pipeline::new(
@@ -64,6 +65,27 @@ pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
         cfg.receivers.clone(),
         cfg.consume.per_receiver,
     ))
+}
+
+/// A hub that was killed (SIGKILL, power loss) never signed a head over its last entries, so
+/// exports and proofs would leave them out until the next checkpoint. Signing at start closes
+/// that gap: the entries were flushed before anything was acknowledged, so they are the log's.
+fn sign_unsigned_tail(log: &AuditLog) -> anyhow::Result<()> {
+    let signed = log
+        .latest_head()
+        .context("reading the log's latest signed head")?
+        .map_or(0, |h| h.tree_size);
+    if signed < log.size() {
+        let head = log
+            .sign_head()
+            .context("signing a head over the entries a previous run left unsigned")?;
+        tracing::info!(
+            unsigned = head.tree_size - signed,
+            tree_size = head.tree_size,
+            "signed a head over entries the previous run left unsigned (it did not stop cleanly)"
+        );
+    }
+    Ok(())
 }
 
 /// Runs the hub until `shutdown` resolves, then finishes what is in flight.
