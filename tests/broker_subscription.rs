@@ -1,8 +1,8 @@
 //! `Subscription::next` is cancel-safe against a real broker: the hub waits for it inside a
-//! `select!` beside its finished tasks, so it is dropped mid-way all the time. When subscribing
-//! happened inside `next`, a cancellation after `basic.consume` reached the broker left a consumer
-//! that nobody read, holding a prefetch of messages unacknowledged (found by `make cluster-test`:
-//! a hub with seven consumers on the submit queue, 192 bases stuck).
+//! `select!` beside its finished tasks, so it is dropped mid-way all the time. Before the fix, a
+//! cancellation after `basic.consume` reached the broker left a consumer that nobody read, holding
+//! a prefetch of messages unacknowledged (found by `make cluster-test`: a hub with seven consumers
+//! on the submit queue, 192 bases stuck).
 
 mod common;
 
@@ -74,11 +74,6 @@ async fn cancelling_next_leaves_one_consumer_and_loses_no_message() {
         .filter(|l| l.trim() == topology::SUBMIT_QUEUE)
         .count();
     assert_eq!(on_submit, 1, "consumers:\n{consumers}");
-    assert_eq!(
-        submit.subscribes(),
-        1,
-        "one subscribe, however often `next` was cancelled"
-    );
 
     // Dropping the subscription gives its consumer up.
     drop(submit);

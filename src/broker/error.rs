@@ -30,9 +30,6 @@ pub enum BrokerError {
     Unconfirmed(String),
     #[error("not a basis: {0}")]
     NotABasis(String),
-    /// The task consuming the queue stopped without an error to report (a bug, not the broker).
-    #[error("the subscription to {queue} ended")]
-    SubscriptionEnded { queue: String },
 }
 
 impl BrokerError {
