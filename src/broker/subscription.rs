@@ -8,17 +8,19 @@
 //! subscribe cancelled after `basic.consume` reached the broker but before the consumer was kept
 //! used to leave a consumer nobody read, holding a full prefetch unacknowledged until the
 //! connection closed (`make cluster-test`: seven consumers on one hub's connection, 192 bases
-//! stuck). The channel is therefore kept from the moment it is opened, and a subscribe that finds
-//! one without a consumer closes it first: the broker cancels its consumer and requeues what it
-//! held.
+//! stuck). Closing such a channel afterwards is not enough either: each message it had been handed
+//! goes back with one more delivery counted, and the quorum queue's delivery limit parks it. So a
+//! subscribe in progress is kept as a future of its own and the next call resumes it.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
-use lapin::Consumer;
+use lapin::{Channel, Consumer};
 
 use super::backoff::Backoff;
 use super::error::BrokerError;
@@ -33,10 +35,14 @@ pub struct Subscription {
     /// The consumer's channel: watched, because a consumer stream is not always ended when its
     /// connection goes (seen after a cluster node stopped: no socket left, the stream pending
     /// forever, the queue without a consumer).
-    channel: Option<lapin::Channel>,
+    channel: Option<Channel>,
+    /// A subscribe under way, resumed by the next call if the last one was cancelled.
+    subscribing: Option<Subscribing>,
     backoff: Backoff,
     subscribes: u32,
 }
+
+type Subscribing = Pin<Box<dyn Future<Output = Result<(Channel, Consumer), BrokerError>> + Send>>;
 
 impl Subscription {
     /// Nothing happens until [`Subscription::next`]; `prefetch` bounds the unacknowledged
@@ -48,6 +54,7 @@ impl Subscription {
             prefetch,
             consumer: None,
             channel: None,
+            subscribing: None,
             backoff: Backoff::default(),
             subscribes: 0,
         }
@@ -56,26 +63,30 @@ impl Subscription {
     /// Subscribes now, so a refusal (ACCESS_REFUSED on someone else's queue, NOT_FOUND) comes
     /// back at once instead of at the first `next`.
     pub async fn subscribe(&mut self) -> Result<(), BrokerError> {
-        if self.consumer.is_none() {
-            if let Some(abandoned) = self.channel.take() {
-                close_in_background(abandoned, "subscribe interrupted");
-            }
+        if self.subscribing.is_none() {
+            self.subscribes += 1;
+            let session = self.session.clone();
+            let queue = self.queue.clone();
+            let prefetch = self.prefetch;
+            let tag = format!("ih-{}-{}", self.queue, self.subscribes);
+            self.subscribing = Some(Box::pin(async move {
+                let ch = session.new_channel().await?;
+                ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
+                let consumer = ch
+                    .basic_consume(
+                        queue.as_str().into(),
+                        tag.as_str().into(),
+                        BasicConsumeOptions::default(),
+                        FieldTable::default(),
+                    )
+                    .await?;
+                Ok((ch, consumer))
+            }));
         }
-        let ch = self.session.new_channel().await?;
-        // Kept before anything can be cancelled, so an interrupted subscribe is cleaned up.
-        self.channel = Some(ch.clone());
-        ch.basic_qos(self.prefetch, BasicQosOptions::default())
-            .await?;
-        self.subscribes += 1;
-        let tag = format!("ih-{}-{}", self.queue, self.subscribes);
-        let consumer = ch
-            .basic_consume(
-                self.queue.as_str().into(),
-                tag.as_str().into(),
-                BasicConsumeOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
+        let done = self.subscribing.as_mut().expect("set above").await;
+        self.subscribing = None;
+        let (ch, consumer) = done?;
+        self.channel = Some(ch);
         self.consumer = Some(consumer);
         Ok(())
     }
@@ -142,21 +153,16 @@ impl Subscription {
 
 impl Drop for Subscription {
     /// Gives the consumer up, so what it holds unacknowledged goes back to the queue now rather
-    /// than when the connection closes.
+    /// than when the connection closes. The close runs in a task of its own (a `Drop` cannot
+    /// wait); outside a runtime the connection's end does it.
     fn drop(&mut self) {
-        if let Some(ch) = self.channel.take() {
-            close_in_background(ch, "unsubscribed");
-        }
-    }
-}
-
-/// Closes a channel from a task of its own, so neither a cancelled caller nor a `Drop` can stop
-/// it half-way. Outside a runtime there is nothing to close with; the connection's end does it.
-fn close_in_background(ch: lapin::Channel, why: &'static str) {
-    if let Ok(rt) = tokio::runtime::Handle::try_current() {
+        let (Some(ch), Ok(rt)) = (self.channel.take(), tokio::runtime::Handle::try_current())
+        else {
+            return;
+        };
         rt.spawn(async move {
             if ch.status().connected() {
-                let _ = ch.close(200, why.into()).await;
+                let _ = ch.close(200, "unsubscribed".into()).await;
             }
         });
     }
