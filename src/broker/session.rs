@@ -71,6 +71,22 @@ impl Session {
         self.connects.load(Ordering::Relaxed)
     }
 
+    /// Whether a channel opened when [`Session::connects`] was `generation` has lost its
+    /// connection: the session reconnected since, or its connection is no longer open. lapin does
+    /// not always end a consumer's stream, nor mark its channel closed, when the connection dies
+    /// under it (seen in `make chaos` and `make cluster-test`: readers waiting forever after a
+    /// broker restart), so a consumer asks this as well.
+    pub fn connection_lost_since(&self, generation: u64) -> bool {
+        if self.connects() != generation {
+            return true;
+        }
+        match self.live.try_lock() {
+            Ok(live) => !live.as_ref().is_some_and(|l| l.conn.status().connected()),
+            // Someone is taking a channel or reconnecting right now: ask again later.
+            Err(_) => false,
+        }
+    }
+
     /// The node (an index into the endpoint's addresses) connected last, or to be tried first.
     pub fn current_node(&self) -> usize {
         self.node.load(Ordering::Relaxed)

@@ -36,13 +36,17 @@ pub struct Subscription {
     /// connection goes (seen after a cluster node stopped: no socket left, the stream pending
     /// forever, the queue without a consumer).
     channel: Option<Channel>,
+    /// The session's connection count when the channel was opened (see
+    /// [`Session::connection_lost_since`]).
+    generation: u64,
     /// A subscribe under way, resumed by the next call if the last one was cancelled.
     subscribing: Option<Subscribing>,
     backoff: Backoff,
     subscribes: u32,
 }
 
-type Subscribing = Pin<Box<dyn Future<Output = Result<(Channel, Consumer), BrokerError>> + Send>>;
+type Subscribing =
+    Pin<Box<dyn Future<Output = Result<(Channel, Consumer, u64), BrokerError>> + Send>>;
 
 impl Subscription {
     /// Nothing happens until [`Subscription::next`]; `prefetch` bounds the unacknowledged
@@ -54,6 +58,7 @@ impl Subscription {
             prefetch,
             consumer: None,
             channel: None,
+            generation: 0,
             subscribing: None,
             backoff: Backoff::default(),
             subscribes: 0,
@@ -71,6 +76,7 @@ impl Subscription {
             let tag = format!("ih-{}-{}", self.queue, self.subscribes);
             self.subscribing = Some(Box::pin(async move {
                 let ch = session.new_channel().await?;
+                let generation = session.connects();
                 ch.basic_qos(prefetch, BasicQosOptions::default()).await?;
                 let consumer = ch
                     .basic_consume(
@@ -80,13 +86,14 @@ impl Subscription {
                         FieldTable::default(),
                     )
                     .await?;
-                Ok((ch, consumer))
+                Ok((ch, consumer, generation))
             }));
         }
         let done = self.subscribing.as_mut().expect("set above").await;
         self.subscribing = None;
-        let (ch, consumer) = done?;
+        let (ch, consumer, generation) = done?;
         self.channel = Some(ch);
+        self.generation = generation;
         self.consumer = Some(consumer);
         Ok(())
     }
@@ -113,11 +120,14 @@ impl Subscription {
             }
             let consumer = self.consumer.as_mut().expect("subscribed above");
             let channel = self.channel.clone();
+            let (session, generation) = (self.session.clone(), self.generation);
             let gone = async move {
                 // Checked once a second: cheap, and the only sign when the stream stays silent.
                 loop {
                     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
-                    if !channel.as_ref().is_some_and(|c| c.status().connected()) {
+                    if !channel.as_ref().is_some_and(|c| c.status().connected())
+                        || session.connection_lost_since(generation)
+                    {
                         return;
                     }
                 }
@@ -125,7 +135,7 @@ impl Subscription {
             let next = tokio::select! {
                 n = consumer.next() => n,
                 _ = gone => {
-                    tracing::warn!(queue = %self.queue, "consumer's channel closed without ending the stream; resubscribing");
+                    tracing::warn!(queue = %self.queue, "consumer's channel or connection gone without ending the stream; resubscribing");
                     None
                 }
             };
