@@ -275,6 +275,12 @@ fn run() -> anyhow::Result<bool> {
     hub.start()?;
     // Publishing starts once the hub consumes, so answers follow confirms from the start.
     hub.wait_for_log("hub consuming", Duration::from_secs(120))?;
+    // The regions' readers log what their subscriptions do (resubscribes, lost consumers) here.
+    let readers_log = std::fs::File::create(out.join("readers.log"))?;
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(readers_log))
+        .with_ansi(false)
+        .try_init();
     let observer = observe::Observer::start(&out, &orgs)?;
 
     // ---- publish, with faults

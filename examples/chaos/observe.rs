@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
-use invoice_hub::broker::{Notice, RegionConfig, Session, StatusMessage, Subscription};
-use lapin::options::BasicAckOptions;
+use invoice_hub::broker::{settle, Notice, RegionConfig, Session, StatusMessage, Subscription};
 
 /// Everything the regions were told, per basis id.
 #[derive(Default)]
@@ -128,6 +127,6 @@ async fn consume(
             }
         }
         // A lost ack (the broker restarting) brings the message again: it is counted as a repeat.
-        let _ = d.ack(BasicAckOptions::default()).await;
+        let _ = settle::ack(&d).await;
     }
 }

@@ -30,6 +30,8 @@ pub enum BrokerError {
     Unconfirmed(String),
     #[error("not a basis: {0}")]
     NotABasis(String),
+    #[error("the broker did not take the acknowledgement in {secs} s (connection lost?); the message will come again")]
+    NotSettled { secs: u64 },
 }
 
 impl BrokerError {
@@ -43,7 +45,8 @@ impl BrokerError {
             }
             BrokerError::Unroutable { .. }
             | BrokerError::Unconfirmed(_)
-            | BrokerError::Unreachable { .. } => true,
+            | BrokerError::Unreachable { .. }
+            | BrokerError::NotSettled { .. } => true,
             _ => false,
         }
     }

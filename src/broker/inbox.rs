@@ -56,7 +56,7 @@ where
                 handle(&d)?;
                 // A lost ack means the message comes again: readers print it twice, never zero
                 // times.
-                if let Err(e) = d.ack(BasicAckOptions::default()).await {
+                if let Err(e) = super::settle::ack(&d).await {
                     tracing::warn!(error = %e, "ack failed; the message will be delivered again");
                 }
             }

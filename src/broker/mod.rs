@@ -6,7 +6,8 @@
 //! `user_id` that is not that user: the hub learns who sent a basis without trusting the document.
 //! lapin's own auto-recovery is young, so [`session`] supervises a connection and reconnects with
 //! [`backoff`]; [`publisher`] turns publisher confirms into "confirmed or told why not";
-//! [`subscription`] is a consumer that survives a broker restart. [`messages`] are the JSON
+//! [`subscription`] is a consumer that survives a broker restart, [`settle`] acknowledges with a
+//! time limit. [`messages`] are the JSON
 //! bodies the hub sends back (status, notice), [`region`] is a region's adapter configuration.
 
 pub mod backoff;
@@ -18,6 +19,7 @@ pub mod messages;
 pub mod publisher;
 pub mod region;
 pub mod session;
+pub mod settle;
 pub mod subscription;
 pub mod topology;
 

@@ -33,11 +33,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use lapin::message::Delivery;
-use lapin::options::{BasicAckOptions, BasicNackOptions, BasicRejectOptions};
 use tokio::task::JoinSet;
 
 use crate::audit::{AuditLog, LogConfig, LogSigningKey, PatientKey};
-use crate::broker::{topology, Publisher, Session, Subscription};
+use crate::broker::{settle, topology, Publisher, Session, Subscription};
 use crate::policy::PolicySet;
 use crate::validate::xsd::Schema;
 
@@ -178,13 +177,15 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
                     return;
                 }
             }
-            if let Err(e) = d.acker.ack(BasicAckOptions::default()).await {
+            if let Err(e) = settle::ack(&d).await {
                 tracing::warn!(basis_id = %status.basis_id, error = %e, "ack lost: the basis will come again and be answered from the log");
             }
         }
         Verdict::Park { basis_id, why } => {
             tracing::error!(basis_id = %basis_id, reason = %why, "parked for an operator");
-            let _ = d.acker.reject(BasicRejectOptions { requeue: false }).await;
+            if let Err(e) = settle::reject(&d).await {
+                tracing::warn!(basis_id = %basis_id, error = %e, "reject lost: the basis will come again");
+            }
         }
         Verdict::Retry { why } => {
             tracing::error!(reason = %why, "the hub could not finish a basis; it will come again");
@@ -194,13 +195,8 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
     }
 }
 
-/// Gives the message back to the queue: it comes again and is finished from the log.
+/// Gives the message back to the queue: it comes again and is finished from the log (and if the
+/// nack is lost with the connection, it comes again all the same).
 async fn requeue(d: &Delivery) {
-    let _ = d
-        .acker
-        .nack(BasicNackOptions {
-            requeue: true,
-            ..Default::default()
-        })
-        .await;
+    let _ = settle::requeue(d).await;
 }
