@@ -30,17 +30,7 @@ PREFETCH=32
 IN_FLIGHT=64
 
 [ -x "$BIN" ] || { echo "cluster-test: $BIN is missing (make build)" >&2; exit 2; }
-# A free loopback port, never one this script handed out before: the OS may offer the same port
-# again once its probe socket is closed (make chaos once gave two stores the same port).
-free_port() {
-    local p
-    while :; do
-        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        grep -qx "$p" "$OUT/ports.given" 2>/dev/null || break
-    done
-    echo "$p" >>"$OUT/ports.given"
-    echo "$p"
-}
+. scripts/ports.sh  # free_port (the script runs from the repository root)
 step() { printf '\n== %s  (%s)\n' "$*" "$(date +%T)"; }
 die() { echo "cluster-test: FAILED: $*" >&2; exit 1; }
 

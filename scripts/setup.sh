@@ -30,17 +30,7 @@ declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Hal
 declare -A REGION_FILE=([2321000016]=stockholm [2321000115]=halland [2321000131]=vgr)
 
 [ -x "$BIN" ] || { echo "setup: $BIN is missing (make build)" >&2; exit 1; }
-# A free loopback port, never one this script handed out before: the OS may offer the same port
-# again once its probe socket is closed (make chaos once gave two stores the same port).
-free_port() {
-    local p
-    while :; do
-        p=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-        grep -qx "$p" "$OUT/ports.given" 2>/dev/null || break
-    done
-    echo "$p" >>"$OUT/ports.given"
-    echo "$p"
-}
+. scripts/ports.sh  # free_port (the script runs from the repository root)
 rm -rf "$OUT" && mkdir -p "$OUT"
 
 "$BIN" pki dev --out "$OUT/pki" --regions 01,13,14 >/dev/null
