@@ -36,7 +36,7 @@ fn the_exchange_end_to_end() {
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 2);
     {
         let p = &mut c.health_care_services_specification_line[0].healthcare_performed[0];
-        p.activity.medical_field_code = "911".into();
+        p.activity.medical_field_code = "901".into();
         p.diagnosis = None;
         p.treatment = None;
     }

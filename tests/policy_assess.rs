@@ -496,7 +496,7 @@ fn rules_match_per_unit_of_care_and_remove_only_there() {
     // Only the second line's first unit of care is psychiatric (no diagnosis, no treatment, as
     // ÖR33 demands), and gets a reduced-fee category the rule removes.
     let second = &mut claim.health_care_services_specification_line[1].healthcare_performed[0];
-    second.activity.medical_field_code = "911".into();
+    second.activity.medical_field_code = "901".into();
     second.diagnosis = None;
     second.treatment = None;
     second.invoiced_amount_details.patient_fee_reduced_category = Some("03".into());

@@ -339,7 +339,9 @@ pub const CONTRACEPTION_ICD: &[&str] = &["Z30.0", "Z30.4"];
 pub const CONTRACEPTION_ATC: &[&str] = &["G03AC08", "G02BA03"];
 
 /// Socialstyrelsen medical field codes ("medicinska verksamhetsområden") used by the generator.
-/// Every code here must be in the register under `schemas/` (ÖR49); a unit test checks that.
+/// Every code here is one of the 138 the official Schematron's R49 accepts (the register under
+/// `schemas/`); a unit test checks that, and `tests/gen_official.rs` checks 5 000 generated bases.
+/// Repeated entries weight the draw: most contacts are primary care and general psychiatry.
 pub mod field {
     /// Somatic specialist fields with the clinic name they stand for.
     pub const SOMATIC: &[(&str, &str)] = &[
@@ -350,12 +352,21 @@ pub mod field {
         ("311", "Ortopedkliniken"),
     ];
     pub const GYNAECOLOGY: (&str, &str) = ("421", "Kvinnokliniken");
-    pub const YOUTH_CLINIC: (&str, &str) = ("050", "Ungdomsmottagningen");
-    pub const PRIMARY_CARE: (&str, &str) = ("010", "Vårdcentralen");
+    /// Counselling and contraception: a youth clinic under women's health care.
+    pub const YOUTH_CLINIC: (&str, &str) = ("421", "Ungdomsmottagningen");
+    /// Primary care: health centres, district nurses and the out-of-hours clinic.
+    pub const PRIMARY_CARE: &[(&str, &str)] = &[
+        ("020", "Vårdcentralen"),
+        ("020", "Vårdcentralen"),
+        ("020", "Distriktssköterskemottagningen"),
+        ("011", "Närakuten"),
+    ];
     /// Psychiatry: codes starting with 9 (ÖR33).
     pub const PSYCHIATRY: &[(&str, &str)] = &[
         ("901", "Psykiatriska kliniken"),
+        ("901", "Psykiatriska kliniken"),
         ("931", "Barn- och ungdomspsykiatrin"),
+        ("971", "Psykosmottagningen"),
     ];
 
     /// The clinic of a somatic field code.
@@ -438,11 +449,8 @@ mod tests {
         let register = MedicalFieldCodes::embedded();
         let mut all: Vec<&str> = field::SOMATIC.iter().map(|f| f.0).collect();
         all.extend(field::PSYCHIATRY.iter().map(|f| f.0));
-        all.extend([
-            field::GYNAECOLOGY.0,
-            field::YOUTH_CLINIC.0,
-            field::PRIMARY_CARE.0,
-        ]);
+        all.extend(field::PRIMARY_CARE.iter().map(|f| f.0));
+        all.extend([field::GYNAECOLOGY.0, field::YOUTH_CLINIC.0]);
         all.extend(SOMATIC.iter().map(|c| c.field));
         for code in all {
             assert!(

@@ -210,7 +210,10 @@ fn performed_line(
             let f = *pick(rng, field::PSYCHIATRY);
             (f, f.0)
         }
-        Kind::PrimaryCare => (field::PRIMARY_CARE, field::PRIMARY_CARE.0),
+        Kind::PrimaryCare => {
+            let f = *pick(rng, field::PRIMARY_CARE);
+            (f, f.0)
+        }
         Kind::Abortion => (field::GYNAECOLOGY, field::GYNAECOLOGY.0),
         Kind::Contraception => (field::YOUTH_CLINIC, field::YOUTH_CLINIC.0),
     };

@@ -161,7 +161,7 @@ mod tests {
     fn the_built_in_list_parses_and_has_the_common_fields() {
         let c = MedicalFieldCodes::embedded();
         for code in [
-            "010", "101", "107", "201", "311", "451", "501", "901", "931",
+            "003", "020", "101", "107", "201", "311", "421", "901", "931", "993",
         ] {
             assert!(c.contains(code), "{code}");
         }
@@ -169,9 +169,32 @@ mod tests {
         assert!(!c.contains("10"));
         assert!(!c.contains("1010"));
         assert_eq!(c.name("101"), Some("Internmedicin"));
-        assert!(c.len() > 40);
         assert!(c.codes().iter().any(|c| c.starts_with('9')));
     }
+
+    /// The built-in list is the official Schematron's, code for code
+    /// (`../shared/contract/medical-field-codes-official.txt`, copied into the test below).
+    #[test]
+    fn the_built_in_list_is_the_official_one() {
+        let c = MedicalFieldCodes::embedded();
+        assert_eq!(c.len(), 138);
+        assert_eq!(
+            c.codes().join(" "),
+            OFFICIAL.split_whitespace().collect::<Vec<_>>().join(" ")
+        );
+        // Codes the earlier reconstruction had and the official file does not.
+        for code in ["010", "030", "040", "050", "060"] {
+            assert!(!c.contains(code), "{code}");
+        }
+    }
+
+    const OFFICIAL: &str = "003 009 011 014 015 016 019 020 021 022 023 024 041 045 046 056 061 \
+        076 086 096 100 101 105 107 108 109 111 121 131 141 142 151 156 161 171 181 201 203 206 \
+        207 211 215 221 231 241 243 246 249 251 301 303 304 306 311 312 316 321 331 335 341 351 \
+        361 371 401 411 412 413 421 431 441 451 511 515 521 531 532 541 551 552 553 561 564 565 \
+        566 567 570 571 572 573 581 601 611 711 712 713 715 721 722 731 741 751 761 762 763 811 \
+        821 831 832 841 845 851 881 882 883 892 893 894 895 896 901 906 928 931 943 944 945 948 \
+        950 951 952 953 954 955 956 957 971 991 993";
 
     #[test]
     fn bad_lines_name_file_and_line() {
