@@ -135,3 +135,77 @@ fn max_bytes_is_applied() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stdout(&o).contains("SAFETY-SIZE"));
 }
+
+/// A basis the contract's text accepts and an official receiver rejects: its invoice period
+/// ends on the issue date (R20 in the official file is strict) and a currency code has a
+/// leading space (R35 compares untrimmed).
+fn officially_rejected(dir: &std::path::Path) -> PathBuf {
+    let raw = std::fs::read_to_string(data_dir().join("outpatient_patient_specific.xml")).unwrap();
+    let raw = raw.replacen(
+        "<urn1:code>SEK</urn1:code>",
+        "<urn1:code> SEK</urn1:code>",
+        1,
+    );
+    let raw = raw.replacen(
+        "</urn1:healthcareVisitDateTime>",
+        "</urn1:healthcareVisitDateTime>\n            <urn1:invoicePeriod><urn1:start>20261115</urn1:start><urn1:end>20261115</urn1:end></urn1:invoicePeriod>",
+        1,
+    );
+    let p = dir.join("official.xml");
+    std::fs::write(&p, raw).unwrap();
+    p
+}
+
+#[test]
+fn the_default_profile_warns_where_an_official_receiver_rejects_and_exits_zero() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = officially_rejected(tmp.path());
+    let o = run(&["--today", "20261122", doc.to_str().unwrap()]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{out}");
+    assert!(out.contains(": OK (ZVF"), "{out}");
+    for rule in ["R20", "R35"] {
+        assert!(
+            out.lines().any(
+                |l| l.trim_start().starts_with(&format!("warning: {rule} at "))
+                    && l.contains("a receiver running the official Schematron will reject this")
+            ),
+            "{rule}: {out}"
+        );
+    }
+    let o = run(&[
+        "--today",
+        "20261122",
+        "--format",
+        "json",
+        doc.to_str().unwrap(),
+    ]);
+    let line: serde_json::Value = serde_json::from_str(stdout(&o).trim()).unwrap();
+    assert_eq!(line["result"], "OK");
+    assert_eq!(line["warnings"].as_array().unwrap().len(), 2, "{line}");
+}
+
+#[test]
+fn the_official_profile_rejects_what_an_official_receiver_rejects_and_exits_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let doc = officially_rejected(tmp.path());
+    let o = run(&[
+        "--today",
+        "20261122",
+        "--profile",
+        "official-schematron",
+        doc.to_str().unwrap(),
+    ]);
+    let out = stdout(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(out.contains("ERROR (ZVF"), "{out}");
+    assert!(out.contains("  R20 at /claimSpecification/"), "{out}");
+    assert!(
+        out.contains("  R35 at /claimSpecification/payableAmount/currency"),
+        "{out}"
+    );
+    assert!(!out.contains("warning:"), "{out}");
+    let bad = run(&["--profile", "schematron", doc.to_str().unwrap()]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("official-schematron"));
+}

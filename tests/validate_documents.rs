@@ -44,8 +44,16 @@ fn an_invalid_document_answers_error_with_the_report() {
     assert_eq!(resp.result_code, ResultCode::Error);
     let comment = resp.comment.clone().unwrap();
     assert!(comment.contains("ZVF23210002552611000150"), "{comment}");
+    // One finding per line, in the form an official producer writes.
     assert!(
-        comment.contains("XSD at /claimSpecification/issueDate"),
+        comment.contains(
+            "/ Location: /urn1:ProcessClaimSpecification/urn1:claimSpecification/urn2:issueDate \
+             / Id: XSD / Test: the contract's XML schema"
+        ),
+        "{comment}"
+    );
+    assert!(
+        comment.lines().nth(1).unwrap().starts_with("Error: "),
         "{comment}"
     );
     let xml = resp.to_xml();

@@ -14,7 +14,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
-use crate::validate::{Finding, Limits, Report, RuleContext, Validator};
+use crate::validate::{Finding, Limits, Profile, Report, RuleContext, Validator};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -33,7 +33,10 @@ pub enum Format {
     after_help = "Each file goes through every layer the receiving region applies: safety limits on \
 the raw bytes (size, UTF-8, no DOCTYPE or entities, nesting depth), the contract's XSD (libxml2), \
 then the business rules ÖR1–ÖR52 and the identifier checks. Every problem is reported with its \
-rule id, the element path and a message.\n\n\
+rule id, the element path and a message. Under the default profile (the contract's text) a \
+'warning:' line says where a receiver running the official Schematron will reject the basis \
+anyway (e.g. an invoice period ending on the issue date, R20); warnings do not change the exit \
+status.\n\n\
 Exit status: 0 when every file is valid, 1 when any file is invalid, 2 for usage or I/O errors \
 (a file that cannot be read; the other files are still checked).\n\n\
 Examples:\n  \
@@ -41,7 +44,8 @@ invoice-hub validate basis.xml\n  \
 invoice-hub validate --format json out/ > report.jsonl\n  \
 invoice-hub validate --format response basis.xml   # the answer a receiver would send\n  \
 invoice-hub validate --today 20261130 --max-bytes 1048576 a.xml b.xml\n  \
-invoice-hub validate --medical-field-codes /etc/invoice-hub/mvo.txt basis.xml"
+invoice-hub validate --medical-field-codes /etc/invoice-hub/mvo.txt basis.xml\n  \
+invoice-hub validate --profile official-schematron basis.xml   # as an official receiver would"
 )]
 pub struct Args {
     /// Files to check; a directory is walked for *.xml files (sorted).
@@ -72,9 +76,21 @@ pub struct Args {
     #[arg(long, value_name = "FILE")]
     pub medical_field_codes: Option<PathBuf>,
 
+    /// Whose verdict to give: `contract` (the contract's text, with the project's stricter
+    /// identifier and code-list checks; it warns where a receiver running the official
+    /// Schematron will reject a basis) or `official-schematron` (what that file says, quirks
+    /// included; exit 1 on its findings). See docs/validation.md, "Conformance".
+    #[arg(long, value_name = "PROFILE", default_value = "contract", value_parser = parse_profile)]
+    pub profile: Profile,
+
     /// Worker threads (default: the number of CPUs).
     #[arg(long, value_name = "N")]
     pub jobs: Option<usize>,
+}
+
+pub(crate) fn parse_profile(s: &str) -> Result<Profile, String> {
+    s.parse()
+        .map_err(|e: crate::validate::profile::UnknownProfile| e.to_string())
 }
 
 pub(crate) fn parse_day(s: &str) -> Result<NaiveDate, String> {
@@ -93,6 +109,9 @@ struct JsonLine<'a> {
     id: Option<&'a str>,
     result: &'static str,
     errors: &'a [Finding],
+    /// What a receiver running the official Schematron would reject beyond `errors`.
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    warnings: &'a [Finding],
 }
 
 pub fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -106,7 +125,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     let today = args
         .today
         .unwrap_or_else(|| chrono::Local::now().date_naive());
-    let mut rules = RuleContext::new(today);
+    let mut rules = RuleContext::new(today).with_profile(args.profile);
     if let Some(path) = &args.medical_field_codes {
         rules = rules
             .with_medical_field_codes_file(path)
@@ -123,7 +142,8 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     .with_limits(Limits {
         max_bytes: args.max_bytes,
         ..Limits::default()
-    });
+    })
+    .with_official_warnings();
 
     let jobs = args
         .jobs
@@ -263,6 +283,9 @@ fn print(
                     writeln!(out, "  {f}")?;
                 }
             }
+            for w in &r.warnings {
+                writeln!(out, "  warning: {} at {}: {}", w.rule, w.path, w.message)?;
+            }
         }
         (Format::Json, Outcome::Checked(r)) => {
             let line = JsonLine {
@@ -270,6 +293,7 @@ fn print(
                 id: r.id.as_deref(),
                 result: if r.is_valid() { "OK" } else { "ERROR" },
                 errors: &r.findings,
+                warnings: &r.warnings,
             };
             writeln!(out, "{}", serde_json::to_string(&line)?)?;
         }

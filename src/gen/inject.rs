@@ -49,7 +49,7 @@ pub const INJECTIONS: &[Injection] = &[
     },
     Injection {
         rule: "ÖR3",
-        apply: or3_supplier_org_length,
+        apply: or3_supplier_org_missing,
     },
     Injection {
         rule: "ÖR4",
@@ -58,10 +58,6 @@ pub const INJECTIONS: &[Injection] = &[
     Injection {
         rule: "ÖR5",
         apply: or5_payable_amount,
-    },
-    Injection {
-        rule: "ÖR6",
-        apply: or6_net_amount,
     },
     Injection {
         rule: "ÖR7",
@@ -149,7 +145,7 @@ pub const INJECTIONS: &[Injection] = &[
     },
     Injection {
         rule: "ÖR28",
-        apply: or28_net_with_charge,
+        apply: or28_net_amount,
     },
     Injection {
         rule: "ÖR29",
@@ -217,7 +213,7 @@ pub const INJECTIONS: &[Injection] = &[
     },
     Injection {
         rule: "ÖR46",
-        apply: or46_customer_org_length,
+        apply: or46_customer_org_missing,
     },
     Injection {
         rule: "ÖR47",
@@ -226,6 +222,10 @@ pub const INJECTIONS: &[Injection] = &[
     Injection {
         rule: "ÖR48",
         apply: or48_gln_length,
+    },
+    Injection {
+        rule: "ÖR48",
+        apply: or48_org_hyphen,
     },
     Injection {
         rule: "ÖR49",
@@ -398,20 +398,47 @@ fn hyphenated_org(p: &mut crate::claim::Party) -> bool {
     }
 }
 
-fn or3_supplier_org_length(
+/// ÖR3: the supplier's organisation number sent under another root, so the basis has none.
+/// (A wrong length is ÖR48, as the official Schematron reports it: [`or48_org_hyphen`].)
+fn or3_supplier_org_missing(
     c: &mut ClaimSpecification,
-    _: &mut ChaCha8Rng,
+    r: &mut ChaCha8Rng,
     _: &InjectContext,
 ) -> bool {
-    hyphenated_org(&mut c.supplier_party)
+    org_under_other_root(&mut c.supplier_party, r)
 }
 
-fn or46_customer_org_length(
+/// ÖR46: the same for the customer.
+fn or46_customer_org_missing(
     c: &mut ClaimSpecification,
-    _: &mut ChaCha8Rng,
+    r: &mut ChaCha8Rng,
     _: &InjectContext,
 ) -> bool {
-    hyphenated_org(&mut c.customer_party)
+    org_under_other_root(&mut c.customer_party, r)
+}
+
+fn org_under_other_root(p: &mut crate::claim::Party, r: &mut ChaCha8Rng) -> bool {
+    let Some(id) = p
+        .identification
+        .iter_mut()
+        .find(|i| i.root == oid::ORG_NUMBER)
+    else {
+        return false;
+    };
+    id.root = (*["1.3.6", "1.2.752.29.4.71", "2.51.1.6.1"]
+        .choose(r)
+        .unwrap())
+    .into();
+    true
+}
+
+/// ÖR48: a hyphenated organisation number (11 characters), the commonest wrong length.
+fn or48_org_hyphen(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
+    if r.gen_bool(0.5) {
+        hyphenated_org(&mut c.supplier_party)
+    } else {
+        hyphenated_org(&mut c.customer_party)
+    }
 }
 
 fn or4_type_of_invoice(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
@@ -429,14 +456,15 @@ fn or5_payable_amount(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &Inject
     true
 }
 
-/// Net off by a few kronor on a line with (ÖR28) or without (ÖR6) a patientCareCharge; the
-/// payable amount follows, so ÖR5 still holds.
-fn net_off(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, with_charge: bool) -> bool {
+/// Net off by a few kronor on a line, with or without a patientCareCharge: ÖR28 (the contract's
+/// table calls the charge-less case ÖR6 too; the official Schematron and the validator report
+/// both as R28/ÖR28). The payable amount follows, so ÖR5 still holds.
+fn net_off(c: &mut ClaimSpecification, r: &mut ChaCha8Rng) -> bool {
     let delta = Decimal::new(r.gen_range(1..=100) * 100, 2);
     let done = on_line(
         c,
         r,
-        |p| p.invoiced_amount_details.patient_care_charge.is_some() == with_charge,
+        |_| true,
         |p, _| {
             add(
                 &mut p.invoiced_amount_details.patient_care_invoice_net_amount,
@@ -450,12 +478,8 @@ fn net_off(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, with_charge: bool) ->
     done
 }
 
-fn or6_net_amount(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
-    net_off(c, r, false)
-}
-
-fn or28_net_with_charge(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
-    net_off(c, r, true)
+fn or28_net_amount(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
+    net_off(c, r)
 }
 
 /// One random patient (index into the lines) satisfying `pred`.
@@ -492,7 +516,11 @@ fn or7_patient_id_root(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &Injec
 
 fn or8_county_length(c: &mut ClaimSpecification, r: &mut ChaCha8Rng, _: &InjectContext) -> bool {
     let longer = r.gen_bool(0.5);
-    match patient(c, r, |_| true) {
+    // Not an asylum seeker's line: their codes go without a code system, and a changed code
+    // would then also break ÖR40/ÖR41, which are checked whatever the length.
+    match patient(c, r, |p| {
+        p.patient_other_information.county.code_system.is_some()
+    }) {
         Some(p) => {
             let code = p
                 .patient_other_information
@@ -516,7 +544,11 @@ fn or9_municipality_length(
     _: &InjectContext,
 ) -> bool {
     let longer = r.gen_bool(0.5);
-    match patient(c, r, |_| true) {
+    // Not an asylum seeker's line: their codes go without a code system, and a changed code
+    // would then also break ÖR40/ÖR41, which are checked whatever the length.
+    match patient(c, r, |p| {
+        p.patient_other_information.county.code_system.is_some()
+    }) {
         Some(p) => {
             let code = p
                 .patient_other_information
@@ -608,7 +640,7 @@ fn or49_medical_field_code(
         |p| !psychiatry(p) || !inpatient(p),
         |p, r| {
             p.activity.medical_field_code =
-                (*["199", "100", "300", "499"].choose(r).unwrap()).into()
+                (*["199", "010", "300", "499"].choose(r).unwrap()).into()
         },
     )
 }

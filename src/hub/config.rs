@@ -10,6 +10,7 @@ use anyhow::{bail, Context};
 use serde::Deserialize;
 
 use crate::broker::Endpoint;
+use crate::validate::Profile;
 
 /// The whole configuration of one hub instance.
 #[derive(Debug, Clone, Deserialize)]
@@ -27,6 +28,29 @@ pub struct HubConfig {
     pub receivers: BTreeMap<String, String>,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub validation: ValidationSettings,
+}
+
+/// Which rule profile each sender's bases are checked under (docs/validation.md): the
+/// contract's text by default, or the official Schematron's verdict for a sender whose
+/// receivers run that file and who wants the hub to answer as they would.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSettings {
+    /// The profile for every sender not named in `senders`.
+    #[serde(default)]
+    pub profile: Profile,
+    /// Sending region (organisation number) → its profile.
+    #[serde(default)]
+    pub senders: BTreeMap<String, Profile>,
+}
+
+impl ValidationSettings {
+    /// The profile `sender`'s bases are checked under.
+    pub fn profile_of(&self, sender: &str) -> Profile {
+        self.senders.get(sender).copied().unwrap_or(self.profile)
+    }
 }
 
 /// How many messages the hub works on at once.
@@ -170,6 +194,11 @@ impl HubConfig {
         if self.receivers.is_empty() {
             bail!("`receivers` is empty: the hub could deliver to nobody");
         }
+        for org in self.validation.senders.keys() {
+            if !crate::broker::topology::is_org_number(org) {
+                bail!("`validation.senders.{org}`: not a 10-digit organisation number");
+            }
+        }
         for (org, url) in &self.receivers {
             if !crate::broker::topology::is_org_number(org) {
                 bail!("`receivers.{org}`: not a 10-digit organisation number");
@@ -179,5 +208,27 @@ impl HubConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sender_gets_its_own_profile_and_the_rest_the_default() {
+        let v: ValidationSettings = toml::from_str(
+            "profile = \"contract\"\n[senders]\n\"2321000115\" = \"official-schematron\"\n",
+        )
+        .unwrap();
+        assert_eq!(v.profile_of("2321000115"), Profile::OfficialSchematron);
+        assert_eq!(v.profile_of("2321000016"), Profile::Contract);
+        assert_eq!(
+            ValidationSettings::default().profile_of("2321000115"),
+            Profile::Contract
+        );
+        let e = toml::from_str::<ValidationSettings>("[senders]\n\"2321000115\" = \"strict\"\n")
+            .unwrap_err();
+        assert!(e.to_string().contains("official-schematron"), "{e}");
     }
 }

@@ -63,7 +63,8 @@ pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
         deliverer,
         cfg.receivers.clone(),
         cfg.consume.per_receiver,
-    ))
+    )
+    .with_validation(cfg.validation.clone()))
 }
 
 /// A hub that was killed (SIGKILL, power loss) never signed a head over its last entries, so

@@ -18,6 +18,7 @@ use chrono::{NaiveDate, Utc};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
+use super::config::ValidationSettings;
 use super::deliver::{Deliverer, DeliveryError};
 use super::journal::Journal;
 use crate::audit::{Digest, Event, PatientKey, PolicyRef, Query, Record};
@@ -26,7 +27,7 @@ use crate::claim::ClaimSpecification;
 use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome};
 use crate::store::basis_id_ok;
 use crate::validate::xsd::Schema;
-use crate::validate::{Finding, RuleContext, Validator};
+use crate::validate::{Finding, Profile, RuleContext, Validator};
 
 /// The sender is not who the document says.
 pub const RULE_SENDER: &str = "SENDER";
@@ -76,6 +77,8 @@ pub struct Pipeline {
     /// Two messages with one id (a re-publish racing its original, or other content under the
     /// same id) are handled one after the other, so the second sees what the first logged.
     id_locks: IdLocks,
+    /// Which rule profile each sender gets.
+    validation: ValidationSettings,
 }
 
 fn today() -> NaiveDate {
@@ -115,7 +118,14 @@ impl Pipeline {
             receivers,
             per_receiver,
             id_locks: IdLocks::default(),
+            validation: ValidationSettings::default(),
         }
+    }
+
+    /// Checks each sender's bases under the profile `validation` names for it.
+    pub fn with_validation(mut self, validation: ValidationSettings) -> Pipeline {
+        self.validation = validation;
+        self
     }
 
     /// Today's validator and assessor, made anew when the date changes.
@@ -172,7 +182,9 @@ impl Pipeline {
             };
         };
         let checks = self.today();
-        let validator = checks.validator.clone();
+        let validator = checks
+            .validator(self.validation.profile_of(&sender))
+            .clone();
         let body = m.body.clone();
         let report = match tokio::task::spawn_blocking(move || validator.validate(&body)).await {
             Ok(r) => r,
@@ -439,17 +451,32 @@ impl Pipeline {
 #[derive(Clone)]
 struct Day {
     day: NaiveDate,
+    /// The contract's rules; the assessor re-checks removals with these.
     validator: Validator,
+    /// The official Schematron's verdict, for senders configured to get it.
+    official: Validator,
     assessor: Assessor,
 }
 
 impl Day {
     fn new(day: NaiveDate, schema: &Arc<Schema>, policies: &Arc<crate::policy::PolicySet>) -> Day {
         let validator = Validator::with_schema(schema.clone(), RuleContext::new(day));
+        let official = Validator::with_schema(
+            schema.clone(),
+            RuleContext::new(day).with_profile(Profile::OfficialSchematron),
+        );
         Day {
             day,
             assessor: Assessor::new(policies.clone(), validator.clone()),
             validator,
+            official,
+        }
+    }
+
+    fn validator(&self, profile: Profile) -> &Validator {
+        match profile {
+            Profile::Contract => &self.validator,
+            Profile::OfficialSchematron => &self.official,
         }
     }
 }

@@ -5,12 +5,14 @@
 //! message a finance clerk understands.
 
 pub mod ids;
+pub mod profile;
 mod report;
 pub mod rules;
 pub mod safety;
 mod validator;
 pub mod xsd;
 
+pub use profile::{Origin, Profile};
 pub use report::Report;
 pub use rules::RuleContext;
 pub use safety::Limits;
@@ -29,6 +31,10 @@ pub struct Finding {
     pub path: String,
     /// What is wrong, in words a finance clerk understands.
     pub message: String,
+    /// Whether an official receiver makes this finding too, or only the contract's text or the
+    /// project's stricter checks do.
+    #[serde(default)]
+    pub origin: Origin,
 }
 
 impl Finding {
@@ -37,16 +43,33 @@ impl Finding {
         path: impl Into<String>,
         message: impl Into<String>,
     ) -> Self {
+        let rule = rule.into();
         Finding {
-            rule: rule.into(),
+            origin: Origin::of_rule(&rule),
+            rule,
             path: path.into(),
             message: message.into(),
         }
+    }
+
+    /// The same finding with another origin.
+    pub fn with_origin(mut self, origin: Origin) -> Self {
+        self.origin = origin;
+        self
     }
 }
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} at {}: {}", self.rule, self.path, self.message)
+        write!(f, "{} at {}: {}", self.rule, self.path, self.message)?;
+        match self.origin {
+            Origin::Project => {
+                f.write_str(" (the project's check; not in the official Schematron)")
+            }
+            Origin::Contract => {
+                f.write_str(" (the contract's text; not in the official Schematron)")
+            }
+            _ => Ok(()),
+        }
     }
 }

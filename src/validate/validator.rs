@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use super::profile::{rule_number, Profile};
 use super::report::Report;
 use super::rules::{self, RuleContext};
 use super::safety::{self, Limits};
@@ -28,6 +29,9 @@ pub struct Validator {
     schema: Arc<Schema>,
     limits: Limits,
     rules: Arc<RuleContext>,
+    /// The official Schematron's rules, run beside the contract's to warn where an official
+    /// receiver would reject what the contract accepts ([`Validator::with_official_warnings`]).
+    official: Option<Arc<RuleContext>>,
 }
 
 impl Validator {
@@ -42,7 +46,22 @@ impl Validator {
             schema,
             limits: Limits::default(),
             rules: Arc::new(rules),
+            official: None,
         }
+    }
+
+    /// Also runs the official Schematron's rules (on the same parsed document) and puts every
+    /// finding of theirs that the contract's rules do not make into [`Report::warnings`]: what
+    /// a sending region most wants to know before it sends. No effect when the validator
+    /// already follows the official profile.
+    pub fn with_official_warnings(mut self) -> Self {
+        if self.rules.profile() == Profile::Contract {
+            let ctx = (*self.rules)
+                .clone()
+                .with_profile(Profile::OfficialSchematron);
+            self.official = Some(Arc::new(ctx));
+        }
+        self
     }
 
     pub fn with_limits(mut self, limits: Limits) -> Self {
@@ -68,6 +87,7 @@ impl Validator {
             return Report {
                 id: None,
                 findings: vec![f],
+                warnings: Vec::new(),
                 claim: None,
             };
         }
@@ -76,15 +96,23 @@ impl Validator {
             return Report {
                 id: None,
                 findings,
+                warnings: Vec::new(),
                 claim: None,
             };
         }
         match ClaimSpecification::from_xml(bytes) {
             Ok(claim) => {
                 findings.extend(rules::check(bytes, &claim, &self.rules));
+                let warnings = match &self.official {
+                    Some(official) => {
+                        disagreements(&findings, rules::check(bytes, &claim, official))
+                    }
+                    None => Vec::new(),
+                };
                 Report {
                     id: Some(claim.id.clone()),
                     findings,
+                    warnings,
                     claim: Some(claim),
                 }
             }
@@ -95,11 +123,31 @@ impl Validator {
                 Report {
                     id: id_of(bytes),
                     findings,
+                    warnings: Vec::new(),
                     claim: None,
                 }
             }
         }
     }
+}
+
+/// The official findings with no contract finding of the same rule at the same place, each
+/// worded as the warning a sender reads.
+fn disagreements(contract: &[Finding], official: Vec<Finding>) -> Vec<Finding> {
+    let same = |o: &Finding, c: &Finding| {
+        c.path == o.path && rule_number(&c.rule).is_some_and(|n| rule_number(&o.rule) == Some(n))
+    };
+    official
+        .into_iter()
+        .filter(|o| !contract.iter().any(|c| same(o, c)))
+        .map(|o| Finding {
+            message: format!(
+                "a receiver running the official Schematron will reject this: {}",
+                o.message
+            ),
+            ..o
+        })
+        .collect()
 }
 
 /// The basis id of a document the model could not read, so the report can still name it.

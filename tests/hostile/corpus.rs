@@ -721,10 +721,6 @@ pub fn write_corpus() {
             "ÖR5",
             "payableAmount changed: no longer the sum of the lines' net amounts",
         ),
-        (
-            "ÖR6",
-            "a line's net amount changed against its gross, charge, allowance and discount",
-        ),
         ("ÖR26", "a patient-specific total that is not count × price"),
         ("ÖR27", "a gross amount that does not add up from its parts"),
         (

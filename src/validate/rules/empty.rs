@@ -5,6 +5,8 @@
 //!
 //! Empty means: no child element and no character data other than whitespace. A foreign
 //! (extension) element that carries attributes is not empty: the attributes are its content.
+//! The official Schematron reads it otherwise (profile `official-schematron`): whitespace is
+//! content, attributes are not.
 
 use quick_xml::events::Event;
 use quick_xml::Reader;
@@ -48,6 +50,8 @@ fn has_attributes(start: &quick_xml::events::BytesStart) -> bool {
 }
 
 pub(super) fn check(raw: &[u8], out: &mut Findings) {
+    let official = out.official();
+    let blank = |t: &[u8]| !official && t.iter().all(u8::is_ascii_whitespace);
     let mut reader = Reader::from_reader(raw);
     let mut stack: Vec<Frame> = Vec::with_capacity(16);
     loop {
@@ -65,7 +69,7 @@ pub(super) fn check(raw: &[u8], out: &mut Findings) {
             }
             Event::Text(t) => {
                 if let Some(top) = stack.last_mut() {
-                    if !t.iter().all(u8::is_ascii_whitespace) {
+                    if !blank(&t) {
                         top.content = true;
                     }
                 }
@@ -73,7 +77,7 @@ pub(super) fn check(raw: &[u8], out: &mut Findings) {
             }
             Event::CData(c) => {
                 if let Some(top) = stack.last_mut() {
-                    if !c.iter().all(u8::is_ascii_whitespace) {
+                    if !blank(&c) {
                         top.content = true;
                     }
                 }
@@ -84,7 +88,7 @@ pub(super) fn check(raw: &[u8], out: &mut Findings) {
         };
         // Borrow the name from the input, not from the event, so the stack can keep it.
         let name = borrow_from(raw, s.name().into_inner()).map_or(&b"?"[..], local);
-        let attrs = has_attributes(&s);
+        let attrs = !official && has_attributes(&s);
         let position = match stack.last_mut() {
             Some(parent) => {
                 parent.content = true;
@@ -124,13 +128,14 @@ fn close(stack: &mut Vec<Frame>, out: &mut Findings) {
     if !top.content {
         let path = render(stack);
         let name = String::from_utf8_lossy(top.name).into_owned();
-        out.list.push(crate::validate::Finding {
-            rule: "ÖR1".to_owned(),
+        let rule = if out.official() { "R1" } else { "ÖR1" };
+        out.list.push(crate::validate::Finding::new(
+            rule,
             path,
-            message: format!(
+            format!(
                 "element {name} is empty; leave an element out instead of sending it without a value"
             ),
-        });
+        ));
     }
     stack.pop();
 }

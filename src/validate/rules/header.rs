@@ -80,9 +80,10 @@ pub(super) fn check(c: &ClaimSpecification, out: &mut Findings) {
     );
 }
 
-/// ÖR3 (supplier) / ÖR46 (customer): an identification with root 1.3.7 and a 10-character
-/// extension; ÖR48: any other identification is a GLN (root 2.51.1.6, 13 characters);
-/// ID-ORGNR: the organisation number's check digit.
+/// ÖR3 (supplier) / ÖR46 (customer): an identification with root 1.3.7 is required; ÖR48: its
+/// extension has 10 characters and any other identification is a GLN (root 2.51.1.6, 13
+/// characters) — the official Schematron reports every wrong length as R48, so does the
+/// project; ID-ORGNR: the organisation number's check digit.
 fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings) {
     let has_org = p
         .identification
@@ -98,7 +99,7 @@ fn party(p: &Party, at: &At, rule: &'static str, role: &str, out: &mut Findings)
             let n = ext.chars().count();
             if n != 10 {
                 out.add(
-                    rule,
+                    "ÖR48",
                     &at_i.at("extension"),
                     format!(
                         "the {role}'s organisation number has {}; expected 10 \

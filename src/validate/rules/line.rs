@@ -5,7 +5,7 @@
 //! element and what was expected, and repeat only the basis's own issue date.
 
 use super::{date, one_of, ov, v, ymd, At, Findings};
-use crate::claim::{CareDiagnosis, ClaimSpecification, HealthcarePerformed, CV};
+use crate::claim::{CareDiagnosis, ClaimSpecification, HealthcarePerformed, InvoicePeriod, CV};
 use crate::validate::ids::{self, HSA_OID};
 
 const AGREEMENTS: &[&str] = &["1", "2", "3"];
@@ -63,18 +63,33 @@ pub(crate) fn cv_code_and_system(cv: &CV, at: &At, what: &str, out: &mut Finding
     }
 }
 
-/// ÖR43: lineId values are unique and ascending through the whole basis. `previous` is the
-/// highest lineId seen so far.
+/// ÖR43: lineId values are unique and ascending through the whole basis. `seen` holds the
+/// lineIds so far: under the contract, the highest one (as a number); under the official
+/// Schematron, every one as written, since its sort key names an element that does not exist
+/// and so only uniqueness is checked, comparing strings (`1` and `01` differ).
 pub(super) fn check_line_id(
     hp: &HealthcarePerformed,
     at: &At,
-    previous: &mut Option<i64>,
+    seen: &mut LineIds,
     out: &mut Findings,
 ) {
+    if out.official() {
+        if !seen.written.insert(hp.line_id.clone()) {
+            out.add(
+                "ÖR43",
+                &at.at("lineId"),
+                format!(
+                    "lineId '{}' is used twice; every lineId must be unique",
+                    hp.line_id
+                ),
+            );
+        }
+        return;
+    }
     let Some(id) = crate::claim::lexical::integer(&hp.line_id) else {
         return;
     };
-    if let Some(prev) = *previous {
+    if let Some(prev) = seen.highest {
         if id == prev {
             out.add(
                 "ÖR43",
@@ -94,17 +109,24 @@ pub(super) fn check_line_id(
             return;
         }
     }
-    *previous = Some(id);
+    seen.highest = Some(id);
+}
+
+/// The lineIds ÖR43 has seen so far in a basis.
+#[derive(Default)]
+pub(super) struct LineIds {
+    highest: Option<i64>,
+    written: std::collections::HashSet<String>,
 }
 
 pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, out: &mut Findings) {
     let issued = date(&c.issue_date);
     let inpatient = hp.healthcare_category.is_inpatient();
-    let outpatient = ov(&hp.healthcare_category.type_of_care.code) == Some("01");
     let psychiatry = v(&hp.activity.medical_field_code).starts_with('9');
 
-    // ÖR11: inpatient care names its care contact.
-    if inpatient && hp.care_contact_id.is_none() {
+    // ÖR11: inpatient care names its care contact (the official file compares untrimmed).
+    let type_of_care = out.oval(&hp.healthcare_category.type_of_care.code);
+    if type_of_care == Some("02") && hp.care_contact_id.is_none() {
         out.add(
             "ÖR11",
             &at.at("careContactId"),
@@ -178,7 +200,7 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
         out,
     );
 
-    timespan(hp, at, issued, inpatient, out);
+    timespan(c, hp, at, issued, inpatient, out);
 
     // Care unit.
     let at_u = at.at("healthcareUnit");
@@ -203,7 +225,7 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
             "professionCodeForHealthcare",
             out,
         ),
-        None if outpatient => out.add(
+        None if out.oval(&hp.healthcare_category.type_of_care.code) == Some("01") => out.add(
             "ÖR23",
             &at_u.at("professionCodeForHealthcare"),
             "professionCodeForHealthcare is required for outpatient care (typeOfCare 01)"
@@ -260,7 +282,9 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
                         || code.code_system.is_some()
                         || code.code_system_name.is_some()
                         || code.code_system_version.is_some()
-                        || code.display_name.is_some();
+                        || code.display_name.is_some()
+                        // The official file counts extension elements among the others.
+                        || (out.official() && !code.extensions.is_empty());
                     if code.original_text.is_none() || others {
                         out.add(
                             "ÖR42",
@@ -314,7 +338,8 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
     // Activity.
     let at_a = at.at("activity");
     let act = &hp.activity;
-    let mfc = v(&act.medical_field_code);
+    // Official: exactly three characters as written, no whitespace.
+    let mfc = out.val(&act.medical_field_code);
     if !out.ctx.medical_field_codes().contains(mfc) {
         let n = out.ctx.medical_field_codes().len();
         out.add(
@@ -416,6 +441,7 @@ fn diagnosis_codes(cd: &CareDiagnosis, at: &At, out: &mut Findings) {
 
 /// ÖR17–ÖR21, ÖR38, ÖR51.
 fn timespan(
+    c: &ClaimSpecification,
     hp: &HealthcarePerformed,
     at: &At,
     issued: Option<chrono::NaiveDate>,
@@ -425,17 +451,21 @@ fn timespan(
     let ts = &hp.timespan;
     let at_ts = at.at("timespan");
     let visit = date(&ts.healthcare_visit_date_time.care_visit_date);
-    if let (Some(visit), Some(issued)) = (visit, issued) {
-        if visit > issued {
-            out.add(
-                "ÖR17",
-                &at_ts.at("healthcareVisitDateTime").at("careVisitDate"),
-                format!(
-                    "the care visit date is later than the basis's issue date {}",
-                    ymd(issued)
-                ),
-            );
-        }
+    // The official file compares the two dates as strings, as written.
+    let later = if out.official() {
+        ts.healthcare_visit_date_time.care_visit_date.as_str() > c.issue_date.as_str()
+    } else {
+        matches!((visit, issued), (Some(visit), Some(issued)) if visit > issued)
+    };
+    if later {
+        out.add(
+            "ÖR17",
+            &at_ts.at("healthcareVisitDateTime").at("careVisitDate"),
+            format!(
+                "the care visit date is later than the basis's issue date {}",
+                c.issue_date.trim()
+            ),
+        );
     }
     if let Some(dis) = &ts.healthcare_discharge_date_time {
         let at_ddt = at_ts.at("healthcareDischargeDateTime");
@@ -477,7 +507,9 @@ fn timespan(
         }
         let start = p.start.as_deref().and_then(date);
         let end = p.end.as_deref().and_then(date);
-        if let Some(issued) = issued {
+        if out.official() {
+            invoice_period_official(p, &c.issue_date, &at_p, out);
+        } else if let Some(issued) = issued {
             for (name, d) in [("start", start), ("end", end)] {
                 if d.is_some_and(|d| d > issued) {
                     out.add(
@@ -512,6 +544,23 @@ fn timespan(
             &at_ts.at("numberOfDays").at("inCare"),
             "numberOfDays/inCare (days in care) is required for inpatient care (typeOfCare 02)"
                 .to_owned(),
+        );
+    }
+}
+
+/// R20 as the official file tests it: `end < issueDate or start < issueDate`, as strings —
+/// strict, and passing when either date is earlier. A period that ends on the issue date
+/// fails; one with only its start before the issue date passes.
+fn invoice_period_official(p: &InvoicePeriod, issue_date: &str, at: &At, out: &mut Findings) {
+    let earlier = |d: &Option<String>| d.as_deref().is_some_and(|d| d < issue_date);
+    if !(earlier(&p.end) || earlier(&p.start)) {
+        out.add(
+            "ÖR20",
+            &at.at("end"),
+            format!(
+                "neither the invoice period's end nor its start is before the basis's issue \
+                 date {issue_date}"
+            ),
         );
     }
 }

@@ -15,6 +15,7 @@
 //! segments on the stack ([`At`]) rendered only when a finding is made.
 
 mod amounts;
+pub mod catalogue;
 pub mod codes;
 mod empty;
 mod header;
@@ -28,16 +29,19 @@ use chrono::NaiveDate;
 
 pub use codes::{CodeListError, MedicalFieldCodes};
 
+use super::profile::{official_id, Origin, Profile};
 use super::Finding;
 use crate::claim::ClaimSpecification;
 
 /// What the rules need besides the document: the date "today" is (ÖR2 compares with it, and
-/// tests must be able to fix it) and the register of medical field codes (ÖR49), which a
-/// deployment replaces with its authoritative copy.
+/// tests must be able to fix it), the register of medical field codes (ÖR49), which a
+/// deployment replaces with its authoritative copy, and whose verdict to reproduce
+/// ([`Profile`]).
 #[derive(Debug, Clone)]
 pub struct RuleContext {
     pub today: NaiveDate,
     medical_field_codes: Arc<MedicalFieldCodes>,
+    profile: Profile,
 }
 
 impl RuleContext {
@@ -47,7 +51,18 @@ impl RuleContext {
         RuleContext {
             today,
             medical_field_codes: MedicalFieldCodes::embedded(),
+            profile: Profile::Contract,
         }
+    }
+
+    /// The same rules as `profile` reads them.
+    pub fn with_profile(mut self, profile: Profile) -> Self {
+        self.profile = profile;
+        self
+    }
+
+    pub fn profile(&self) -> Profile {
+        self.profile
     }
 
     /// The same rules with the medical field codes read from `path` (same format as
@@ -82,7 +97,7 @@ pub fn check(raw: &[u8], claim: &ClaimSpecification, ctx: &RuleContext) -> Vec<F
     header::check(claim, &mut out);
     amounts::check_payable(claim, &mut out);
     let root = At::ROOT;
-    let mut previous_line_id: Option<i64> = None;
+    let mut line_ids = line::LineIds::default();
     for (li, l) in claim
         .health_care_services_specification_line
         .iter()
@@ -96,7 +111,7 @@ pub fn check(raw: &[u8], claim: &ClaimSpecification, ctx: &RuleContext) -> Vec<F
         );
         for (hi, hp) in l.healthcare_performed.iter().enumerate() {
             let at_hp = at_l.nth("healthcarePerformed", hi);
-            line::check_line_id(hp, &at_hp, &mut previous_line_id, &mut out);
+            line::check_line_id(hp, &at_hp, &mut line_ids, &mut out);
             line::check(claim, hp, &at_hp, &mut out);
             amounts::check_line(hp, &at_hp, &mut out);
         }
@@ -169,13 +184,47 @@ pub(crate) struct Findings<'c> {
 
 impl Findings<'_> {
     /// Records that `rule` is broken at `at`. Call only when it is: this is where the path is
-    /// rendered.
+    /// rendered. Its origin follows from the rule id ([`Origin::of_rule`]).
     pub(crate) fn add(&mut self, rule: &'static str, at: &At, message: String) {
+        self.add_as(rule, Origin::of_rule(rule), at, message);
+    }
+
+    /// Records a finding of a check the official Schematron does not make under an `ÖRn` id
+    /// (the county and municipality lists, the asylum seekers' code-system rule).
+    pub(crate) fn add_as(&mut self, rule: &'static str, origin: Origin, at: &At, message: String) {
+        let rule = match self.ctx.profile {
+            Profile::Contract => rule.to_owned(),
+            // An official receiver makes only its own findings, under its own ids.
+            Profile::OfficialSchematron if origin.official() => official_id(rule).into_owned(),
+            Profile::OfficialSchematron => return,
+        };
         self.list.push(Finding {
-            rule: rule.to_owned(),
+            rule,
             path: at.render(),
             message,
+            origin,
         });
+    }
+
+    /// Whether the rules reproduce the official Schematron's verdict.
+    pub(crate) fn official(&self) -> bool {
+        self.ctx.profile == Profile::OfficialSchematron
+    }
+
+    /// A leaf as a rule compares it: trimmed, as a reader sees it, under the contract; as
+    /// written under the official Schematron, whose R11, R23, R34, R35 and R49 compare values
+    /// untrimmed (`' SEK'` is not `SEK`).
+    pub(crate) fn val<'s>(&self, s: &'s str) -> &'s str {
+        if self.official() {
+            s
+        } else {
+            s.trim()
+        }
+    }
+
+    /// [`Findings::val`] of an optional leaf.
+    pub(crate) fn oval<'s>(&self, s: &'s Option<String>) -> Option<&'s str> {
+        s.as_deref().map(|s| self.val(s))
     }
 }
 

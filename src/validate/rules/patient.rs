@@ -10,6 +10,7 @@ use super::line::cv_code_and_system;
 use super::{characters, ov, v, At, Findings};
 use crate::claim::{PatientInformation, CV};
 use crate::validate::ids::{self, IdProblem, PatientIdKind, HSA_OID, SAMORDNINGSNUMMER_OID};
+use crate::validate::Origin;
 
 pub(crate) const COUNTY_OID: &str = "1.2.752.129.2.2.1.18";
 pub(crate) const MUNICIPALITY_OID: &str = "1.2.752.129.2.2.1.17";
@@ -31,7 +32,7 @@ pub(super) fn check(p: &PatientInformation, at: &At, out: &mut Findings) {
 
     if let Some(l) = &o.listing_local_authorities_number {
         let at_l = at_o.at("listingLocalAuthoritiesNumber");
-        if v(&l.root) != HSA_OID {
+        if out.val(&l.root) != HSA_OID {
             out.add(
                 "ÖR34",
                 &at_l.at("root"),
@@ -130,43 +131,42 @@ fn identity(p: &PatientInformation, at: &At, out: &mut Findings) {
     }
 }
 
-/// ÖR8, ÖR40. Returns the county code when it is a valid one, for ÖR41's cross-check.
+/// ÖR8 (2 characters) and ÖR40 (the code system; the code list is the project's addition: the
+/// official Schematron checks the code system only). Both are checked: a wrong length does not
+/// hide a wrong code system. Returns the county code when it is a valid one, for ÖR41's
+/// cross-check.
 fn county<'a>(c: &'a CV, at: &At, out: &mut Findings) -> Option<&'a str> {
     let at_code = at.at("code");
-    let Some(code) = ov(&c.code) else {
-        out.add(
+    let code = ov(&c.code);
+    match code.map(|c| c.chars().count()) {
+        None => out.add(
             "ÖR8",
             &at_code,
             "the patient's county code is missing; expected 2 characters".to_owned(),
-        );
-        return None;
-    };
-    let n = code.chars().count();
-    if n != 2 {
-        out.add(
+        ),
+        Some(2) => {}
+        Some(n) => out.add(
             "ÖR8",
             &at_code,
             format!(
                 "the patient's county code has {}; expected exactly 2",
                 characters(n)
             ),
-        );
-        return None;
+        ),
     }
-    let system = ov(&c.code_system);
-    if code == ASYLUM_COUNTY {
-        if system.is_some() {
-            out.add(
-                "ÖR40",
-                &at.at("codeSystem"),
-                "county 99 (asylum seekers) is sent without a code system".to_owned(),
-            );
-        }
-        return Some(code);
-    }
-    if !COUNTY_CODES.contains(&code) {
-        out.add(
+    let asylum = code == Some(ASYLUM_COUNTY);
+    code_system(
+        &c.code_system,
+        asylum,
+        ("ÖR40", "county", "county 99 (asylum seekers)", COUNTY_OID),
+        at,
+        out,
+    );
+    let code = code.filter(|c| c.chars().count() == 2)?;
+    if !asylum && !COUNTY_CODES.contains(&code) {
+        out.add_as(
             "ÖR40",
+            Origin::Project,
             &at_code,
             "the patient's county code is not one of the 21 SCB county codes (01, 03–10, 12–14, \
              17–25) or 99 (asylum seekers)"
@@ -174,59 +174,87 @@ fn county<'a>(c: &'a CV, at: &At, out: &mut Findings) -> Option<&'a str> {
         );
         return None;
     }
-    if system != Some(COUNTY_OID) {
+    Some(code)
+}
+
+/// ÖR40 / ÖR41 on the code system: the register's OID, or none for asylum seekers (99 / 9901).
+/// The official file asserts the OID; that asylum seekers' codes go without one is the
+/// contract's text only.
+fn code_system(
+    system: &Option<String>,
+    asylum: bool,
+    (rule, what, asylum_what, oid): (&'static str, &str, &str, &str),
+    at: &At,
+    out: &mut Findings,
+) {
+    let system = out.oval(system);
+    if asylum {
+        if system.is_some() {
+            out.add_as(
+                rule,
+                Origin::Contract,
+                &at.at("codeSystem"),
+                format!("{asylum_what} is sent without a code system"),
+            );
+        }
+    } else if system != Some(oid) {
         out.add(
-            "ÖR40",
+            rule,
             &at.at("codeSystem"),
             format!(
-                "the county's code system is {}; expected {COUNTY_OID}",
+                "the {what}'s code system is {}; expected {oid}",
                 system.map_or("missing".to_owned(), |s| format!("'{s}'"))
             ),
         );
     }
-    Some(code)
 }
 
-/// ÖR9, ÖR41: 4 characters; a municipality of the patient's county (its first two digits are
-/// the county code), or 9901 for asylum seekers; the right code system.
+/// ÖR9 (4 characters) and ÖR41: the code system, and (the project's addition) a municipality
+/// of the patient's county — its first two digits are the county code — or 9901 for asylum
+/// seekers.
 fn municipality(m: &CV, county: Option<&str>, at: &At, out: &mut Findings) {
     let at_code = at.at("code");
-    let Some(code) = ov(&m.code) else {
-        out.add(
+    let code = ov(&m.code);
+    match code.map(|c| c.chars().count()) {
+        None => out.add(
             "ÖR9",
             &at_code,
             "the patient's municipality code is missing; expected 4 characters".to_owned(),
-        );
-        return;
-    };
-    let n = code.chars().count();
-    if n != 4 {
-        out.add(
+        ),
+        Some(4) => {}
+        Some(n) => out.add(
             "ÖR9",
             &at_code,
             format!(
                 "the patient's municipality code has {}; expected exactly 4",
                 characters(n)
             ),
-        );
-        return;
+        ),
     }
-    let system = ov(&m.code_system);
-    if code == ASYLUM_MUNICIPALITY {
-        if system.is_some() {
-            out.add(
-                "ÖR41",
-                &at.at("codeSystem"),
-                "municipality 9901 (asylum seekers) is sent without a code system".to_owned(),
-            );
-        }
-    } else {
+    let asylum = code == Some(ASYLUM_MUNICIPALITY);
+    code_system(
+        &m.code_system,
+        asylum,
+        (
+            "ÖR41",
+            "municipality",
+            "municipality 9901 (asylum seekers)",
+            MUNICIPALITY_OID,
+        ),
+        at,
+        out,
+    );
+    let Some(code) = code.filter(|c| c.chars().count() == 4) else {
+        return;
+    };
+    if !asylum {
         let prefix_ok = code.bytes().all(|b| b.is_ascii_digit())
             && COUNTY_CODES.contains(&&code[0..2])
             && &code[2..4] != "00";
         if !prefix_ok {
-            out.add(
+            out.add_as(
                 "ÖR41",
+                Origin::Project,
                 &at_code,
                 "the patient's municipality code is not an SCB municipality code (4 digits, \
                  the first two a county code) or 9901 (asylum seekers)"
@@ -234,26 +262,15 @@ fn municipality(m: &CV, county: Option<&str>, at: &At, out: &mut Findings) {
             );
             return;
         }
-        if system != Some(MUNICIPALITY_OID) {
-            out.add(
-                "ÖR41",
-                &at.at("codeSystem"),
-                format!(
-                    "the municipality's code system is {}; expected {MUNICIPALITY_OID}",
-                    system.map_or("missing".to_owned(), |s| format!("'{s}'"))
-                ),
-            );
-        }
     }
-    if let Some(county) = county {
-        if !code.starts_with(county) {
-            out.add(
-                "ÖR41",
-                &at_code,
-                "the patient's municipality does not lie in the patient's county (its first two \
-                 digits must be the county code; 99 goes with 9901)"
-                    .to_owned(),
-            );
-        }
+    if county.is_some_and(|county| !code.starts_with(county)) {
+        out.add_as(
+            "ÖR41",
+            Origin::Project,
+            &at_code,
+            "the patient's municipality does not lie in the patient's county (its first two \
+             digits must be the county code; 99 goes with 9901)"
+                .to_owned(),
+        );
     }
 }
