@@ -14,9 +14,11 @@ deps: ## install the Debian packages the build and tests need (libxml2, RabbitMQ
 build: deps ## build the invoice-hub binary
 	$(CARGO) build --release --bin invoice-hub
 
-test: deps ## run every test, including the ones against a real broker and real TLS
+test: deps ## run every test, including the ones against a real broker and real TLS, the lazy filesystem's and the WSDL's
 	$(CARGO) build --all-targets
 	$(CARGO) test --all-targets --no-fail-fast
+	bash scripts/lazyfs-test.sh
+	bash scripts/check-wsdl.sh
 
 lint: deps ## formatting and clippy, as CI would want them
 	$(CARGO) fmt --check
