@@ -16,6 +16,7 @@ use sled::Tree;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+use super::durable::DurableDb;
 use super::head::SignedTreeHead;
 use super::index::{self, IndexKind};
 use super::keys::{LogPublicKey, LogSigningKey};
@@ -99,7 +100,7 @@ const META_SIZE: &[u8] = b"size";
 /// The disclosure log (or a store's access log). `Send + Sync`: appends are serialised inside.
 pub struct AuditLog {
     path: PathBuf,
-    db: sled::Db,
+    db: DurableDb,
     pub(crate) t: Trees,
     log_id: String,
     public: LogPublicKey,
@@ -197,7 +198,7 @@ impl AuditLog {
 
     fn finish_open(
         dir: &Path,
-        db: sled::Db,
+        db: DurableDb,
         t: Trees,
         signer: Option<LogSigningKey>,
         checkpoint_every: u64,
@@ -489,7 +490,7 @@ pub const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
 /// thread shortly after the last handle is dropped, so a restart (or an auditor's command right
 /// after the hub stopped) can otherwise fail spuriously. A lock that is really held (a running
 /// hub) still fails, after about five seconds. The store opens its database here too.
-pub(crate) fn open_db(dir: &Path) -> std::result::Result<sled::Db, sled::Error> {
+pub(crate) fn open_db(dir: &Path) -> std::result::Result<DurableDb, sled::Error> {
     let mut tries = 0;
     loop {
         match sled::Config::new()
@@ -503,7 +504,8 @@ pub(crate) fn open_db(dir: &Path) -> std::result::Result<sled::Db, sled::Error> 
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            other => return other,
+            Ok(db) => return Ok(DurableDb::new(db, dir)?),
+            Err(e) => return Err(e),
         }
     }
 }

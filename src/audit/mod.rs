@@ -16,6 +16,7 @@
 //! - queries go through sled index trees ([`index`]), never through a scan of the log;
 //! - [`verify`] recomputes everything and names the first bad entry.
 
+pub(crate) mod durable;
 pub mod error;
 pub mod export;
 pub mod head;

@@ -90,7 +90,7 @@ pub struct Storage {
     path: std::path::PathBuf,
     /// `Some` when concurrent deliveries share flushes ([`Storage::commit_blocking`]).
     group: Option<GroupCommit>,
-    db: sled::Db,
+    db: crate::audit::durable::DurableDb,
     claims: sled::Tree,
     bodies: sled::Tree,
     order: sled::Tree,
