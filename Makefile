@@ -3,7 +3,7 @@ SHELL := /bin/bash
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: all deps build test lint fmt bench bench-components run chaos clean help
+.PHONY: all deps build test lint fmt bench bench-components run chaos powercut clean help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -47,6 +47,11 @@ run: build ## a month of generated bases through a real broker, the hub and a st
 clean:
 	$(CARGO) clean
 	rm -rf run/
+
+powercut: deps ## POWERCUT_CUTS (20) power cuts under load, the log and stores on tools/lazyfs; checks nothing acknowledged was lost (POWERCUT_SEED, POWERCUT_COUNT)
+	@LAZYFS_INSTALL_ONLY=1 bash scripts/lazyfs-test.sh
+	$(CARGO) build --release --bin invoice-hub --example powercut
+	$(CARGO) run --release --example powercut
 
 chaos: deps ## 20 000 bases under hub SIGKILLs, a broker restart, a store outage and a publisher kill; checks nothing was lost, duplicated or misdelivered (CHAOS_SEED, CHAOS_COUNT)
 	$(CARGO) build --release --bin invoice-hub --example chaos

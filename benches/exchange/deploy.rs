@@ -6,8 +6,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary measured: this build's, or `IH_BIN` (to measure another build in the same
+/// sitting, e.g. before and after a change).
 pub fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_invoice-hub")
+    static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        std::env::var("IH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_invoice-hub").to_owned())
+    })
 }
 
 /// Runs `invoice-hub ARGS`, panicking with its stderr if it fails: the bench cannot go on.

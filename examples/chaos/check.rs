@@ -191,7 +191,12 @@ pub fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
             Some(_) => {}
         }
         if first.outcome == Outcome::Ok {
-            let l = &logged[id];
+            let Some(l) = logged.get(id) else {
+                b.add(format!(
+                    "basis {id}: answered OK but the disclosure log has nothing of it"
+                ));
+                continue;
+            };
             let receipt_sha = first.receipt.as_ref().map(|r| r.sha256.clone());
             if receipt_sha != l.disclosed_sha256 {
                 b.add(format!(
@@ -306,7 +311,7 @@ pub fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
 }
 
 /// A client of the store presenting `pki/<who>.pem`.
-fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
+pub fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
     let cert = |ext: &str| pki.join(format!("{who}.{ext}"));
     Ok(StoreClient::from_files(
         url,
@@ -317,7 +322,7 @@ fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
 }
 
 /// Every basis a store holds (`GET /v1/claims`, paged) as staff: (id, sha256).
-async fn list_store(url: &str, pki: &Path, org: &str) -> anyhow::Result<Vec<(String, String)>> {
+pub async fn list_store(url: &str, pki: &Path, org: &str) -> anyhow::Result<Vec<(String, String)>> {
     let mut c = client(url, pki, &format!("staff-{org}"))?;
     let mut out = Vec::new();
     let mut after: Option<u64> = None;
@@ -348,7 +353,7 @@ async fn list_store(url: &str, pki: &Path, org: &str) -> anyhow::Result<Vec<(Str
 }
 
 /// `GET /v1/access-log/verify` as the store's reviewer.
-async fn verify_access_log(url: &str, pki: &Path, org: &str) -> anyhow::Result<bool> {
+pub async fn verify_access_log(url: &str, pki: &Path, org: &str) -> anyhow::Result<bool> {
     let mut c = client(url, pki, &format!("reviewer-{org}"))?;
     let a = c
         .request(hyper::Method::GET, "/v1/access-log/verify", None)

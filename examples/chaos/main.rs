@@ -22,12 +22,13 @@
 //! `CHAOS_SEED` (default: from the clock; always printed), `CHAOS_COUNT` (default 20 000).
 
 mod check;
+mod env;
 mod observe;
 mod procs;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -39,6 +40,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use check::Breaches;
+use env::{binary, node_name, plain, read_env};
 use procs::{wait_for_port, Broker, Service};
 
 const HUB_KILLS: usize = 6;
@@ -105,68 +107,6 @@ impl Plan {
     }
 }
 
-/// `KEY=VALUE` lines written by scripts/setup.sh.
-fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
-    let text =
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
-        .collect())
-}
-
-/// The release binary beside this example (`target/release/examples/chaos` →
-/// `target/release/invoice-hub`), or `IH_BIN`.
-fn binary() -> anyhow::Result<PathBuf> {
-    if let Some(b) = std::env::var_os("IH_BIN") {
-        return Ok(PathBuf::from(b));
-    }
-    let me = std::env::current_exe()?;
-    let bin = me
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("invoice-hub"))
-        .context("where is the invoice-hub binary?")?;
-    if !bin.exists() {
-        bail!(
-            "{} is missing: cargo build --release --bin invoice-hub",
-            bin.display()
-        );
-    }
-    Ok(bin)
-}
-
-/// The hub's log without the terminal colours its text format carries.
-fn plain(log: &str) -> String {
-    let mut out = String::with_capacity(log.len());
-    let mut chars = log.chars();
-    while let Some(c) = chars.next() {
-        if c == '\u{1b}' {
-            // ESC [ ... m
-            for c in chars.by_ref() {
-                if c == 'm' {
-                    break;
-                }
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// A node name no other worktree uses (node names are machine-wide).
-fn node_name(repo: &Path) -> String {
-    let h = repo
-        .to_string_lossy()
-        .bytes()
-        .fold(0xcbf29ce484222325u64, |h, b| {
-            (h ^ b as u64).wrapping_mul(0x100000001b3)
-        });
-    format!("chaos-{:06x}", h & 0xffffff)
-}
-
 struct Publishers {
     by_org: BTreeMap<String, Service>,
     /// Reruns after an exit that was not "all confirmed", per region.
@@ -197,7 +137,7 @@ fn run() -> anyhow::Result<bool> {
     ));
 
     // ---- setup: the same directory layout as make run
-    let name = node_name(&repo);
+    let name = node_name(&repo, "chaos");
     let _ = Command::new(repo.join("broker/ctl"))
         .args(["stop", &name])
         .output();

@@ -79,6 +79,21 @@ impl Observer {
             .count()
     }
 
+    /// The bases answered OK so far, each with the receiver its first OK answer names.
+    #[allow(dead_code)] // make powercut's, not make chaos's
+    pub fn answered_ok(&self) -> std::collections::BTreeMap<String, String> {
+        let seen = self.seen.lock().unwrap();
+        seen.statuses
+            .iter()
+            .filter_map(|(id, s)| {
+                let ok = s
+                    .iter()
+                    .find(|s| s.outcome == invoice_hub::broker::Outcome::Ok)?;
+                Some((id.clone(), ok.receiver.clone().unwrap_or_default()))
+            })
+            .collect()
+    }
+
     pub fn stop(self) -> Seen {
         self.rt.shutdown_timeout(Duration::from_secs(2));
         Arc::try_unwrap(self.seen)
