@@ -15,10 +15,10 @@ build: deps ## build the invoice-hub binary
 	$(CARGO) build --release --bin invoice-hub
 
 test: deps ## run every test, including the ones against a real broker and real TLS, the lazy filesystem's and the WSDL's
-	$(CARGO) build --all-targets
-	$(CARGO) test --all-targets --no-fail-fast
 	bash scripts/lazyfs-test.sh
 	bash scripts/check-wsdl.sh
+	$(CARGO) build --all-targets
+	$(CARGO) test --all-targets --no-fail-fast
 
 lint: deps ## formatting and clippy, as CI would want them
 	$(CARGO) fmt --check
