@@ -129,7 +129,9 @@ fn acknowledged_appends_survive_a_power_cut() {
     child.wait().unwrap();
     lazy.cut();
 
-    let mut acked = line[line.find("ACKED ").unwrap()..].split_whitespace().skip(1);
+    let mut acked = line[line.find("ACKED ").unwrap()..]
+        .split_whitespace()
+        .skip(1);
     let size: u64 = acked.next().unwrap().parse().unwrap();
     let root = acked.next().unwrap().to_owned();
     let log = open(&dir, 16);
