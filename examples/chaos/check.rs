@@ -24,18 +24,75 @@ impl Breaches {
 
 /// What the disclosure log says happened to one basis.
 #[derive(Default, Debug)]
-struct Logged {
+pub struct Logged {
     events: BTreeMap<&'static str, u32>,
     contents: BTreeSet<String>,
-    receiver: String,
+    pub receiver: String,
     /// `rejected` by the policy (it names one) rather than by validation.
     policy_rejected: bool,
-    disclosed_sha256: Option<String>,
+    pub disclosed_sha256: Option<String>,
+}
+
+/// The disclosure log read whole: per basis what it holds, its size, and every problem found
+/// (it does not verify against the deployment's key, an entry is missing).
+pub struct LogRead {
+    pub logged: HashMap<String, Logged>,
+    pub entries: u64,
+    pub problems: Vec<String>,
+}
+
+/// Opens the log in `log_dir`, verifies it against `log_key` and reads every entry.
+pub fn read_log(log_dir: &Path, log_key: &Path) -> anyhow::Result<LogRead> {
+    let log = AuditLog::open_existing(log_dir, None).context("opening the disclosure log")?;
+    let key = LogPublicKey::load(log_key).context("the log's public key")?;
+    let report = log.verify(&VerifyOptions {
+        public_key: Some(key),
+        saved_heads: Vec::new(),
+    })?;
+    let mut problems = Vec::new();
+    if !report.ok() {
+        problems.push(format!(
+            "the disclosure log does not verify: {}",
+            report.first().map(|p| p.to_string()).unwrap_or_default()
+        ));
+    }
+    let mut logged: HashMap<String, Logged> = HashMap::new();
+    for seq in 0..log.size() {
+        let Some(e) = log.get(seq)? else {
+            problems.push(format!("disclosure log entry {seq} is missing"));
+            continue;
+        };
+        let r = e.record;
+        let l = logged.entry(r.basis_id.clone()).or_default();
+        *l.events.entry(r.event.as_str()).or_default() += 1;
+        if let Some(sha) = r.received_sha256 {
+            l.contents.insert(sha.to_hex());
+        }
+        l.receiver = r.receiver.clone();
+        match r.event {
+            Event::Rejected => l.policy_rejected = r.policy.is_some(),
+            Event::Disclosed => l.disclosed_sha256 = r.disclosed_sha256.map(|d| d.to_hex()),
+            _ => {}
+        }
+    }
+    Ok(LogRead {
+        logged,
+        entries: log.size(),
+        problems,
+    })
 }
 
 impl Logged {
-    fn n(&self, e: &str) -> u32 {
+    /// How many entries of event `e` the basis has.
+    pub fn n(&self, e: &str) -> u32 {
         self.events.get(e).copied().unwrap_or(0)
+    }
+
+    /// To whom, and which content, the basis was disclosed, when it was.
+    #[allow(dead_code)] // make powercut's
+    pub fn disclosure(&self) -> Option<(&str, &str)> {
+        let sha = self.disclosed_sha256.as_deref()?;
+        (self.n("disclosed") > 0).then_some((self.receiver.as_str(), sha))
     }
 
     /// The one final outcome the log records, or why there is not exactly one.
@@ -102,42 +159,14 @@ pub fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
     let manifest: HashMap<&str, &ManifestEntry> =
         i.manifest.iter().map(|m| (m.id.as_str(), m)).collect();
 
-    // 1. The disclosure log verifies against the key the deployment trusts.
-    let log = AuditLog::open_existing(i.log_dir, None).context("opening the disclosure log")?;
-    let key = LogPublicKey::load(i.log_key).context("the log's public key")?;
-    let report = log.verify(&VerifyOptions {
-        public_key: Some(key),
-        saved_heads: Vec::new(),
-    })?;
-    if !report.ok() {
-        b.add(format!(
-            "the disclosure log does not verify: {}",
-            report.first().map(|p| p.to_string()).unwrap_or_default()
-        ));
+    // 1. The disclosure log verifies against the key the deployment trusts, and 2. per basis,
+    //    exactly one received and one decision (and one delivery when disclosed).
+    let read = read_log(i.log_dir, i.log_key)?;
+    for p in read.problems {
+        b.add(p);
     }
-    t.log_entries = log.size();
-
-    // 2. Per basis, exactly one received and one decision (and one delivery when disclosed).
-    let mut logged: HashMap<String, Logged> = HashMap::new();
-    for seq in 0..log.size() {
-        let Some(e) = log.get(seq)? else {
-            b.add(format!("disclosure log entry {seq} is missing"));
-            continue;
-        };
-        let r = e.record;
-        let l = logged.entry(r.basis_id.clone()).or_default();
-        *l.events.entry(r.event.as_str()).or_default() += 1;
-        if let Some(sha) = r.received_sha256 {
-            l.contents.insert(sha.to_hex());
-        }
-        l.receiver = r.receiver.clone();
-        match r.event {
-            Event::Rejected => l.policy_rejected = r.policy.is_some(),
-            Event::Disclosed => l.disclosed_sha256 = r.disclosed_sha256.map(|d| d.to_hex()),
-            _ => {}
-        }
-    }
-    drop(log);
+    t.log_entries = read.entries;
+    let logged = read.logged;
     let mut final_outcome: HashMap<&str, Outcome> = HashMap::new();
     for (id, l) in &logged {
         if !manifest.contains_key(id.as_str()) {

@@ -2,9 +2,75 @@
 //! ports scripts/setup.sh picked, a broker node name of its own, plain log text.
 
 use std::collections::BTreeMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use anyhow::{bail, Context};
+use invoice_hub::gen::{ManifestEntry, MANIFEST_FILE};
+
+/// A line of the run's report, at once (the run is watched live).
+pub fn say(msg: impl AsRef<str>) {
+    println!("{}", msg.as_ref());
+    let _ = std::io::stdout().flush();
+}
+
+/// What scripts/setup.sh made, read back.
+pub struct Setup {
+    /// `KEY=VALUE` lines of setup.env: the ports picked.
+    pub env: BTreeMap<String, String>,
+    /// Region (organisation number) → its store's port.
+    pub store_ports: BTreeMap<String, u16>,
+    pub orgs: Vec<String>,
+    pub manifest: Vec<ManifestEntry>,
+}
+
+/// Stops the broker node a killed run left behind, then runs scripts/setup.sh into `out`
+/// (`count` bases from `seed`) and reads back what it made.
+pub fn setup(
+    repo: &Path,
+    out: &Path,
+    bin: &Path,
+    node: &str,
+    count: usize,
+    seed: u64,
+) -> anyhow::Result<Setup> {
+    let _ = Command::new(repo.join("broker/ctl"))
+        .args(["stop", node])
+        .output();
+    let o = Command::new("bash")
+        .arg(repo.join("scripts/setup.sh"))
+        .arg(out)
+        .env("IH_BIN", bin)
+        .env("IH_COUNT", count.to_string())
+        .env("IH_SEED", seed.to_string())
+        .output()
+        .context("running scripts/setup.sh")?;
+    if !o.status.success() {
+        bail!(
+            "scripts/setup.sh failed: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+    let env = read_env(&out.join("setup.env"))?;
+    let store_ports: BTreeMap<String, u16> = env
+        .iter()
+        .filter_map(|(k, v)| Some((k.strip_prefix("STORE_PORT_")?.to_string(), v.parse().ok()?)))
+        .collect();
+    let orgs = store_ports.keys().cloned().collect();
+    let manifest = std::fs::read_to_string(out.join("bases").join(MANIFEST_FILE))?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()
+        .context("reading the generator's manifest")?;
+    Ok(Setup {
+        env,
+        store_ports,
+        orgs,
+        manifest,
+    })
+}
 
 /// `KEY=VALUE` lines written by scripts/setup.sh.
 pub fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {

@@ -27,20 +27,18 @@ mod observe;
 mod procs;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use invoice_hub::gen::{ManifestEntry, MANIFEST_FILE};
+use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use check::Breaches;
-use env::{binary, node_name, plain, read_env};
+use env::{binary, node_name, plain, say};
 use procs::{wait_for_port, Broker, Service};
 
 const HUB_KILLS: usize = 6;
@@ -57,11 +55,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn say(msg: impl AsRef<str>) {
-    println!("{}", msg.as_ref());
-    let _ = std::io::stdout().flush();
 }
 
 /// What happens when, drawn from the seed before anything starts.
@@ -138,36 +131,12 @@ fn run() -> anyhow::Result<bool> {
 
     // ---- setup: the same directory layout as make run
     let name = node_name(&repo, "chaos");
-    let _ = Command::new(repo.join("broker/ctl"))
-        .args(["stop", &name])
-        .output();
-    let o = Command::new("bash")
-        .arg(repo.join("scripts/setup.sh"))
-        .arg(&out)
-        .env("IH_BIN", &bin)
-        .env("IH_COUNT", count.to_string())
-        .env("IH_SEED", seed.to_string())
-        .output()
-        .context("running scripts/setup.sh")?;
-    if !o.status.success() {
-        bail!(
-            "scripts/setup.sh failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    let env = read_env(&out.join("setup.env"))?;
-    let store_ports: BTreeMap<String, u16> = env
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("STORE_PORT_")?.to_string(), v.parse().ok()?)))
-        .collect();
-    let orgs: Vec<String> = store_ports.keys().cloned().collect();
-    let manifest: Vec<ManifestEntry> =
-        std::fs::read_to_string(out.join("bases").join(MANIFEST_FILE))?
-            .lines()
-            .map(serde_json::from_str)
-            .collect::<Result<_, _>>()
-            .context("reading the generator's manifest")?;
+    let env::Setup {
+        env,
+        store_ports,
+        orgs,
+        manifest,
+    } = env::setup(&repo, &out, &bin, &name, count, seed)?;
     let busiest = orgs
         .iter()
         .max_by_key(|o| manifest.iter().filter(|m| &m.sender == *o).count())

@@ -19,6 +19,8 @@ pub struct Service {
     child: Option<Child>,
     /// How many times it was started.
     pub starts: u32,
+    /// The log's length when it was last started: what that run wrote comes after.
+    started_at: u64,
 }
 
 impl Service {
@@ -30,6 +32,7 @@ impl Service {
             log,
             child: None,
             starts: 0,
+            started_at: 0,
         }
     }
 
@@ -39,6 +42,7 @@ impl Service {
             .append(true)
             .open(&self.log)
             .with_context(|| format!("{}: opening {}", self.name, self.log.display()))?;
+        self.started_at = log.metadata()?.len();
         let child = Command::new(&self.bin)
             .args(&self.args)
             .stdin(Stdio::null())
@@ -92,11 +96,15 @@ impl Service {
         bail!("{} did not stop within {:?} of SIGTERM", self.name, grace)
     }
 
-    /// Waits until its log has a line containing `needle` (the hub saying it consumes).
+    /// Waits until the latest start has logged a line containing `needle` (the hub saying it
+    /// consumes); what earlier runs logged does not count.
     pub fn wait_for_log(&mut self, needle: &str, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
+        let from = usize::try_from(self.started_at).unwrap_or(usize::MAX);
         while Instant::now() < deadline {
-            if std::fs::read_to_string(&self.log).is_ok_and(|t| t.contains(needle)) {
+            let logged = std::fs::read(&self.log).unwrap_or_default();
+            let since = logged.get(from..).unwrap_or_default();
+            if String::from_utf8_lossy(since).contains(needle) {
                 return Ok(());
             }
             if let Some(s) = self.exited() {

@@ -37,18 +37,16 @@ mod disk;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context};
-use invoice_hub::gen::{ManifestEntry, MANIFEST_FILE};
+use anyhow::Context;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use check::Breaches;
-use env::{binary, node_name, read_env};
+use env::{binary, node_name, say};
 use procs::{wait_for_port, Broker, Service};
 
 /// No new answer for this long (with nothing being restarted) is a breach: the exchange is stuck.
@@ -63,11 +61,6 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-fn say(msg: impl AsRef<str>) {
-    println!("{}", msg.as_ref());
-    let _ = std::io::stdout().flush();
 }
 
 fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
@@ -120,22 +113,11 @@ impl Exchange {
         Ok(())
     }
 
-    /// Starts the hub and waits until it consumes (the n-th "hub consuming" in its log).
+    /// Starts the hub and waits until it consumes.
     fn start_hub(&mut self) -> anyhow::Result<()> {
-        let log = self.out.join("hub.log");
-        let before = consuming_lines(&log);
         self.hub.start()?;
-        let deadline = Instant::now() + Duration::from_secs(120);
-        while consuming_lines(&log) <= before {
-            if let Some(s) = self.hub.exited() {
-                bail!("the hub exited ({s}) at start:\n{}", self.hub.log_tail(10));
-            }
-            if Instant::now() > deadline {
-                bail!("the hub did not start consuming within 120 s");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Ok(())
+        self.hub
+            .wait_for_log("hub consuming", Duration::from_secs(120))
     }
 
     /// The power cut: every process that writes to the lazy disk dies at the same moment.
@@ -147,61 +129,18 @@ impl Exchange {
     }
 }
 
-fn consuming_lines(log: &Path) -> usize {
-    std::fs::read_to_string(log)
-        .map(|t| t.matches("hub consuming").count())
-        .unwrap_or(0)
-}
-
-/// What scripts/setup.sh made, read back.
+/// A run's directory and what scripts/setup.sh made in it.
 struct Setup {
     out: PathBuf,
-    env: BTreeMap<String, String>,
-    store_ports: BTreeMap<String, u16>,
-    orgs: Vec<String>,
-    manifest: Vec<ManifestEntry>,
+    made: env::Setup,
 }
 
-/// scripts/setup.sh into run/powercut, after stopping what a killed run left behind.
+/// scripts/setup.sh into run/powercut, after unmounting what a killed run left behind.
 fn prepare(repo: &Path, bin: &Path, seed: u64, count: usize, node: &str) -> anyhow::Result<Setup> {
     let out = repo.join("run/powercut");
-    let _ = Command::new(repo.join("broker/ctl"))
-        .args(["stop", node])
-        .output();
     disk::unmount_stale(&out.join("disk"));
-    let o = Command::new("bash")
-        .arg(repo.join("scripts/setup.sh"))
-        .arg(&out)
-        .env("IH_BIN", bin)
-        .env("IH_COUNT", count.to_string())
-        .env("IH_SEED", seed.to_string())
-        .output()
-        .context("running scripts/setup.sh")?;
-    if !o.status.success() {
-        bail!(
-            "scripts/setup.sh failed: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        );
-    }
-    let env = read_env(&out.join("setup.env"))?;
-    let store_ports: BTreeMap<String, u16> = env
-        .iter()
-        .filter_map(|(k, v)| Some((k.strip_prefix("STORE_PORT_")?.to_string(), v.parse().ok()?)))
-        .collect();
-    let orgs = store_ports.keys().cloned().collect();
-    let manifest = std::fs::read_to_string(out.join("bases").join(MANIFEST_FILE))?
-        .lines()
-        .map(serde_json::from_str)
-        .collect::<Result<_, _>>()
-        .context("reading the generator's manifest")?;
-    Ok(Setup {
-        out,
-        env,
-        store_ports,
-        orgs,
-        manifest,
-    })
+    let made = env::setup(repo, &out, bin, node, count, seed)?;
+    Ok(Setup { out, made })
 }
 
 impl Setup {
@@ -216,6 +155,7 @@ impl Setup {
                 out.join("hub.log"),
             ),
             stores: self
+                .made
                 .orgs
                 .iter()
                 .map(|org| {
@@ -229,7 +169,7 @@ impl Setup {
                     (org.clone(), s)
                 })
                 .collect(),
-            store_ports: self.store_ports.clone(),
+            store_ports: self.made.store_ports.clone(),
             out: out.clone(),
         }
     }
@@ -237,7 +177,7 @@ impl Setup {
     /// One `invoice-hub publish` per sending region, started.
     fn publishers(&self, bin: &Path) -> anyhow::Result<BTreeMap<String, Service>> {
         let mut publishers = BTreeMap::new();
-        for org in &self.orgs {
+        for org in &self.made.orgs {
             let outbox = self.out.join(format!("outbox-{org}"));
             if !outbox.exists() {
                 continue;
@@ -319,7 +259,7 @@ fn power_cut(
 }
 
 /// Publishers that exited without every basis confirmed are run again, as a sender would;
-/// returns the regions whose publisher ended with everything confirmed.
+/// `confirmed` gains the regions whose publisher ended with everything confirmed.
 fn tend(
     publishers: &mut BTreeMap<String, Service>,
     confirmed: &mut BTreeSet<String>,
@@ -362,20 +302,20 @@ fn run() -> anyhow::Result<bool> {
     ));
     let name = node_name(&repo, "powercut");
     let setup = prepare(&repo, &bin, seed, count, &name)?;
-    let total = setup.manifest.len();
+    let total = setup.made.manifest.len();
     let plan = draw_cuts(seed, cuts, total);
     say(format!(
         "{total} bases generated; power cut at {:?} answers",
         plan.iter().map(|c| c.0).collect::<Vec<_>>()
     ));
     // The hub's log and the stores' databases move onto the lazy disk.
-    let lazy = disk::LazyDisk::mount(&repo, &setup.out, &setup.orgs)?;
+    let lazy = disk::LazyDisk::mount(&repo, &setup.out, &setup.made.orgs)?;
     say(format!(
         "lazyfs mounted at {} (backing {})",
         lazy.mount.display(),
         lazy.backing.display()
     ));
-    let (env, orgs) = (&setup.env, &setup.orgs);
+    let (env, orgs) = (&setup.made.env, &setup.made.orgs);
     let broker = Broker::up(
         &repo,
         &name,
@@ -485,6 +425,7 @@ fn finish(
     std::thread::sleep(Duration::from_secs(3));
     let seen = observer.stop();
     let confirmed: BTreeSet<String> = setup
+        .made
         .manifest
         .iter()
         .filter(|m| confirmed_orgs.contains(&m.sender))
@@ -492,7 +433,7 @@ fn finish(
         .collect();
     let final_tally = check::run(
         &check::Inputs {
-            manifest: &setup.manifest,
+            manifest: &setup.made.manifest,
             confirmed: &confirmed,
             seen: &seen,
             log_dir: &lazy.hub_log(),
@@ -504,7 +445,7 @@ fn finish(
     )?;
     say(format!(
         "\n== figures\n  {} bases, {} confirmed; outcomes {:?}; stores hold {:?}; log {} entries; whole run {:.0} s",
-        setup.manifest.len(),
+        setup.made.manifest.len(),
         confirmed.len(),
         final_tally.outcomes,
         final_tally.stored,

@@ -4,9 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use invoice_hub::audit::{AuditLog, Event, LogPublicKey, VerifyOptions};
-
-use crate::check::{list_store, verify_access_log, Breaches};
+use crate::check::{list_store, read_log, verify_access_log, Breaches};
 
 pub struct AfterCut<'a> {
     pub log_dir: &'a Path,
@@ -50,26 +48,24 @@ impl CutCheck {
     }
 }
 
-/// Per basis, what the log holds.
-#[derive(Default)]
-struct Logged {
-    received: u32,
-    delivered: u32,
-    /// (receiver, disclosed sha256)
-    disclosed: Option<(String, String)>,
-}
-
 pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
     let mut c = CutCheck {
         ok_answered: a.seen.len(),
         ..Default::default()
     };
     // A log that does not open holds nothing: everything answered OK is then lost.
-    let logged = read_log(a, &mut c).unwrap_or_else(|e| {
-        c.broken
-            .push(format!("the disclosure log does not open: {e:#}"));
-        HashMap::new()
-    });
+    let logged = match read_log(a.log_dir, a.log_key) {
+        Ok(read) => {
+            c.log_entries = read.entries;
+            c.broken.extend(read.problems);
+            read.logged
+        }
+        Err(e) => {
+            c.broken
+                .push(format!("the disclosure log does not open: {e:#}"));
+            HashMap::new()
+        }
+    };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -80,7 +76,7 @@ pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
         for (id, sha) in &items {
             let ok = logged
                 .get(id)
-                .and_then(|l| l.disclosed.as_ref())
+                .and_then(|l| l.disclosure())
                 .is_some_and(|(r, s)| r == org && s == sha);
             if !ok {
                 c.without_log.push(format!(
@@ -100,10 +96,10 @@ pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
     for (id, receiver) in a.seen {
         let l = logged.get(id);
         let events = l.map_or((0, false, 0), |l| {
-            (l.received, l.disclosed.is_some(), l.delivered)
+            (l.n("received"), l.disclosure().is_some(), l.n("delivered"))
         });
         let Some((to, sha)) = l
-            .and_then(|l| l.disclosed.as_ref())
+            .and_then(|l| l.disclosure())
             .filter(|_| events.0 > 0 && events.2 > 0)
         else {
             c.lost.push(format!(
@@ -117,7 +113,7 @@ pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
                 "basis {id}: answered OK to {receiver}, logged for {to}"
             ));
         }
-        match held.get(to.as_str()).and_then(|h| h.get(id)) {
+        match held.get(to).and_then(|h| h.get(id)) {
             Some(s) if s == sha => {}
             Some(_) => c
                 .lost
@@ -128,45 +124,6 @@ pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
         }
     }
     Ok(c)
-}
-
-/// Opens the log as it survived, verifies it against the deployment's key, and reads it.
-fn read_log(a: &AfterCut, c: &mut CutCheck) -> anyhow::Result<HashMap<String, Logged>> {
-    let log = AuditLog::open_existing(a.log_dir, None)?;
-    let key = LogPublicKey::load(a.log_key)?;
-    let report = log.verify(&VerifyOptions {
-        public_key: Some(key),
-        saved_heads: Vec::new(),
-    })?;
-    if !report.ok() {
-        c.broken.push(format!(
-            "the disclosure log does not verify: {}",
-            report.first().map(|p| p.to_string()).unwrap_or_default()
-        ));
-    }
-    c.log_entries = log.size();
-    let mut logged: HashMap<String, Logged> = HashMap::new();
-    for seq in 0..log.size() {
-        let Some(e) = log.get(seq)? else {
-            c.broken
-                .push(format!("disclosure log entry {seq} is missing"));
-            continue;
-        };
-        let r = e.record;
-        let l = logged.entry(r.basis_id.clone()).or_default();
-        match r.event {
-            Event::Received => l.received += 1,
-            Event::Delivered => l.delivered += 1,
-            Event::Disclosed => {
-                l.disclosed = Some((
-                    r.receiver.clone(),
-                    r.disclosed_sha256.map(|d| d.to_hex()).unwrap_or_default(),
-                ))
-            }
-            _ => {}
-        }
-    }
-    Ok(logged)
 }
 
 /// Every cut's findings, added up; each loss a breach naming the cut.
