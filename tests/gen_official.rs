@@ -14,7 +14,7 @@ fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
 }
 
-/// The option sets: (seed, lines, month, regions, count).
+/// The option sets, 1 000 bases each: seeds, line ranges, months and a region subset.
 fn option_sets() -> Vec<GenOptions> {
     let mut sets = Vec::new();
     let month = |m| NaiveDate::from_ymd_opt(2026, m, 1).unwrap();
