@@ -11,9 +11,12 @@ pub mod audit;
 pub mod broker;
 pub mod claim;
 pub mod cli;
+pub(crate) mod db;
 pub mod gen;
 pub mod hub;
 pub mod pki;
 pub mod policy;
 pub mod store;
 pub mod validate;
+
+pub use db::DbError;

@@ -1,8 +1,8 @@
 //! The disclosure log survives a power cut: on `tools/lazyfs`, which keeps every write not
 //! fsynced in memory and drops it on `cut`, whatever an append acknowledged is there after the
-//! cut, and the log opens and verifies. (The store's database opens through the same
-//! `DurableDb`; `make powercut` cuts both under load.) sled 0.34's own flush
-//! does not give this (docs/reliability.md, "Power cuts"): `DurableDb` does.
+//! cut, and the log opens and verifies. (The store's database is the same engine, `crate::db`;
+//! `make powercut` cuts both under load.) sled 0.34, the engine before, did not give this
+//! (docs/reliability.md, "Power cuts").
 //!
 //! Needs root, /dev/fuse and pyfuse3 (`make test` runs scripts/lazyfs-test.sh first, which
 //! installs it); without them the test fails, it never skips.

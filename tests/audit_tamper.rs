@@ -1,4 +1,4 @@
-//! Tampering with the disclosure log at the sled level — the way someone with access to the data
+//! Tampering with the disclosure log at the database level (redb) — the way someone with access to the data
 //! directory would — must be caught by `verify` (library and `invoice-hub audit verify`) or by a
 //! consistency proof, which must name the entry and what is wrong.
 
@@ -6,6 +6,8 @@ mod audit_support;
 
 use audit_support::*;
 use invoice_hub::audit::{AuditLog, SignedTreeHead, VerifyOptions, VerifyReport};
+use redb::ReadableTable;
+use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -24,23 +26,54 @@ fn make_log(dir: &Path) -> PathBuf {
     pub_path
 }
 
-/// Open the sled database directly, change it, flush, close.
-fn tamper(dir: &Path, f: impl FnOnce(&sled::Db)) {
-    // sled lets go of its file lock from a background thread just after the last handle drops.
-    let mut tries = 0;
-    let db = loop {
-        match sled::open(dir) {
-            Ok(db) => break db,
-            Err(e) if tries < 50 => {
-                tries += 1;
-                eprintln!("waiting for the sled lock: {e}");
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            Err(e) => panic!("{e}"),
+/// Open the database file directly with redb, change it in one transaction, commit, close.
+fn tamper(dir: &Path, f: impl FnOnce(&Raw)) {
+    let db = redb::Database::create(dir.join("data.redb")).unwrap();
+    let raw = Raw(db.begin_write().unwrap());
+    f(&raw);
+    raw.0.commit().unwrap();
+}
+
+/// A write transaction on the log's database, table by table, as someone with the file would.
+struct Raw(redb::WriteTransaction);
+
+type Bytes = &'static [u8];
+
+impl Raw {
+    fn open_tree(&self, name: &str) -> RawTable<'_> {
+        let def = redb::TableDefinition::<Bytes, Bytes>::new(name);
+        RawTable(RefCell::new(self.0.open_table(def).unwrap()))
+    }
+}
+
+struct RawTable<'a>(RefCell<redb::Table<'a, Bytes, Bytes>>);
+
+impl RawTable<'_> {
+    fn get(&self, k: impl AsRef<[u8]>) -> Result<Option<Vec<u8>>, redb::Error> {
+        Ok(self.0.borrow().get(k.as_ref())?.map(|v| v.value().to_vec()))
+    }
+    fn insert(&self, k: impl AsRef<[u8]>, v: impl AsRef<[u8]>) -> Result<(), redb::Error> {
+        self.0.borrow_mut().insert(k.as_ref(), v.as_ref())?;
+        Ok(())
+    }
+    fn remove(&self, k: impl AsRef<[u8]>) -> Result<(), redb::Error> {
+        self.0.borrow_mut().remove(k.as_ref())?;
+        Ok(())
+    }
+    fn keys(&self) -> Vec<Vec<u8>> {
+        self.0
+            .borrow()
+            .iter()
+            .unwrap()
+            .map(|kv| kv.unwrap().0.value().to_vec())
+            .collect()
+    }
+    fn clear(&self) -> Result<(), redb::Error> {
+        for k in self.keys() {
+            self.remove(k)?;
         }
-    };
-    f(&db);
-    db.flush().unwrap();
+        Ok(())
+    }
 }
 
 fn verify_lib(dir: &Path, saved: Vec<SignedTreeHead>) -> VerifyReport {
@@ -102,7 +135,7 @@ fn changing_a_byte_of_a_record_is_named() {
     let dir = d.path().join("log");
     let key = make_log(&dir);
     tamper(&dir, |db| {
-        let t = db.open_tree("entries").unwrap();
+        let t = db.open_tree("entries");
         let mut v = t.get(seq_key(41)).unwrap().unwrap().to_vec();
         // The receiver's last digit: still valid, canonical JSON, but another region.
         let pos = String::from_utf8_lossy(&v).find("\"receiver\":\"").unwrap() + 20;
@@ -129,7 +162,7 @@ fn a_change_that_breaks_the_encoding_is_named() {
     let dir = d.path().join("log");
     let key = make_log(&dir);
     tamper(&dir, |db| {
-        let t = db.open_tree("entries").unwrap();
+        let t = db.open_tree("entries");
         let mut v = t.get(seq_key(7)).unwrap().unwrap().to_vec();
         v[0] = b' ';
         t.insert(seq_key(7), v).unwrap();
@@ -147,10 +180,7 @@ fn deleting_a_record_is_named() {
     let dir = d.path().join("log");
     let key = make_log(&dir);
     tamper(&dir, |db| {
-        db.open_tree("entries")
-            .unwrap()
-            .remove(seq_key(17))
-            .unwrap();
+        db.open_tree("entries").remove(seq_key(17)).unwrap();
     });
     let r = verify_lib(&dir, vec![]);
     let first = r.first().unwrap();
@@ -167,7 +197,7 @@ fn reordering_two_records_is_named() {
     let dir = d.path().join("log");
     let key = make_log(&dir);
     tamper(&dir, |db| {
-        let t = db.open_tree("entries").unwrap();
+        let t = db.open_tree("entries");
         let a = t.get(seq_key(3)).unwrap().unwrap();
         let b = t.get(seq_key(8)).unwrap().unwrap();
         t.insert(seq_key(3), b).unwrap();
@@ -192,7 +222,7 @@ fn truncating_the_tail_is_named() {
     let dir = d.path().join("log");
     let key = make_log(&dir);
     tamper(&dir, |db| {
-        let t = db.open_tree("entries").unwrap();
+        let t = db.open_tree("entries");
         for s in 90..N {
             t.remove(seq_key(s)).unwrap();
         }
@@ -221,15 +251,14 @@ fn a_clean_truncation_with_metadata_and_heads_fixed_is_caught_by_a_saved_head() 
     // Cut back to 64 entries and make the metadata and heads agree, nodes included: the log is
     // then a perfectly consistent log of 64 entries.
     tamper(&dir, |db| {
-        let e = db.open_tree("entries").unwrap();
+        let e = db.open_tree("entries");
         for s in 64..N {
             e.remove(seq_key(s)).unwrap();
         }
         db.open_tree("meta")
-            .unwrap()
             .insert("size", &64u64.to_be_bytes()[..])
             .unwrap();
-        let h = db.open_tree("heads").unwrap();
+        let h = db.open_tree("heads");
         h.remove(96u64.to_be_bytes()).unwrap();
         h.remove(100u64.to_be_bytes()).unwrap();
         for ix in [
@@ -240,11 +269,10 @@ fn a_clean_truncation_with_metadata_and_heads_fixed_is_caught_by_a_saved_head() 
             "ix_event",
             "ix_time",
         ] {
-            let t = db.open_tree(ix).unwrap();
+            let t = db.open_tree(ix);
             let stale: Vec<_> = t
-                .iter()
                 .keys()
-                .map(|k| k.unwrap())
+                .into_iter()
                 .filter(|k| u64::from_be_bytes(k[k.len() - 8..].try_into().unwrap()) >= 64)
                 .collect();
             for k in stale {
@@ -348,9 +376,7 @@ fn a_forked_copy_of_the_same_size_fails_the_consistency_check() {
     recs[12].receiver = "2321000999".into();
     log.append_batch(&recs).unwrap();
     drop(log);
-    tamper(&forged, |db| {
-        db.open_tree("heads").unwrap().clear().unwrap()
-    });
+    tamper(&forged, |db| db.open_tree("heads").clear().unwrap());
     std::fs::remove_dir_all(&dir).unwrap();
     copy_dir(&forged, &dir);
     let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
@@ -368,11 +394,10 @@ fn an_index_entry_pointing_at_the_wrong_record_is_named() {
     let key = make_log(&dir);
     tamper(&dir, |db| {
         // Move basis B-0000005's index key to point at entry 77.
-        let t = db.open_tree("ix_basis").unwrap();
+        let t = db.open_tree("ix_basis");
         let k = t
-            .iter()
             .keys()
-            .map(|k| k.unwrap())
+            .into_iter()
             .find(|k| k.windows(9).any(|w| w == b"B-0000005"))
             .unwrap();
         t.remove(&k).unwrap();
@@ -408,10 +433,7 @@ fn an_extra_index_entry_is_named() {
         let p3 = patient_key().hash(&personal_number(3));
         let mut k = p3.0.to_vec();
         k.extend_from_slice(&4u64.to_be_bytes());
-        db.open_tree("ix_patient")
-            .unwrap()
-            .insert(k, &[][..])
-            .unwrap();
+        db.open_tree("ix_patient").insert(k, &[][..]).unwrap();
     });
     let r = verify_lib(&dir, vec![]);
     let first = r.first().expect("must fail");

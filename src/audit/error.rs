@@ -6,9 +6,9 @@ use std::path::PathBuf;
 /// What can go wrong opening, writing, reading or proving the log.
 #[derive(Debug, thiserror::Error)]
 pub enum AuditError {
-    /// The sled database failed (I/O, corruption sled itself detected).
+    /// The database failed (I/O, corruption the engine itself detected, in use elsewhere).
     #[error("disclosure log storage: {0}")]
-    Storage(#[from] sled::Error),
+    Storage(#[from] crate::db::DbError),
     /// A file (key, head, proof, export) could not be read or written.
     #[error("{path}: {source}")]
     Io {
@@ -58,15 +58,6 @@ impl AuditError {
         AuditError::Decode {
             what: what.into(),
             why: why.to_string(),
-        }
-    }
-}
-
-impl From<sled::transaction::TransactionError<AuditError>> for AuditError {
-    fn from(e: sled::transaction::TransactionError<AuditError>) -> Self {
-        match e {
-            sled::transaction::TransactionError::Abort(e) => e,
-            sled::transaction::TransactionError::Storage(e) => AuditError::Storage(e),
         }
     }
 }

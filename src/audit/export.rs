@@ -9,7 +9,7 @@ use std::io::{BufRead, Write};
 
 use super::head::SignedTreeHead;
 use super::keys::LogPublicKey;
-use super::log::{AuditLog, SledNodes};
+use super::log::{AuditLog, StoredNodes, NODES};
 use super::merkle;
 use super::proof::decode_path;
 use super::record::{format_time, Entry};
@@ -79,7 +79,7 @@ impl AuditLog {
             serde_json::to_string(&header).expect("serialises")
         )
         .map_err(io)?;
-        let nodes = SledNodes(&self.t.nodes);
+        let nodes = StoredNodes(self.view(NODES)?);
         let (mut count, mut left_out) = (0u64, 0u64);
         let mut q = Query {
             from,

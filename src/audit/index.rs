@@ -1,6 +1,6 @@
 //! Indexes for auditors' questions, so that a query reads only the entries it returns.
 //!
-//! One sled tree per index; key = encoded value ‖ seq (big-endian), empty value. A prefix scan
+//! One table per index; key = encoded value ‖ seq (big-endian), empty value. A prefix scan
 //! lists the seqs with a value in order; a point lookup tells whether a given seq has it, which is
 //! how several filters are intersected without reading records. Strings are length-prefixed so
 //! that no value is a prefix of another; times are µs since the epoch with the sign bit flipped
@@ -9,7 +9,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::log::AuditLog;
+use super::log::{index_table, AuditLog, ENTRIES};
 use super::record::{Entry, Event, PatientHash};
 use super::{AuditError, Result};
 
@@ -36,7 +36,7 @@ impl IndexKind {
         IndexKind::Actor,
     ];
 
-    /// The sled tree name.
+    /// The table's name.
     pub fn tree_name(self) -> &'static str {
         match self {
             IndexKind::Basis => "ix_basis",
@@ -173,20 +173,21 @@ impl AuditLog {
         };
         let filters = q.equality_filters();
         let start_seq = q.after.map_or(0, |a| a.saturating_add(1));
+        let snap = self.snapshot()?;
         if let Some(((drive_kind, drive_prefix), others)) = filters.split_first() {
-            let tree = self.t.index(*drive_kind);
+            let tree = snap.table(index_table(*drive_kind))?;
+            let others = others
+                .iter()
+                .map(|(kind, prefix)| Ok((snap.table(index_table(*kind))?, prefix)))
+                .collect::<Result<Vec<_>>>()?;
             let start = with_seq(drive_prefix.clone(), start_seq);
             let end = with_seq(drive_prefix.clone(), u64::MAX);
-            for kv in tree.range(start..=end) {
+            for kv in tree.range(start.as_slice()..=end.as_slice())? {
                 let (k, _) = kv?;
                 let seq = seq_of(&k).ok_or_else(|| AuditError::decode("index key", "short"))?;
                 let mut all = true;
-                for (kind, prefix) in others {
-                    if !self
-                        .t
-                        .index(*kind)
-                        .contains_key(with_seq(prefix.clone(), seq))?
-                    {
+                for (index, prefix) in &others {
+                    if !index.contains(&with_seq((*prefix).clone(), seq))? {
                         all = false;
                         break;
                     }
@@ -205,7 +206,7 @@ impl AuditLog {
                 res.entries.push(e);
             }
         } else if q.from.is_some() || q.to.is_some() {
-            let tree = self.t.index(IndexKind::Time);
+            let tree = snap.table(index_table(IndexKind::Time))?;
             let mut start = q.from.map_or(vec![0u8; 8], |f| time_prefix(&f));
             start.extend_from_slice(&0u64.to_be_bytes());
             if let Some(a) = q.after {
@@ -217,7 +218,7 @@ impl AuditLog {
             }
             let end =
                 q.to.map_or(vec![0xff; 16], |t| with_seq(time_prefix(&t), 0));
-            for kv in tree.range(start..end) {
+            for kv in tree.range(start.as_slice()..end.as_slice())? {
                 let (k, _) = kv?;
                 let seq = seq_of(&k).ok_or_else(|| AuditError::decode("index key", "short"))?;
                 if res.entries.len() == limit {
@@ -228,7 +229,9 @@ impl AuditLog {
                     .push(self.read_entry(seq, &mut res.records_read)?);
             }
         } else {
-            for kv in self.t.entries.range(start_seq.to_be_bytes()..) {
+            let entries = snap.table(ENTRIES)?;
+            let start = start_seq.to_be_bytes();
+            for kv in entries.range(&start[..]..)? {
                 let (_, v) = kv?;
                 if res.entries.len() == limit {
                     res.next_after = res.entries.last().map(|e| e.seq);

@@ -1,22 +1,21 @@
-//! The log itself: sled trees for entries, Merkle nodes, signed heads, metadata and indexes,
-//! written together in one multi-tree transaction and flushed before an append returns.
+//! The log itself: tables for entries, Merkle nodes, signed heads, metadata and indexes, written
+//! together in one durable transaction ([`crate::db`]) before an append returns.
 //!
-//! Layout (all integer keys big-endian, so sled's order is sequence order):
+//! Layout (all integer keys big-endian, so key order is sequence order):
 //! - `entries`: seq → canonical entry bytes (the leaf hash input);
 //! - `nodes`: level (1 byte) ‖ index → hash of each completed perfect subtree (level 0 = leaves);
 //! - `heads`: tree size → signed tree head (JSON);
 //! - `meta`: `log_id`, `public_key`, `size`;
-//! - `ix_*`: one tree per index, key = value ‖ seq, empty value (see [`super::index`]).
+//! - `ix_*`: one table per index, key = value ‖ seq, empty value (see [`super::index`]).
 //!
 //! There is deliberately no method that updates or removes anything.
 
 use chrono::Utc;
-use sled::transaction::{ConflictableTransactionError, Transactional};
-use sled::Tree;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use super::durable::DurableDb;
+use crate::db::{self, Db, Durability, Snapshot, Table, View};
+
 use super::head::SignedTreeHead;
 use super::index::{self, IndexKind};
 use super::keys::{LogPublicKey, LogSigningKey};
@@ -54,24 +53,41 @@ pub struct Appended {
     pub leaf_hash: Hash,
 }
 
-/// The sled trees of one log.
-pub(crate) struct Trees {
-    pub entries: Tree,
-    pub nodes: Tree,
-    pub heads: Tree,
-    pub meta: Tree,
-    /// In [`IndexKind::ALL`] order.
-    pub ix: Vec<Tree>,
+pub(crate) const ENTRIES: Table = db::table("entries");
+pub(crate) const NODES: Table = db::table("nodes");
+pub(crate) const HEADS: Table = db::table("heads");
+pub(crate) const META: Table = db::table("meta");
+
+/// The table of one index.
+pub(crate) fn index_table(kind: IndexKind) -> Table {
+    db::table(kind.tree_name())
 }
 
-impl Trees {
-    pub fn index(&self, kind: IndexKind) -> &Tree {
+/// Every table of a log.
+fn all_tables() -> Vec<Table> {
+    let mut t = vec![ENTRIES, NODES, HEADS, META];
+    t.extend(IndexKind::ALL.iter().map(|k| index_table(*k)));
+    t
+}
+
+/// Every table of a log, from one snapshot.
+pub(crate) struct Tables {
+    pub entries: View,
+    pub nodes: View,
+    pub heads: View,
+    pub meta: View,
+    /// In [`IndexKind::ALL`] order.
+    pub ix: Vec<View>,
+}
+
+impl Tables {
+    pub fn index(&self, kind: IndexKind) -> &View {
         &self.ix[kind as usize]
     }
 }
 
-/// Reads perfect subtree hashes from the `nodes` tree.
-pub(crate) struct SledNodes<'a>(pub &'a Tree);
+/// Reads perfect subtree hashes from the `nodes` table.
+pub(crate) struct StoredNodes(pub View);
 
 pub(crate) fn node_key(level: u32, index: u64) -> [u8; 9] {
     let mut k = [0u8; 9];
@@ -80,14 +96,14 @@ pub(crate) fn node_key(level: u32, index: u64) -> [u8; 9] {
     k
 }
 
-impl NodeSource for SledNodes<'_> {
+impl NodeSource for StoredNodes {
     fn perfect(&self, level: u32, index: u64) -> Result<Hash> {
-        let v = self.0.get(node_key(level, index))?.ok_or_else(|| {
+        let v = self.0.get(&node_key(level, index))?.ok_or_else(|| {
             AuditError::NotFound(format!(
                 "Merkle node level {level} index {index} is missing from the log"
             ))
         })?;
-        v.as_ref()
+        v.as_slice()
             .try_into()
             .map_err(|_| AuditError::decode("Merkle node", "not 32 bytes"))
     }
@@ -100,8 +116,7 @@ const META_SIZE: &[u8] = b"size";
 /// The disclosure log (or a store's access log). `Send + Sync`: appends are serialised inside.
 pub struct AuditLog {
     path: PathBuf,
-    db: DurableDb,
-    pub(crate) t: Trees,
+    db: Db,
     log_id: String,
     public: LogPublicKey,
     signer: Option<LogSigningKey>,
@@ -123,29 +138,26 @@ impl AuditLog {
     /// Open the log in `dir` for writing, creating it if it does not exist. An existing log must
     /// have the same log id and public key.
     pub fn open(dir: &Path, cfg: LogConfig) -> Result<Self> {
-        let db = open_db(dir)?;
-        let t = open_trees(&db)?;
+        let db = Db::open(dir, &all_tables())?;
         let public = cfg.signing_key.public();
-        match t.meta.get(META_LOG_ID)? {
+        let snap = db.read()?;
+        match snap.table(META)?.get(META_LOG_ID)? {
             None => {
-                if !t.entries.is_empty() {
+                if !snap.table(ENTRIES)?.is_empty()? {
                     return Err(AuditError::Mismatch {
                         path: dir.to_owned(),
                         why: "has entries but no log id".into(),
                     });
                 }
-                t.meta
-                    .transaction(|m| {
-                        m.insert(META_LOG_ID, cfg.log_id.as_bytes())?;
-                        m.insert(META_PUBLIC_KEY, &public.to_bytes()[..])?;
-                        m.insert(META_SIZE, &0u64.to_be_bytes()[..])?;
-                        Ok::<_, ConflictableTransactionError<AuditError>>(())
-                    })
-                    .map_err(AuditError::from)?;
-                db.flush()?;
+                db.write(Durability::Durable, |w| {
+                    w.insert(META, META_LOG_ID, cfg.log_id.as_bytes())?;
+                    w.insert(META, META_PUBLIC_KEY, &public.to_bytes())?;
+                    w.insert(META, META_SIZE, &0u64.to_be_bytes())?;
+                    Ok::<_, AuditError>(())
+                })?;
             }
             Some(id) => {
-                if id.as_ref() != cfg.log_id.as_bytes() {
+                if id != cfg.log_id.as_bytes() {
                     return Err(AuditError::Mismatch {
                         path: dir.to_owned(),
                         why: format!(
@@ -157,7 +169,8 @@ impl AuditLog {
                 }
             }
         }
-        let log = Self::finish_open(dir, db, t, Some(cfg.signing_key), cfg.checkpoint_every)?;
+        drop(snap);
+        let log = Self::finish_open(dir, db, Some(cfg.signing_key), cfg.checkpoint_every)?;
         if log.public != public {
             return Err(AuditError::Mismatch {
                 path: dir.to_owned(),
@@ -170,21 +183,23 @@ impl AuditLog {
     /// Open an existing log (for auditors and the CLI). With a signing key it can sign heads on
     /// demand; the key must be the log's. Fails if `dir` holds no log.
     pub fn open_existing(dir: &Path, signing_key: Option<LogSigningKey>) -> Result<Self> {
-        if !dir.join("conf").exists() && !dir.join("db").exists() {
-            return Err(AuditError::NotFound(format!(
-                "{}: no disclosure log here",
-                dir.display()
-            )));
+        if !Db::exists(dir) {
+            // A directory in the old format gets its own answer from the open.
+            if !dir.join("conf").exists() {
+                return Err(AuditError::NotFound(format!(
+                    "{}: no disclosure log here",
+                    dir.display()
+                )));
+            }
         }
-        let db = open_db(dir)?;
-        let t = open_trees(&db)?;
-        if t.meta.get(META_LOG_ID)?.is_none() {
+        let db = Db::open(dir, &all_tables())?;
+        if db.read()?.table(META)?.get(META_LOG_ID)?.is_none() {
             return Err(AuditError::NotFound(format!(
                 "{}: no disclosure log here (no log id)",
                 dir.display()
             )));
         }
-        let log = Self::finish_open(dir, db, t, signing_key, 0)?;
+        let log = Self::finish_open(dir, db, signing_key, 0)?;
         if let Some(k) = &log.signer {
             if k.public() != log.public {
                 return Err(AuditError::Mismatch {
@@ -198,31 +213,26 @@ impl AuditLog {
 
     fn finish_open(
         dir: &Path,
-        db: DurableDb,
-        t: Trees,
+        db: Db,
         signer: Option<LogSigningKey>,
         checkpoint_every: u64,
     ) -> Result<Self> {
-        let log_id = String::from_utf8(
-            t.meta
-                .get(META_LOG_ID)?
-                .map(|v| v.to_vec())
-                .unwrap_or_default(),
-        )
-        .map_err(|e| AuditError::decode("log id", e))?;
-        let pk = t
-            .meta
+        let snap = db.read()?;
+        let meta = snap.table(META)?;
+        let log_id = String::from_utf8(meta.get(META_LOG_ID)?.unwrap_or_default())
+            .map_err(|e| AuditError::decode("log id", e))?;
+        let pk = meta
             .get(META_PUBLIC_KEY)?
             .ok_or_else(|| AuditError::decode("log metadata", "no public key"))?;
         let public =
             LogPublicKey::from_bytes(&pk).map_err(|e| AuditError::decode("log public key", e))?;
-        let size = read_size(&t.meta)?;
+        let size = read_size(&meta)?;
         // A damaged node store must not stop an auditor from opening the log to verify it.
-        let frontier = Frontier::load(&SledNodes(&t.nodes), size).unwrap_or_default();
+        let frontier = Frontier::load(&StoredNodes(snap.table(NODES)?), size).unwrap_or_default();
+        drop((meta, snap));
         Ok(AuditLog {
             path: dir.to_owned(),
             db,
-            t,
             log_id,
             public,
             signer,
@@ -279,11 +289,8 @@ impl AuditLog {
         let mut state = self.lock();
         let mut f = state.clone();
         let old_size = f.size();
-        let mut entries = sled::Batch::default();
-        let mut nodes = sled::Batch::default();
-        let mut heads = sled::Batch::default();
-        let mut meta = sled::Batch::default();
-        let mut ix: Vec<sled::Batch> = IndexKind::ALL.iter().map(|_| Default::default()).collect();
+        // Every key and value of the transaction, as (table, key, value).
+        let mut writes: Vec<(Table, Vec<u8>, Vec<u8>)> = Vec::new();
         let mut out = Vec::with_capacity(records.len());
         for r in records {
             let mut record = r.clone();
@@ -295,11 +302,11 @@ impl AuditLog {
             let bytes = entry.encode();
             let leaf = merkle::leaf_hash(&bytes);
             for (kind, key) in index::keys_for(&entry) {
-                ix[kind as usize].insert(key, &[][..]);
+                writes.push((index_table(kind), key, Vec::new()));
             }
-            entries.insert(&entry.seq.to_be_bytes()[..], bytes);
+            writes.push((ENTRIES, entry.seq.to_be_bytes().to_vec(), bytes));
             for n in f.push(leaf) {
-                nodes.insert(&node_key(n.level, n.index)[..], &n.hash[..]);
+                writes.push((NODES, node_key(n.level, n.index).to_vec(), n.hash.to_vec()));
             }
             out.push(Appended {
                 seq: entry.seq,
@@ -311,24 +318,15 @@ impl AuditLog {
             && old_size / self.checkpoint_every != new_size / self.checkpoint_every
         {
             let h = SignedTreeHead::sign(signer, &self.log_id, new_size, &f.root(), Utc::now());
-            heads.insert(&new_size.to_be_bytes()[..], h.to_bytes());
+            writes.push((HEADS, new_size.to_be_bytes().to_vec(), h.to_bytes()));
         }
-        meta.insert(META_SIZE, &new_size.to_be_bytes()[..]);
-
-        let mut trees: Vec<&Tree> =
-            vec![&self.t.entries, &self.t.nodes, &self.t.heads, &self.t.meta];
-        trees.extend(self.t.ix.iter());
-        let mut batches = vec![entries, nodes, heads, meta];
-        batches.extend(ix);
-        trees[..]
-            .transaction(|tx| {
-                for (view, batch) in tx.iter().zip(&batches) {
-                    view.apply_batch(batch)?;
-                }
-                Ok::<_, ConflictableTransactionError<AuditError>>(())
-            })
-            .map_err(AuditError::from)?;
-        self.db.flush()?;
+        writes.push((META, META_SIZE.to_vec(), new_size.to_be_bytes().to_vec()));
+        self.db.write(Durability::Durable, |w| {
+            for (t, k, v) in &writes {
+                w.insert(*t, k, v)?;
+            }
+            Ok::<_, AuditError>(())
+        })?;
         *state = f;
         Ok(out)
     }
@@ -343,8 +341,9 @@ impl AuditLog {
             return Ok(h);
         }
         let h = SignedTreeHead::sign(signer, &self.log_id, size, &state.root(), Utc::now());
-        self.t.heads.insert(size.to_be_bytes(), h.to_bytes())?;
-        self.db.flush()?;
+        self.db.write(Durability::Durable, |w| {
+            w.insert(HEADS, &size.to_be_bytes(), &h.to_bytes())
+        })?;
         Ok(h)
     }
 
@@ -366,17 +365,15 @@ impl AuditLog {
 
     /// The signed head at exactly `size`, if one was signed.
     pub fn head_at(&self, size: u64) -> Result<Option<SignedTreeHead>> {
-        self.t
-            .heads
-            .get(size.to_be_bytes())?
+        self.view(HEADS)?
+            .get(&size.to_be_bytes())?
             .map(|v| SignedTreeHead::from_bytes(&v))
             .transpose()
     }
 
     /// The most recent signed head.
     pub fn latest_head(&self) -> Result<Option<SignedTreeHead>> {
-        self.t
-            .heads
+        self.view(HEADS)?
             .last()?
             .map(|(_, v)| SignedTreeHead::from_bytes(&v))
             .transpose()
@@ -384,25 +381,23 @@ impl AuditLog {
 
     /// Every signed head, oldest first.
     pub fn heads(&self) -> Result<Vec<SignedTreeHead>> {
-        self.t
-            .heads
-            .iter()
+        self.view(HEADS)?
+            .iter()?
             .map(|kv| SignedTreeHead::from_bytes(&kv?.1))
             .collect()
     }
 
     /// The entry at `seq`.
     pub fn get(&self, seq: u64) -> Result<Option<Entry>> {
-        self.t
-            .entries
-            .get(seq.to_be_bytes())?
+        self.view(ENTRIES)?
+            .get(&seq.to_be_bytes())?
             .map(|v| Entry::decode(&v))
             .transpose()
     }
 
     /// MTH of the first `size` entries, from stored nodes.
     pub fn root_at(&self, size: u64) -> Result<Hash> {
-        merkle::subtree_hash(&SledNodes(&self.t.nodes), 0, size)
+        merkle::subtree_hash(&self.nodes()?, 0, size)
     }
 
     /// An inclusion proof of entry `seq` against the signed head `head` (which must cover it).
@@ -416,7 +411,7 @@ impl AuditLog {
                 head.tree_size
             )));
         }
-        let path = merkle::inclusion_path(&SledNodes(&self.t.nodes), seq, head.tree_size)?;
+        let path = merkle::inclusion_path(&self.nodes()?, seq, head.tree_size)?;
         Ok(InclusionBundle::new(entry, path, head.clone()))
     }
 
@@ -455,8 +450,7 @@ impl AuditLog {
                 new.tree_size
             )));
         }
-        let path =
-            merkle::consistency_path(&SledNodes(&self.t.nodes), old.tree_size, new.tree_size)?;
+        let path = merkle::consistency_path(&self.nodes()?, old.tree_size, new.tree_size)?;
         Ok(ConsistencyBundle::new(old.clone(), new.clone(), path))
     }
 
@@ -465,62 +459,48 @@ impl AuditLog {
         self.db.flush()?;
         Ok(())
     }
+
+    /// One table as of now.
+    pub(crate) fn view(&self, t: Table) -> Result<View> {
+        Ok(self.db.read()?.table(t)?)
+    }
+
+    /// A consistent view of every table, for reads that span several.
+    pub(crate) fn snapshot(&self) -> Result<Snapshot> {
+        Ok(self.db.read()?)
+    }
+
+    /// Every table from one snapshot (verification reads them all).
+    pub(crate) fn tables(&self) -> Result<Tables> {
+        let snap = self.snapshot()?;
+        Ok(Tables {
+            entries: snap.table(ENTRIES)?,
+            nodes: snap.table(NODES)?,
+            heads: snap.table(HEADS)?,
+            meta: snap.table(META)?,
+            ix: IndexKind::ALL
+                .iter()
+                .map(|k| snap.table(index_table(*k)))
+                .collect::<std::result::Result<_, _>>()?,
+        })
+    }
+
+    fn nodes(&self) -> Result<StoredNodes> {
+        Ok(StoredNodes(self.view(NODES)?))
+    }
 }
 
-pub(crate) fn read_size(meta: &Tree) -> Result<u64> {
+pub(crate) fn read_size(meta: &View) -> Result<u64> {
     match meta.get(META_SIZE)? {
         None => Ok(0),
         Some(v) => {
             let a: [u8; 8] = v
-                .as_ref()
+                .as_slice()
                 .try_into()
                 .map_err(|_| AuditError::decode("log metadata size", "not 8 bytes"))?;
             Ok(u64::from_be_bytes(a))
         }
     }
-}
-
-/// sled's page cache per database. sled's default (1 GiB) lets a process grow with everything it
-/// ever wrote: `make bench` saw the hub's peak RSS go 118 → 230 → 336 MiB from 1 000 to 20 000
-/// bases. Appends and the lookups the hub makes (recent entries, one basis id) need little cache.
-pub const SLED_CACHE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Open the sled database (with a bounded cache, [`SLED_CACHE_BYTES`]), waiting a little if
-/// another handle is still letting go of its file lock: sled releases it from a background
-/// thread shortly after the last handle is dropped, so a restart (or an auditor's command right
-/// after the hub stopped) can otherwise fail spuriously. A lock that is really held (a running
-/// hub) still fails, after about five seconds. The store opens its database here too.
-pub(crate) fn open_db(dir: &Path) -> std::result::Result<DurableDb, sled::Error> {
-    let mut tries = 0;
-    loop {
-        match sled::Config::new()
-            .path(dir)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .open()
-        {
-            Err(sled::Error::Io(e))
-                if e.to_string().contains("could not acquire lock") && tries < 50 =>
-            {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            Ok(db) => return Ok(DurableDb::new(db, dir)?),
-            Err(e) => return Err(e),
-        }
-    }
-}
-
-fn open_trees(db: &sled::Db) -> Result<Trees> {
-    Ok(Trees {
-        entries: db.open_tree("entries")?,
-        nodes: db.open_tree("nodes")?,
-        heads: db.open_tree("heads")?,
-        meta: db.open_tree("meta")?,
-        ix: IndexKind::ALL
-            .iter()
-            .map(|k| db.open_tree(k.tree_name()))
-            .collect::<std::result::Result<_, _>>()?,
-    })
 }
 
 #[cfg(test)]

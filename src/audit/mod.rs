@@ -9,14 +9,13 @@
 //! - every entry is a leaf of an RFC 9162 Merkle tree ([`merkle`]), whose root is signed with
 //!   Ed25519 at checkpoints ([`head`]); inclusion and consistency proofs ([`proof`]) can be checked
 //!   offline with only the public key;
-//! - the library has no update or delete operation; an append returns only after `flush`
-//!   ([`log::AuditLog::append`], [`log::AuditLog::append_batch`] for group commit);
+//! - the library has no update or delete operation; an append returns only once its transaction
+//!   is on the disk ([`crate::db`]; [`log::AuditLog::append`], [`log::AuditLog::append_batch`] for group commit);
 //! - patients appear only as keyed hashes ([`keys::PatientKey`]), so the log can be asked "who
 //!   received data about this person" without holding the id in clear;
-//! - queries go through sled index trees ([`index`]), never through a scan of the log;
+//! - queries go through index tables ([`index`]), never through a scan of the log;
 //! - [`verify`] recomputes everything and names the first bad entry.
 
-pub(crate) mod durable;
 pub mod error;
 pub mod export;
 pub mod head;

@@ -3,7 +3,7 @@
 //! that the indexes say exactly what the entries say — and name the first bad entry.
 //!
 //! Why recompute rather than trust stored nodes: the stored nodes are a cache for proofs; an
-//! attacker with write access to the sled files could change them along with an entry. Only the
+//! attacker with write access to the database file could change them along with an entry. Only the
 //! signed heads (and heads an auditor saved outside the log) are trusted, and they are checked
 //! against what the entries themselves hash to.
 
@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use super::head::SignedTreeHead;
 use super::index::{self, IndexKind};
 use super::keys::LogPublicKey;
-use super::log::{node_key, read_size, AuditLog};
+use super::log::{node_key, read_size, AuditLog, Tables};
 use super::merkle::{self, Frontier, Hash};
 use super::record::Entry;
 use super::Result;
@@ -103,10 +103,11 @@ impl AuditLog {
         // Roots that must hold at given sizes, with where the claim came from.
         let mut expect: BTreeMap<u64, Vec<(Hash, String)>> = BTreeMap::new();
         let mut heads_checked = 0;
-        for kv in self.t.heads.iter() {
+        let t = self.tables()?;
+        for kv in t.heads.iter()? {
             let (k, v) = kv?;
             let size = k
-                .as_ref()
+                .as_slice()
                 .try_into()
                 .map(u64::from_be_bytes)
                 .unwrap_or(u64::MAX);
@@ -172,9 +173,9 @@ impl AuditLog {
         let mut count = 0u64;
         let mut index_keys = 0u64;
         let mut index_missing = false;
-        for kv in self.t.entries.iter() {
+        for kv in t.entries.iter()? {
             let (k, v) = kv?;
-            let Some(kseq) = k.as_ref().try_into().ok().map(u64::from_be_bytes) else {
+            let Some(kseq) = k.as_slice().try_into().ok().map(u64::from_be_bytes) else {
                 found.add(
                     None,
                     format!("an entry key is not 8 bytes: {}", hex::encode(&k)),
@@ -212,8 +213,8 @@ impl AuditLog {
                 }
             }
             let leaf = merkle::leaf_hash(&v);
-            match self.t.nodes.get(node_key(0, kseq))? {
-                Some(stored) if stored.as_ref() == leaf => {}
+            match t.nodes.get(&node_key(0, kseq))? {
+                Some(stored) if stored == leaf => {}
                 Some(_) => found.add(
                     Some(kseq),
                     "its hash differs from the leaf hash the tree stored when it was appended: \
@@ -223,8 +224,8 @@ impl AuditLog {
             }
             if tree_ok {
                 for n in f.push(leaf).into_iter().skip(1) {
-                    match self.t.nodes.get(node_key(n.level, n.index))? {
-                        Some(stored) if stored.as_ref() == n.hash => {}
+                    match t.nodes.get(&node_key(n.level, n.index))? {
+                        Some(stored) if stored == n.hash => {}
                         _ => found.add(
                             Some(n.index << n.level),
                             format!(
@@ -257,7 +258,7 @@ impl AuditLog {
             if let Some(e) = &entry {
                 for (kind, key) in index::keys_for(e) {
                     index_keys += 1;
-                    if !self.t.index(kind).contains_key(&key)? {
+                    if !t.index(kind).contains(&key)? {
                         index_missing = true;
                         found.add(
                             Some(kseq),
@@ -268,7 +269,7 @@ impl AuditLog {
             }
         }
 
-        let size = read_size(&self.t.meta)?;
+        let size = read_size(&t.meta)?;
         if count < size {
             found.add(
                 Some(count),
@@ -331,9 +332,12 @@ impl AuditLog {
         }
 
         // Every index key must point at an entry that has that value.
-        let total: u64 = self.t.ix.iter().map(|t| t.len() as u64).sum();
+        let mut total = 0u64;
+        for ix in &t.ix {
+            total += ix.len()?;
+        }
         if index_missing || total != index_keys {
-            self.find_stray_index_keys(&mut found)?;
+            find_stray_index_keys(&t, &mut found)?;
         }
 
         Ok(VerifyReport {
@@ -346,49 +350,49 @@ impl AuditLog {
             problems: found.0,
         })
     }
+}
 
-    fn find_stray_index_keys(&self, found: &mut Found) -> Result<()> {
-        for kind in IndexKind::ALL {
-            for kv in self.t.index(kind).iter() {
-                let (k, _) = kv?;
-                let Some(seq) = index::seq_of(&k) else {
-                    found.add(
-                        None,
-                        format!("a key in the {} index is too short", kind.name()),
-                    );
-                    continue;
-                };
-                let ok = match self.t.entries.get(seq.to_be_bytes())? {
-                    None => {
-                        found.add(
-                            Some(seq),
-                            format!(
-                                "the {} index points at this entry, which does not exist",
-                                kind.name()
-                            ),
-                        );
-                        continue;
-                    }
-                    Some(v) => match Entry::decode(&v) {
-                        Ok(e) => index::keys_for(&e)
-                            .iter()
-                            .any(|(kk, key)| *kk == kind && key.as_slice() == k.as_ref()),
-                        Err(_) => true, // already reported as an unreadable entry
-                    },
-                };
-                if !ok {
+fn find_stray_index_keys(t: &Tables, found: &mut Found) -> Result<()> {
+    for kind in IndexKind::ALL {
+        for kv in t.index(kind).iter()? {
+            let (k, _) = kv?;
+            let Some(seq) = index::seq_of(&k) else {
+                found.add(
+                    None,
+                    format!("a key in the {} index is too short", kind.name()),
+                );
+                continue;
+            };
+            let ok = match t.entries.get(&seq.to_be_bytes())? {
+                None => {
                     found.add(
                         Some(seq),
                         format!(
-                            "the {} index points at this entry, which does not have that {} \
-                             (index entry pointing at the wrong record)",
-                            kind.name(),
+                            "the {} index points at this entry, which does not exist",
                             kind.name()
                         ),
                     );
+                    continue;
                 }
+                Some(v) => match Entry::decode(&v) {
+                    Ok(e) => index::keys_for(&e)
+                        .iter()
+                        .any(|(kk, key)| *kk == kind && key.as_slice() == k.as_slice()),
+                    Err(_) => true, // already reported as an unreadable entry
+                },
+            };
+            if !ok {
+                found.add(
+                    Some(seq),
+                    format!(
+                        "the {} index points at this entry, which does not have that {} \
+                             (index entry pointing at the wrong record)",
+                        kind.name(),
+                        kind.name()
+                    ),
+                );
             }
         }
-        Ok(())
     }
+    Ok(())
 }

@@ -39,12 +39,12 @@ invoice-hub audit --log hub-a/log --log hub-b/log query --patient 191212121212 -
 invoice-hub audit --log hub-a/log --log hub-b/log verify --key hub-a.pub --key hub-b.pub\n  \
 invoice-hub audit --log hub-a/log --log hub-b/log export --out audit-2026.jsonl\n  \
 invoice-hub audit check-proof audit-2026.jsonl --key hub-a.pub --key hub-b.pub\n\n\
-The log is a sled database that one process at a time can open: run these against a stopped \
+The log is a database (redb) that one process at a time can open: run these against a stopped \
 hub's log or a copy of it.\n\n\
 Exit status: 0 when everything checked is fine, 1 when a verification or proof check failed, 2 for \
 usage and I/O errors.")]
 pub struct Args {
-    /// The log directory (sled database). Repeat for the logs of several hub instances.
+    /// The log directory (its database, data.redb). Repeat for the logs of several hub instances.
     #[arg(long, global = true, value_name = "DIR", env = "INVOICE_HUB_AUDIT_LOG")]
     pub log: Vec<PathBuf>,
 

@@ -7,7 +7,8 @@
 //! - [`authz`] — what a verified certificate may do (the hub writes, listed staff of this region
 //!   read, reviewers read the access log);
 //! - [`server`] — the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
-//! - [`storage`] — sled, one transaction per delivery, flushed before the receipt goes out;
+//! - [`storage`] — redb ([`crate::db`]), one transaction per delivery, durable before the
+//!   receipt goes out;
 //! - [`commit`] — group commit: deliveries in flight together share one flush;
 //! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
 //! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
@@ -50,8 +51,12 @@ pub enum StoreError {
     Key { path: PathBuf, message: String },
     #[error("TLS setup, {path}: {message}")]
     Tls { path: PathBuf, message: String },
-    #[error("store database {path}: {message}")]
-    Db { path: PathBuf, message: String },
+    /// The database failed (I/O, corruption the engine detected, in use by another process).
+    #[error("store database: {0}")]
+    Db(#[from] crate::db::DbError),
+    /// A stored record does not decode: the database was damaged or written by another program.
+    #[error("store database {path}: damaged: {message}")]
+    Damaged { path: PathBuf, message: String },
     #[error("access log: {0}")]
     Audit(#[from] crate::audit::AuditError),
     #[error("cannot listen on {addr}: {source}")]

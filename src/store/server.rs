@@ -487,7 +487,7 @@ enum Accepted {
     },
 }
 
-/// Validates, seals and stores one delivery (blocking: libxml2, AES, sled).
+/// Validates, seals and stores one delivery (blocking: libxml2, AES, the database).
 fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accepted, StoreError> {
     let validator = Validator::with_schema(
         store.schema.clone(),
@@ -551,10 +551,8 @@ fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accept
     let sealed = store.body_key.seal(id, body);
     let outcome = store.storage.put(meta, &sealed)?;
     if matches!(outcome, PutOutcome::Created(_)) {
-        // A blocking flush on this blocking thread, not sled's `flush_async`: with several
-        // deliveries in flight, `flush_async` futures were seen never to complete (the bench
-        // with 8 connections hung). Deliveries that commit while a flush runs share the next
-        // one (group commit): one fsync for all of them, not one each.
+        // A blocking flush on this blocking thread. Deliveries that commit while a flush runs
+        // share the next one (group commit): one fsync for all of them, not one each.
         store.storage.commit_blocking()?;
     }
     Ok(Accepted::Stored(outcome))

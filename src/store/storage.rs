@@ -1,7 +1,7 @@
-//! The store's own database (sled): one record of metadata and one sealed body per basis, in
-//! arrival order.
+//! The store's own database ([`crate::db`]): one record of metadata and one sealed body per
+//! basis, in arrival order.
 //!
-//! Trees: `claims` (id → [`ClaimMeta`] JSON), `bodies` (id → AES-GCM sealed XML), `order`
+//! Tables: `claims` (id → [`ClaimMeta`] JSON), `bodies` (id → AES-GCM sealed XML), `order`
 //! (seq, big-endian → id, for listing in arrival order) and `meta` (the next sequence number).
 //! A delivery writes all four in one transaction, so a crash leaves a basis either wholly there or
 //! not at all, and the check "is this id already here, with which content" is atomic with the
@@ -10,8 +10,8 @@
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
+
+use crate::db::{self, Db, Durability, Table};
 
 use super::commit::GroupCommit;
 use super::StoreError;
@@ -57,7 +57,7 @@ impl ClaimMeta {
 /// How a delivery went.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PutOutcome {
-    /// Stored now (not yet flushed: the caller flushes before answering).
+    /// Stored now (not yet durable: the caller commits before answering).
     Created(ClaimMeta),
     /// The same bytes were stored before: the original receipt stands.
     Same(ClaimMeta),
@@ -90,32 +90,20 @@ pub struct Storage {
     path: std::path::PathBuf,
     /// `Some` when concurrent deliveries share flushes ([`Storage::commit_blocking`]).
     group: Option<GroupCommit>,
-    db: crate::audit::durable::DurableDb,
-    claims: sled::Tree,
-    bodies: sled::Tree,
-    order: sled::Tree,
-    meta: sled::Tree,
+    db: Db,
 }
+
+const CLAIMS: Table = db::table("claims");
+const BODIES: Table = db::table("bodies");
+const ORDER: Table = db::table("order");
+const META: Table = db::table("meta");
 
 const NEXT_SEQ: &[u8] = b"next_seq";
 
-fn db_err(path: &Path) -> impl Fn(sled::Error) -> StoreError + '_ {
-    move |e| StoreError::Db {
-        path: path.to_path_buf(),
-        message: e.to_string(),
-    }
-}
-
 impl Storage {
     pub fn open(dir: &Path) -> Result<Storage, StoreError> {
-        let err = db_err(dir);
-        let db = crate::audit::log::open_db(dir).map_err(&err)?;
         Ok(Storage {
-            claims: db.open_tree("claims").map_err(&err)?,
-            bodies: db.open_tree("bodies").map_err(&err)?,
-            order: db.open_tree("order").map_err(&err)?,
-            meta: db.open_tree("meta").map_err(&err)?,
-            db,
+            db: Db::open(dir, &[CLAIMS, BODIES, ORDER, META])?,
             path: dir.to_path_buf(),
             group: Some(GroupCommit::default()),
         })
@@ -127,57 +115,51 @@ impl Storage {
         self
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
-        StoreError::Db {
+    /// A stored record that does not decode: the database was damaged or written by another
+    /// program.
+    fn damaged(&self, what: impl std::fmt::Display) -> StoreError {
+        StoreError::Damaged {
             path: self.path.clone(),
-            message: e.to_string(),
+            message: what.to_string(),
         }
     }
 
-    /// Stores `sealed` under `meta.id` unless the id is taken; `meta.seq` is assigned here.
+    /// Stores `sealed` under `meta.id` unless the id is taken; `meta.seq` is assigned here. The
+    /// write is visible at once and durable after [`Storage::commit_blocking`]; the check for the
+    /// id and the insert are one transaction, so two deliveries of one id give one copy.
     pub fn put(&self, meta: ClaimMeta, sealed: &[u8]) -> Result<PutOutcome, StoreError> {
         let id = meta.id.clone();
-        let r = (&self.claims, &self.bodies, &self.order, &self.meta).transaction(
-            |(claims, bodies, order, m)| {
-                if let Some(old) = claims.get(id.as_bytes())? {
-                    let old: ClaimMeta = serde_json::from_slice(&old)
-                        .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                    return Ok(if old.sha256 == meta.sha256 {
-                        PutOutcome::Same(old)
-                    } else {
-                        PutOutcome::Conflict(old)
-                    });
-                }
-                let seq = match m.get(NEXT_SEQ)? {
-                    Some(v) => u64::from_be_bytes(v.as_ref().try_into().map_err(|_| {
-                        ConflictableTransactionError::Abort("next_seq is not 8 bytes".into())
-                    })?),
-                    None => 1,
-                };
-                m.insert(NEXT_SEQ, &(seq + 1).to_be_bytes())?;
-                let stored = ClaimMeta {
-                    seq,
-                    ..meta.clone()
-                };
-                let json = serde_json::to_vec(&stored)
-                    .map_err(|e| ConflictableTransactionError::Abort(e.to_string()))?;
-                claims.insert(id.as_bytes(), json)?;
-                bodies.insert(id.as_bytes(), sealed)?;
-                order.insert(&seq.to_be_bytes(), id.as_bytes())?;
-                Ok(PutOutcome::Created(stored))
-            },
-        );
-        match r {
-            Ok(o) => Ok(o),
-            Err(TransactionError::Abort(m)) => Err(self.err(m)),
-            Err(TransactionError::Storage(e)) => Err(self.err(e)),
-        }
+        let id = id.as_bytes();
+        self.db.write(Durability::Deferred, |w| {
+            if let Some(old) = w.get(CLAIMS, id)? {
+                let old: ClaimMeta = serde_json::from_slice(&old).map_err(|e| self.damaged(e))?;
+                return Ok(if old.sha256 == meta.sha256 {
+                    PutOutcome::Same(old)
+                } else {
+                    PutOutcome::Conflict(old)
+                });
+            }
+            let seq = match w.get(META, NEXT_SEQ)? {
+                Some(v) => u64::from_be_bytes(
+                    v.as_slice()
+                        .try_into()
+                        .map_err(|_| self.damaged("next_seq is not 8 bytes"))?,
+                ),
+                None => 1,
+            };
+            w.insert(META, NEXT_SEQ, &(seq + 1).to_be_bytes())?;
+            let stored = ClaimMeta { seq, ..meta };
+            let json = serde_json::to_vec(&stored).map_err(|e| self.damaged(e))?;
+            w.insert(CLAIMS, id, &json)?;
+            w.insert(BODIES, id, sealed)?;
+            w.insert(ORDER, &seq.to_be_bytes(), id)?;
+            Ok(PutOutcome::Created(stored))
+        })
     }
 
     /// Makes everything written so far durable (blocking: call from a blocking thread).
     pub fn flush_blocking(&self) -> Result<(), StoreError> {
-        self.db.flush().map_err(|e| self.err(e))?;
-        Ok(())
+        Ok(self.db.flush()?)
     }
 
     /// Makes everything this thread wrote durable, sharing one flush with the deliveries that
@@ -190,10 +172,10 @@ impl Storage {
     }
 
     pub fn meta(&self, id: &str) -> Result<Option<ClaimMeta>, StoreError> {
-        match self.claims.get(id.as_bytes()).map_err(|e| self.err(e))? {
+        match self.db.read()?.table(CLAIMS)?.get(id.as_bytes())? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
-                .map_err(|e| self.err(e)),
+                .map_err(|e| self.damaged(e)),
             None => Ok(None),
         }
     }
@@ -204,11 +186,12 @@ impl Storage {
             return Ok(None);
         };
         let body = self
-            .bodies
-            .get(id.as_bytes())
-            .map_err(|e| self.err(e))?
-            .ok_or_else(|| self.err(format!("basis {id} has metadata but no body")))?;
-        Ok(Some((meta, body.to_vec())))
+            .db
+            .read()?
+            .table(BODIES)?
+            .get(id.as_bytes())?
+            .ok_or_else(|| self.damaged(format!("basis {id} has metadata but no body")))?;
+        Ok(Some((meta, body)))
     }
 
     /// Metadata in arrival order, filtered, one page.
@@ -217,8 +200,9 @@ impl Storage {
         let mut items = Vec::new();
         let start = q.after.saturating_add(1).to_be_bytes();
         let mut more = false;
-        for kv in self.order.range(start..) {
-            let (_, id) = kv.map_err(|e| self.err(e))?;
+        let order = self.db.read()?.table(ORDER)?;
+        for kv in order.range(&start[..]..)? {
+            let (_, id) = kv?;
             let id = String::from_utf8_lossy(&id).into_owned();
             let Some(m) = self.meta(&id)? else { continue };
             let keep = q.sender.as_deref().is_none_or(|s| m.sender == s)
@@ -246,12 +230,12 @@ impl Storage {
     }
 
     /// How many bases are stored.
-    pub fn len(&self) -> usize {
-        self.claims.len()
+    pub fn len(&self) -> Result<u64, StoreError> {
+        Ok(self.db.read()?.table(CLAIMS)?.len()?)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.claims.is_empty()
+    pub fn is_empty(&self) -> Result<bool, StoreError> {
+        Ok(self.len()? == 0)
     }
 }
 
@@ -292,7 +276,7 @@ mod tests {
                 .unwrap(),
             PutOutcome::Created(ClaimMeta { seq: 2, .. })
         ));
-        assert_eq!(s.len(), 2);
+        assert_eq!(s.len().unwrap(), 2);
     }
 
     #[test]
