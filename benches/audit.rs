@@ -1,7 +1,7 @@
 //! Disclosure log benchmarks.
 //!
 //! - `append/one_at_a_time` vs `append/batch_of_64`: durable appends (each call returns after
-//!   sled's flush), in entries/s; the ratio is what group commit buys.
+//!   its transaction's fsync), in entries/s; the ratio is what group commit buys.
 //! - `verify/10000`: a full `verify` of a 10 000-entry log (the default run).
 //! - `verify/1000000`: the same for 1 000 000 entries, only when `AUDIT_BENCH_1M=1` is set. It
 //!   builds the log first (minutes) and a criterion run of 10 samples would take many more, so it

@@ -1,7 +1,7 @@
 //! Deliveries to a region's store over mutual TLS on loopback: `PUT /v1/claims/{id}` one at a
 //! time over one kept-alive connection (the baseline) beside the same over 8 concurrent
 //! connections. Each PUT is validated (XSD + ÖR rules), sealed (AES-256-GCM), stored and flushed
-//! to disk before its receipt comes back, so the figures include sled's flush. The store runs as
+//! to disk before its receipt comes back, so the figures include the database's fsync. The store runs as
 //! the real binary (`invoice-hub store`), started by the bench. Read the figures as the ratio of
 //! the two on the same run: the machine is shared.
 //!
