@@ -17,8 +17,11 @@
 
 use std::ops::RangeBounds;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use redb::{ReadableDatabase, ReadableTable, ReadableTableMetadata};
+
+use crate::retry::{Backoff, Limit, Retry, Stopped};
 
 /// The file in a database directory.
 pub(crate) const FILE: &str = "data.redb";
@@ -168,20 +171,21 @@ impl Db {
 fn open_waiting(dir: &Path) -> Result<redb::Database, DbError> {
     let mut builder = redb::Builder::new();
     builder.set_cache_size(CACHE_BYTES);
-    let mut tries = 0;
-    loop {
-        match builder.create(dir.join(FILE)) {
-            Ok(db) => return Ok(db),
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) if tries < 50 => {
-                tries += 1;
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            Err(redb::DatabaseError::DatabaseAlreadyOpen) => {
-                return Err(DbError::InUse(dir.to_owned()))
-            }
-            Err(e) => return Err(storage(dir, e)),
-        }
-    }
+    let wait = Duration::from_millis(100);
+    Retry::new(
+        Backoff::fixed(wait, wait),
+        Limit::Time(Duration::from_secs(5)),
+    )
+    .run_blocking(
+        |_| builder.create(dir.join(FILE)),
+        |e| matches!(e, redb::DatabaseError::DatabaseAlreadyOpen),
+        |_, _, _| {},
+    )
+    .map(|(db, _)| db)
+    .map_err(|stopped| match stopped {
+        Stopped::GaveUp { .. } => DbError::InUse(dir.to_owned()),
+        Stopped::Fatal(e) => storage(dir, e),
+    })
 }
 
 /// Fsyncs a directory, so the names created in it survive a power cut.

@@ -16,7 +16,9 @@ pub mod gen;
 pub mod hub;
 pub mod pki;
 pub mod policy;
+pub mod retry;
 pub mod store;
+pub mod tls;
 pub mod validate;
 
 pub use db::DbError;

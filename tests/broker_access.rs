@@ -368,10 +368,13 @@ fn the_broker_definitions_match_the_topology_constants() {
 async fn an_unroutable_basis_is_retried_then_reported_not_confirmed() {
     let region = Publisher::new(session(ORG_STOCKHOLM))
         .max_attempts(3)
-        .backoff(invoice_hub::broker::Backoff::new(
-            Duration::from_millis(50),
-            Duration::from_millis(100),
-        ));
+        .backoff(
+            invoice_hub::retry::Backoff::try_new(
+                Duration::from_millis(50),
+                Duration::from_millis(100),
+            )
+            .unwrap(),
+        );
     let id = "ZVF23210000162611000777";
     let mut msg = basis_message(ORG_STOCKHOLM, id, basis_xml(id));
     msg.routing_key = "nowhere".into();

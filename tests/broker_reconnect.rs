@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use common::{basis_xml, TestBroker, ORG_STOCKHOLM};
 use invoice_hub::broker::region::basis_message;
-use invoice_hub::broker::{topology, Backoff, Publisher, Session, Subscription};
+use invoice_hub::broker::{topology, Publisher, Session, Subscription};
+use invoice_hub::retry::Backoff;
 use lapin::options::BasicAckOptions;
 
 static BROKER: OnceLock<TestBroker> = OnceLock::new();
@@ -28,7 +29,7 @@ async fn within<T>(what: &str, secs: u64, f: impl std::future::Future<Output = T
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sessions_publishers_and_subscriptions_survive_a_broker_restart() {
     let broker = broker();
-    let fast = Backoff::new(Duration::from_millis(100), Duration::from_secs(1));
+    let fast = Backoff::try_new(Duration::from_millis(100), Duration::from_secs(1)).unwrap();
     let region = Arc::new(
         Session::new(broker.endpoint(ORG_STOCKHOLM))
             .give_up_after(Duration::from_secs(60))
@@ -98,10 +99,9 @@ async fn a_session_that_cannot_reach_a_broker_gives_up_when_told() {
     e.port = common::free_port();
     let s = Session::new(e.clone())
         .give_up_after(Duration::from_secs(2))
-        .with_backoff(Backoff::new(
-            Duration::from_millis(100),
-            Duration::from_millis(400),
-        ));
+        .with_backoff(
+            Backoff::try_new(Duration::from_millis(100), Duration::from_millis(400)).unwrap(),
+        );
     let err = within("give up", 20, s.ensure_connected())
         .await
         .unwrap_err();

@@ -37,10 +37,11 @@ pub fn basis_id(xml: &[u8]) -> Result<String, BrokerError> {
             Event::End(_) => {
                 if in_id {
                     let id = id.trim().to_string();
-                    if id.is_empty() || id.len() > 64 || !id.bytes().all(|b| b.is_ascii_graphic()) {
-                        return Err(BrokerError::NotABasis(
-                            "claimSpecification/id is empty or not printable ASCII".into(),
-                        ));
+                    if !crate::claim::basis_id_ok(&id) {
+                        return Err(BrokerError::NotABasis(format!(
+                            "claimSpecification/id is not usable as a name: {}",
+                            crate::claim::BASIS_ID_RULE
+                        )));
                     }
                     return Ok(id);
                 }

@@ -150,18 +150,20 @@ impl Endpoint {
     /// Reads the certificate files into lapin's TLS configuration. A key that is not PKCS#8 is
     /// refused here with the file's name, instead of as an opaque TLS failure later.
     pub fn tls_config(&self) -> Result<OwnedTLSConfig, BrokerError> {
+        // lapin builds its rustls configuration with the process default provider.
+        crate::tls::provider();
         let ca = Self::read("CA certificate", &self.ca)?;
         let pem = Self::read("client certificate", &self.cert)?;
-        let key = Self::read("private key", &self.key)?;
-        if !key
-            .windows(b"BEGIN PRIVATE KEY".len())
-            .any(|w| w == b"BEGIN PRIVATE KEY")
-        {
-            return Err(BrokerError::Config {
-                path: self.key.clone(),
-                message: "the private key must be PKCS#8 PEM (BEGIN PRIVATE KEY)".into(),
-            });
-        }
+        let key = crate::tls::pkcs8_key_pem(&self.key).map_err(|e| match e {
+            crate::tls::TlsError::Unusable { path, message } => {
+                BrokerError::Config { path, message }
+            }
+            crate::tls::TlsError::Read { path, source } => BrokerError::Read {
+                what: "private key",
+                path,
+                source,
+            },
+        })?;
         let ca = String::from_utf8(ca).map_err(|_| BrokerError::Config {
             path: self.ca.clone(),
             message: "the CA certificate is not PEM text".into(),

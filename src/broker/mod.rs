@@ -5,12 +5,11 @@
 //! certificate ([`endpoint`]) because the broker takes the user from the certificate and refuses a
 //! `user_id` that is not that user: the hub learns who sent a basis without trusting the document.
 //! lapin's own auto-recovery is young, so [`session`] supervises a connection and reconnects with
-//! [`backoff`]; [`publisher`] turns publisher confirms into "confirmed or told why not";
+//! [`crate::retry`]; [`publisher`] turns publisher confirms into "confirmed or told why not";
 //! [`subscription`] is a consumer that survives a broker restart, [`settle`] acknowledges with a
 //! time limit. [`messages`] are the JSON
 //! bodies the hub sends back (status, notice), [`region`] is a region's adapter configuration.
 
-pub mod backoff;
 pub mod basis_id;
 pub mod endpoint;
 pub mod error;
@@ -23,7 +22,6 @@ pub mod settle;
 pub mod subscription;
 pub mod topology;
 
-pub use backoff::Backoff;
 pub use endpoint::Endpoint;
 pub use error::BrokerError;
 pub use messages::{Notice, Outcome, StatusMessage, StoreReceipt, Withholding};

@@ -10,9 +10,9 @@ use std::time::Duration;
 use lapin::options::BasicPublishOptions;
 use lapin::{BasicProperties, Confirmation};
 
-use super::backoff::Backoff;
 use super::error::BrokerError;
 use super::session::Session;
+use crate::retry::{Backoff, Limit, Retry, Stopped};
 
 /// One message to publish, owned so that it can be sent again.
 #[derive(Debug, Clone)]
@@ -56,7 +56,7 @@ impl Publisher {
             session,
             max_attempts: 6,
             confirm_timeout: Duration::from_secs(30),
-            backoff: Backoff::new(Duration::from_millis(200), Duration::from_secs(5)),
+            backoff: Backoff::fixed(Duration::from_millis(200), Duration::from_secs(5)),
         }
     }
 
@@ -85,25 +85,23 @@ impl Publisher {
     /// retried. A refusal by the broker (a `user_id` that is not the connection's user, no write
     /// permission) is returned at once: sending it again cannot help.
     pub async fn publish(&self, msg: &Outgoing) -> Result<Confirmed, BrokerError> {
-        let mut backoff = self.backoff.clone();
-        let mut last = String::new();
-        for attempt in 1..=self.max_attempts {
-            match self.publish_once(msg).await {
-                Ok(()) => return Ok(Confirmed { attempts: attempt }),
-                Err(e) if !e.is_transient() => return Err(e),
-                Err(e) => {
-                    tracing::warn!(message_id = %msg.message_id(), attempt, error = %e, "not confirmed; publishing again");
-                    last = e.to_string();
+        let on_retry = |e: &BrokerError, attempt: u32, _| {
+            tracing::warn!(message_id = %msg.message_id(), attempt, error = %e, "not confirmed; publishing again");
+        };
+        Retry::new(self.backoff.clone(), Limit::Attempts(self.max_attempts))
+            .run(|_| self.publish_once(msg), BrokerError::is_transient, on_retry)
+            .await
+            .map(|((), attempts)| Confirmed { attempts })
+            .map_err(|stopped| match stopped {
+                Stopped::Fatal(e) => e,
+                Stopped::GaveUp { attempts, last, .. } => {
+                    tracing::warn!(message_id = %msg.message_id(), attempts, error = %last, "not confirmed; giving up");
+                    BrokerError::GaveUp {
+                        attempts,
+                        last: last.to_string(),
+                    }
                 }
-            }
-            if attempt < self.max_attempts {
-                backoff.wait().await;
-            }
-        }
-        Err(BrokerError::GaveUp {
-            attempts: self.max_attempts,
-            last,
-        })
+            })
     }
 
     async fn publish_once(&self, msg: &Outgoing) -> Result<(), BrokerError> {

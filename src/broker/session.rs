@@ -9,15 +9,15 @@
 //! costs one refused connection, not a backoff.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
 use lapin::{Channel, Connection};
 use tokio::sync::Mutex;
 
-use super::backoff::Backoff;
 use super::endpoint::Endpoint;
 use super::error::BrokerError;
+use crate::retry::{Backoff, Limit, Retry, Stopped};
 
 struct Live {
     conn: Connection,
@@ -42,7 +42,7 @@ impl Session {
         Session {
             endpoint,
             live: Mutex::new(None),
-            backoff: Backoff::new(Duration::from_millis(250), Duration::from_secs(5)),
+            backoff: Backoff::fixed(Duration::from_millis(250), Duration::from_secs(5)),
             give_up_after: None,
             connects: AtomicU64::new(0),
             node: AtomicUsize::new(0),
@@ -140,48 +140,56 @@ impl Session {
             return Ok(live.as_mut().expect("checked above"));
         }
         *live = None;
-        let started = Instant::now();
-        let mut backoff = self.backoff.clone();
-        backoff.reset();
-        let nodes = self.endpoint.addresses()?.len();
-        loop {
-            let first = self.node.load(Ordering::Relaxed);
-            let mut last = None;
-            for i in 0..nodes {
-                let node = (first + i) % nodes;
-                match self.endpoint.connect_node(node).await {
-                    Ok(conn) => {
-                        let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
-                        self.node.store(node, Ordering::Relaxed);
-                        if n > 1 {
-                            tracing::info!(url = %self.endpoint.node_url(node)?, connects = n, "reconnected to the broker");
-                        }
-                        return Ok(live.insert(Live {
-                            conn,
-                            publish: None,
-                        }));
-                    }
-                    Err(e) if !e.is_transient() => return Err(e),
-                    Err(e) => {
-                        if nodes > 1 {
-                            tracing::warn!(error = %e, "broker node unreachable; trying the next");
-                        }
-                        last = Some(e);
-                    }
-                }
-            }
-            let e = last.expect("at least one node was tried");
-            if let Some(limit) = self.give_up_after {
-                if started.elapsed() >= limit {
-                    return Err(BrokerError::GaveUp {
-                        attempts: backoff.attempts() + 1,
-                        last: e.to_string(),
-                    });
-                }
-            }
-            let delay = backoff.next_delay();
+        let limit = self.give_up_after.map_or(Limit::Never, Limit::Time);
+        let on_retry = |e: &BrokerError, _, delay: Duration| {
             tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
-            tokio::time::sleep(delay).await;
+        };
+        let (conn, _) = Retry::new(self.backoff.clone(), limit)
+            .run(
+                |_| self.connect_round(),
+                BrokerError::is_transient,
+                on_retry,
+            )
+            .await
+            .map_err(|stopped| match stopped {
+                Stopped::Fatal(e) => e,
+                Stopped::GaveUp { attempts, last, .. } => BrokerError::GaveUp {
+                    attempts,
+                    last: last.to_string(),
+                },
+            })?;
+        Ok(live.insert(Live {
+            conn,
+            publish: None,
+        }))
+    }
+
+    /// One round: the node connected last, then the others in turn; the last error if none
+    /// answered (a node that is down costs one refused connection, not a backoff).
+    async fn connect_round(&self) -> Result<Connection, BrokerError> {
+        let nodes = self.endpoint.addresses()?.len();
+        let first = self.node.load(Ordering::Relaxed);
+        let mut last = None;
+        for i in 0..nodes {
+            let node = (first + i) % nodes;
+            match self.endpoint.connect_node(node).await {
+                Ok(conn) => {
+                    let n = self.connects.fetch_add(1, Ordering::Relaxed) + 1;
+                    self.node.store(node, Ordering::Relaxed);
+                    if n > 1 {
+                        tracing::info!(url = %self.endpoint.node_url(node)?, connects = n, "reconnected to the broker");
+                    }
+                    return Ok(conn);
+                }
+                Err(e) if !e.is_transient() => return Err(e),
+                Err(e) => {
+                    if nodes > 1 {
+                        tracing::warn!(error = %e, "broker node unreachable; trying the next");
+                    }
+                    last = Some(e);
+                }
+            }
         }
+        Err(last.expect("an endpoint has at least one node"))
     }
 }

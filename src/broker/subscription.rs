@@ -22,9 +22,9 @@ use lapin::options::{BasicConsumeOptions, BasicQosOptions};
 use lapin::types::FieldTable;
 use lapin::{Channel, Consumer};
 
-use super::backoff::Backoff;
 use super::error::BrokerError;
 use super::session::Session;
+use crate::retry::Backoff;
 
 /// A resubscribing consumer of one queue with a fixed prefetch.
 pub struct Subscription {
@@ -60,7 +60,10 @@ impl Subscription {
             channel: None,
             generation: 0,
             subscribing: None,
-            backoff: Backoff::default(),
+            backoff: Backoff::fixed(
+                std::time::Duration::from_millis(200),
+                std::time::Duration::from_secs(10),
+            ),
             subscribes: 0,
         }
     }

@@ -12,6 +12,7 @@
 //! infoset as the one read (elements, order, values, extension elements and their attributes),
 //! not necessarily the same prefixes or whitespace between elements.
 
+mod basis_id;
 mod element;
 mod error;
 pub mod lexical;
@@ -20,6 +21,7 @@ mod model;
 pub mod regions;
 mod response;
 
+pub use basis_id::{basis_id_ok, BASIS_ID_RULE};
 pub use element::{Attribute, Element, Node, MAX_DEPTH};
 pub use error::ClaimError;
 pub use model::*;

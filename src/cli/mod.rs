@@ -68,6 +68,8 @@ enum Command {
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Once, before anything speaks TLS (lapin builds its configuration with the default).
+    crate::tls::provider();
     let result = match cli.command {
         Command::Validate(a) => validate::run(a),
         Command::Assess(a) => assess::run(a),

@@ -141,6 +141,13 @@ impl DeliverySettings {
     pub fn give_up(&self) -> Duration {
         Duration::from_secs(self.give_up_secs)
     }
+    /// The retry schedule; refuses a first delay of 0 or one longer than the longest.
+    pub fn backoff(&self) -> Result<crate::retry::Backoff, crate::retry::BackoffError> {
+        crate::retry::Backoff::try_new(
+            Duration::from_millis(self.retry_initial_ms),
+            Duration::from_secs(self.retry_max_secs),
+        )
+    }
 }
 
 /// Prometheus metrics.
@@ -193,6 +200,9 @@ impl HubConfig {
         }
         if self.receivers.is_empty() {
             bail!("`receivers` is empty: the hub could deliver to nobody");
+        }
+        if let Err(e) = self.delivery.backoff() {
+            bail!("`delivery.retry_initial_ms`, `delivery.retry_max_secs`: {e}");
         }
         for org in self.validation.senders.keys() {
             if !crate::broker::topology::is_org_number(org) {

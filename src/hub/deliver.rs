@@ -8,13 +8,14 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::Mutex;
 
 use super::config::DeliverySettings;
-use crate::broker::{Backoff, StoreReceipt};
+use crate::broker::StoreReceipt;
+use crate::retry::{BackoffError, Limit, Retry, Stopped};
 use crate::store::{StoreClient, StoreClientError};
 
 /// Why a delivery did not happen.
@@ -39,6 +40,16 @@ pub enum DeliveryError {
     },
     #[error("hub TLS configuration: {0}")]
     Tls(String),
+    #[error("delivery.retry_initial_ms and retry_max_secs: {0}")]
+    Backoff(#[from] BackoffError),
+}
+
+/// What an unavailable store's answer was (the whole error for any other).
+fn why_of(e: &DeliveryError) -> String {
+    match e {
+        DeliveryError::Unavailable { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
 }
 
 /// A delivered basis: the store's receipt, parsed and as it was sent (logged verbatim).
@@ -56,6 +67,7 @@ type Pool = Mutex<Vec<StoreClient>>;
 pub struct Deliverer {
     tls: Arc<rustls::ClientConfig>,
     settings: DeliverySettings,
+    retry: Retry,
     pools: BTreeMap<String, Pool>,
 }
 
@@ -65,12 +77,13 @@ impl Deliverer {
         settings: DeliverySettings,
         stores: impl IntoIterator<Item = &'a String>,
     ) -> Result<Deliverer, DeliveryError> {
-        let tls = crate::store::tls::client_config(
+        let tls = crate::tls::client_config(
             &settings.ca,
             Some((settings.cert.as_path(), settings.key.as_path())),
         )
         .map_err(|e| DeliveryError::Tls(e.to_string()))?;
         let tls = Arc::new(tls);
+        let retry = Retry::new(settings.backoff()?, Limit::Time(settings.give_up()));
         let pools = stores
             .into_iter()
             .map(|u| (u.clone(), Mutex::new(Vec::new())))
@@ -78,6 +91,7 @@ impl Deliverer {
         Ok(Deliverer {
             tls,
             settings,
+            retry,
             pools,
         })
     }
@@ -89,39 +103,37 @@ impl Deliverer {
         basis_id: &str,
         body: Bytes,
     ) -> Result<Delivered, DeliveryError> {
-        let start = Instant::now();
-        let mut backoff = Backoff::new(
-            Duration::from_millis(self.settings.retry_initial_ms.max(1)),
-            Duration::from_secs(self.settings.retry_max_secs.max(1)),
-        );
-        loop {
-            let attempt = tokio::time::timeout(
-                self.settings.timeout(),
-                self.put(store, basis_id, body.clone()),
-            )
-            .await
-            .unwrap_or_else(|_| {
-                Err(DeliveryError::Unavailable {
-                    url: store.to_string(),
-                    why: format!("no answer in {} s", self.settings.timeout().as_secs()),
-                })
-            });
-            match attempt {
-                Err(DeliveryError::Unavailable { why, .. }) => {
-                    let delay = backoff.next_delay();
-                    if start.elapsed() + delay > self.settings.give_up() {
-                        return Err(DeliveryError::GaveUp {
-                            attempts: backoff.attempts(),
-                            secs: start.elapsed().as_secs(),
-                            last: why,
-                        });
-                    }
-                    tracing::warn!(store, basis_id, error = %why, retry_in_ms = delay.as_millis() as u64, "store unavailable");
-                    metrics::counter!("ih_delivery_retries_total").increment(1);
-                    tokio::time::sleep(delay).await;
-                }
-                other => return other,
+        let attempt = |_| {
+            let body = body.clone();
+            async move {
+                let limit = self.settings.timeout();
+                tokio::time::timeout(limit, self.put(store, basis_id, body))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(DeliveryError::Unavailable {
+                            url: store.to_string(),
+                            why: format!("no answer in {} s", limit.as_secs()),
+                        })
+                    })
             }
+        };
+        let unavailable = |e: &DeliveryError| matches!(e, DeliveryError::Unavailable { .. });
+        let on_retry = |e: &DeliveryError, _, delay: Duration| {
+            tracing::warn!(store, basis_id, error = %why_of(e), retry_in_ms = delay.as_millis() as u64, "store unavailable");
+            metrics::counter!("ih_delivery_retries_total").increment(1);
+        };
+        match self.retry.run(attempt, unavailable, on_retry).await {
+            Ok((delivered, _)) => Ok(delivered),
+            Err(Stopped::Fatal(e)) => Err(e),
+            Err(Stopped::GaveUp {
+                attempts,
+                elapsed,
+                last,
+            }) => Err(DeliveryError::GaveUp {
+                attempts,
+                secs: elapsed.as_secs(),
+                last: why_of(&last),
+            }),
         }
     }
 

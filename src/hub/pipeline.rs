@@ -24,8 +24,8 @@ use super::journal::Journal;
 use crate::audit::{Digest, Event, PatientKey, PolicyRef, Query, Record};
 use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt, Withholding};
 use crate::claim::ClaimSpecification;
+use crate::claim::{basis_id_ok, BASIS_ID_RULE};
 use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome};
-use crate::store::basis_id_ok;
 use crate::validate::xsd::Schema;
 use crate::validate::{Finding, Profile, RuleContext, Validator};
 
@@ -210,8 +210,10 @@ impl Pipeline {
             findings.push(Finding::new(
                 RULE_BASIS_ID,
                 "/claimSpecification/id",
-                "the basis id is not usable as a name: at most 64 letters, digits, '-', '_' or \
-                 '.' (it names the basis in the receiver's store and in every log)",
+                format!(
+                    "the basis id is not usable as a name: {BASIS_ID_RULE} (it names the basis \
+                     in the receiver's store and in every log)"
+                ),
             ));
         }
         let claim = report.claim.as_ref();

@@ -119,7 +119,7 @@ impl StoreClient {
         cert: &std::path::Path,
         key: &std::path::Path,
     ) -> Result<StoreClient, StoreClientError> {
-        let tls = super::tls::client_config(ca, Some((cert, key)))?;
+        let tls = crate::tls::client_config(ca, Some((cert, key))).map_err(StoreError::from)?;
         StoreClient::new(url, Arc::new(tls))
     }
 

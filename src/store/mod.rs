@@ -2,8 +2,8 @@
 //! finance system, readable only by the few people who handle out-of-county invoices, with every
 //! read logged.
 //!
-//! - [`tls`] — TLS 1.3 with client certificates verified against the federation CA (refuses no
-//!   certificate, another CA, an expired certificate at the handshake);
+//! - TLS is [`crate::tls`]'s: TLS 1.3 with client certificates verified against the federation
+//!   CA (refuses no certificate, another CA, an expired certificate at the handshake);
 //! - [`authz`] — what a verified certificate may do (the hub writes, listed staff of this region
 //!   read, reviewers read the access log);
 //! - [`server`] — the HTTPS API (`PUT`/`GET /v1/claims…`, `GET /v1/access-log`);
@@ -23,11 +23,10 @@ pub mod config;
 pub mod crypto;
 pub mod server;
 pub mod storage;
-pub mod tls;
 
 pub use client::{StoreClient, StoreClientError};
 pub use config::StoreConfig;
-pub use server::{basis_id_ok, Server, Store};
+pub use server::{Server, Store};
 pub use storage::Receipt;
 
 use std::net::SocketAddr;
@@ -66,6 +65,15 @@ pub enum StoreError {
     },
     #[error("{0}")]
     Schema(String),
+}
+
+impl From<crate::tls::TlsError> for StoreError {
+    fn from(e: crate::tls::TlsError) -> Self {
+        match e {
+            crate::tls::TlsError::Read { path, source } => StoreError::Io { path, source },
+            crate::tls::TlsError::Unusable { path, message } => StoreError::Tls { path, message },
+        }
+    }
 }
 
 impl StoreError {

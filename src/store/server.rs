@@ -110,7 +110,7 @@ impl Server {
     ///
     /// [`local_addr`]: Server::local_addr
     pub async fn bind(cfg: StoreConfig) -> Result<Server, StoreError> {
-        let tls = super::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key)?;
+        let tls = crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key)?;
         let listen = cfg.listen;
         let store = tokio::task::spawn_blocking(move || Store::open(cfg))
             .await
@@ -254,17 +254,6 @@ enum Route<'a> {
     MethodNotAllowed,
 }
 
-/// Basis ids are `ZVF` + digits; anything printable-safe up to 64 characters is accepted here
-/// (the validator decides the rest), so ids never need escaping in paths, logs or keys. The hub
-/// refuses a basis whose id fails this before anything is logged or delivered under it.
-pub fn basis_id_ok(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-}
-
 fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
     let get = method == Method::GET || method == Method::HEAD;
     match path {
@@ -290,7 +279,7 @@ fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
             }
         }
         _ => match path.strip_prefix("/v1/claims/") {
-            Some(id) if !basis_id_ok(id) => Route::BadId,
+            Some(id) if !crate::claim::basis_id_ok(id) => Route::BadId,
             Some(id) if method == Method::PUT => Route::PutClaim(id),
             Some(id) if get => Route::GetClaim(id),
             Some(_) => Route::MethodNotAllowed,

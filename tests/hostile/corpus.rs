@@ -168,7 +168,7 @@ impl Writer {
         let id = report
             .id
             .clone()
-            .filter(|id| invoice_hub::store::basis_id_ok(id))
+            .filter(|id| invoice_hub::claim::basis_id_ok(id))
             .unwrap_or_else(|| message_id.to_string());
         let ext = if bytes.starts_with(b"<") {
             "xml"

@@ -12,8 +12,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, OnceLock};
 
-use invoice_hub::store::tls::client_config;
 use invoice_hub::store::StoreClient;
+use invoice_hub::tls::client_config;
 
 pub const STOCKHOLM: &str = "2321000016";
 pub const HALLAND: &str = "2321000115";
