@@ -102,3 +102,83 @@ fn a_taken_port_a_missing_certificate_and_a_broken_key_each_fail_loudly() {
     assert_ne!(code, 0, "the failed node was stopped");
     let _ = std::fs::remove_dir_all(common::repo().join("run").join(format!("broker-{name}")));
 }
+
+/// A process that owns a broker node, ended when dropped (a failed assertion must not leave it,
+/// and the node it owns, running).
+struct Owner(std::process::Child);
+
+impl Owner {
+    fn new() -> Owner {
+        Owner(Command::new("sleep").arg("600").spawn().unwrap())
+    }
+    fn id(&self) -> u32 {
+        self.0.id()
+    }
+    fn exit(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Owner {
+    fn drop(&mut self) {
+        self.exit();
+    }
+}
+
+/// Waits until the watcher `broker/ctl` started for `owner` has finished (it stops the node when
+/// its owner exits, if the node is still that owner's).
+fn watcher_done(owner: u32) {
+    let pattern = format!("while kill -0 {owner} ");
+    for _ in 0..120 {
+        let o = Command::new("pgrep")
+            .args(["-f", &pattern])
+            .output()
+            .unwrap();
+        if !o.status.success() {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(500));
+    }
+    panic!("the watcher of owner {owner} is still running after 60 s");
+}
+
+#[test]
+fn an_earlier_owner_that_exits_does_not_stop_the_node_a_later_owner_started() {
+    // Benchmarks run back to back start the same node name: when the first one's process ends,
+    // its watcher must not stop the node the second one is using (it did: `make bench` twice).
+    let work = common::repo().join("run").join("test-broker_ctl");
+    std::fs::create_dir_all(&work).unwrap();
+    let (certs, _) = common::certificates(&work);
+    let name = format!("test-ctl-owner-{}", std::process::id());
+    let up = |owner: u32| {
+        let (code, out) = ctl(&[
+            "up",
+            &name,
+            "--certs",
+            certs.to_str().unwrap(),
+            "--amqps-port",
+            &common::free_port().to_string(),
+            "--dist-port",
+            &common::free_port().to_string(),
+            "--owner-pid",
+            &owner.to_string(),
+        ]);
+        assert_eq!(code, 0, "{out}");
+    };
+    let mut first = Owner::new();
+    let mut second = Owner::new();
+    up(first.id());
+    up(second.id());
+
+    first.exit();
+    watcher_done(first.id());
+    let (code, out) = ctl(&["status", &name]);
+    assert_eq!(code, 0, "the second owner's node was stopped: {out}");
+
+    second.exit();
+    watcher_done(second.id());
+    let (code, out) = ctl(&["status", &name]);
+    assert_ne!(code, 0, "the node outlived its owner: {out}");
+    let _ = std::fs::remove_dir_all(common::repo().join("run").join(format!("broker-{name}")));
+}
