@@ -5,8 +5,8 @@
 //! Run: `cargo bench --bench policy -- --measurement-time 3 --warm-up-time 1`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
-use invoice_hub::gen::{GenOptions, Generator};
 use invoice_hub::policy::{Assessor, Policy, PolicySet};
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 
 fn today() -> chrono::NaiveDate {

@@ -2,7 +2,7 @@
 //! alone on the same bytes, in the same run, for documents of 1, 10 and 100 lines. Read the
 //! figures as a ratio: full check time / XSD-only time.
 //!
-//! Documents come from the generator (`invoice_hub::gen`, seed 2026, index 0) with exactly 1, 10
+//! Documents come from the generator (`invoice_hub::synth`, seed 2026, index 0) with exactly 1, 10
 //! and 100 healthcarePerformed lines: realistic mixes of outpatient, inpatient, DRG and
 //! patient-specific pricing, every layer sees a valid document. Criterion reports time per
 //! document (documents/s = 1 / time) and MB/s (throughput in bytes).
@@ -10,7 +10,7 @@
 //! Run: `cargo bench --bench validate -- --measurement-time 3 --warm-up-time 1`
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use invoice_hub::gen::{GenOptions, Generator};
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 
 fn today() -> chrono::NaiveDate {

@@ -48,7 +48,7 @@ fn assessor() -> &'static Assessor {
 
 /// Any bytes through the validation entry point: a report, never a panic; a report is valid
 /// exactly when it has no findings, and a valid one carries the model the hub routes on.
-pub fn validate(data: &[u8]) {
+pub(crate) fn validate(data: &[u8]) {
     let report = validator().validate(data);
     assert_eq!(report.is_valid(), report.findings.is_empty());
     if report.is_valid() {
@@ -64,7 +64,7 @@ pub fn validate(data: &[u8]) {
 /// The example policy over any document: assessing never panics, and for a document that
 /// passed validation — the only kind the hub assesses — every decision names its rules and a
 /// disclosure is itself a valid basis (the "never send a broken basis" promise).
-pub fn policy_assess(data: &[u8]) {
+pub(crate) fn policy_assess(data: &[u8]) {
     let report = validator().validate(data);
     if let Some(claim) = report.claim.as_ref().filter(|_| report.is_valid()) {
         let d = assessor().assess(data, claim, today());
@@ -94,7 +94,7 @@ pub fn policy_assess(data: &[u8]) {
 
 /// Any text as a policy file: a clear error or a policy; a policy that loads is then applied to
 /// a few valid bases of every shape without panicking, and its decisions name their rules.
-pub fn policy_file(data: &[u8]) {
+pub(crate) fn policy_file(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };

@@ -106,7 +106,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
             withheld: None,
             receiver: (i != 2).then(|| ORG_HALLAND.to_string()),
             receipt: (i != 2).then(|| receipt(id, i as u64 + 1)),
-            at: chrono::Utc::now(),
+            at: invoice_hub::clock::now(),
         };
         hub_answer(&hub, status.to_outgoing(ORG_STOCKHOLM)).await;
         if i != 2 {
@@ -114,7 +114,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
                 basis_id: id.clone(),
                 sender: ORG_STOCKHOLM.into(),
                 receipt: receipt(id, i as u64 + 1),
-                at: chrono::Utc::now(),
+                at: invoice_hub::clock::now(),
             };
             hub_answer(&hub, notice.to_outgoing(ORG_HALLAND)).await;
         }
@@ -228,7 +228,7 @@ async fn status_follow_prints_outcomes_as_they_arrive() {
         }),
         receiver: None,
         receipt: None,
-        at: chrono::Utc::now(),
+        at: invoice_hub::clock::now(),
     };
     hub_answer(&hub, status.to_outgoing(ORG_HALLAND)).await;
     let line = rx

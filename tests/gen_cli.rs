@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use invoice_hub::gen::ManifestEntry;
+use invoice_hub::synth::ManifestEntry;
 
 const BIN: &str = env!("CARGO_BIN_EXE_invoice-hub");
 

@@ -7,8 +7,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use invoice_hub::gen::inject::INJECTIONS;
-use invoice_hub::gen::{GenOptions, Generator};
+use invoice_hub::synth::inject::INJECTIONS;
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 
 fn today() -> NaiveDate {
@@ -86,7 +86,7 @@ fn every_injection_breaks_its_rule_on_some_document() {
     opts.lines = 3..=12;
     let generator = Generator::new(opts).unwrap();
     let validator = Validator::new(RuleContext::new(today())).unwrap();
-    let ctx = invoice_hub::gen::inject::InjectContext { today: today() };
+    let ctx = invoice_hub::synth::inject::InjectContext { today: today() };
     let mut missing = Vec::new();
     for (k, inj) in INJECTIONS.iter().enumerate() {
         let mut done = false;

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::NaiveDate;
 use invoice_hub::claim::regions::region;
-use invoice_hub::gen::{GenOptions, Generator};
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{Profile, RuleContext, Validator};
 
 fn today() -> NaiveDate {

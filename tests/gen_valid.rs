@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use chrono::NaiveDate;
-use invoice_hub::gen::{GenOptions, Generator};
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 
 fn today() -> NaiveDate {

@@ -22,7 +22,7 @@ use invoice_hub::audit::{AuditLog, Event, Query, VerifyOptions};
 use invoice_hub::broker::region::basis_message;
 use invoice_hub::broker::{inbox, topology, Outgoing, Publisher, Session, StatusMessage};
 use invoice_hub::claim::ClaimSpecification;
-use invoice_hub::gen::{GenOptions, Generator};
+use invoice_hub::synth::{GenOptions, Generator};
 use lapin::BasicProperties;
 
 #[test]

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use chrono::NaiveDate;
 use invoice_hub::claim::regions::REGIONS;
-use invoice_hub::gen::{GenOptions, Generator};
 use invoice_hub::policy::{Assessor, Outcome, Policy, PolicySet};
+use invoice_hub::synth::{GenOptions, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 use proptest::prelude::*;
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 /// The binary measured: this build's, or `IH_BIN` (to measure another build in the same
 /// sitting, e.g. before and after a change).
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         std::env::var("IH_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_invoice-hub").to_owned())
@@ -16,7 +16,7 @@ pub fn bin() -> &'static str {
 }
 
 /// Runs `invoice-hub ARGS`, panicking with its stderr if it fails: the bench cannot go on.
-pub fn run_ok(args: &[&str]) -> String {
+pub(crate) fn run_ok(args: &[&str]) -> String {
     let o = Command::new(bin())
         .args(args)
         .output()
@@ -30,7 +30,7 @@ pub fn run_ok(args: &[&str]) -> String {
 }
 
 /// A process the bench started; killed when dropped.
-pub struct Proc {
+pub(crate) struct Proc {
     pub what: String,
     child: Child,
     pub log: PathBuf,
@@ -38,7 +38,7 @@ pub struct Proc {
 
 /// Resource use of one process, read from `/proc` before it stops.
 #[derive(Debug, Clone, Copy, Default, serde::Serialize)]
-pub struct Usage {
+pub(crate) struct Usage {
     /// Peak resident set (`VmHWM`), MiB.
     pub peak_rss_mib: f64,
     /// User + system CPU seconds.
@@ -46,22 +46,22 @@ pub struct Usage {
 }
 
 impl Proc {
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
-    pub fn usage(&self) -> Usage {
+    pub(crate) fn usage(&self) -> Usage {
         usage_of(self.pid())
     }
 
-    pub fn log_tail(&self, n: usize) -> String {
+    pub(crate) fn log_tail(&self, n: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(n)..].join("\n")
     }
 
     /// SIGTERM, then wait (a store flushes, the hub finishes what is in flight and signs a head).
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.pid().to_string()])
             .status();
@@ -86,7 +86,7 @@ impl Drop for Proc {
 }
 
 /// `VmHWM` and CPU time of a process from `/proc/PID/status` and `/proc/PID/stat`.
-pub fn usage_of(pid: u32) -> Usage {
+pub(crate) fn usage_of(pid: u32) -> Usage {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let hwm_kib = status
         .lines()
@@ -100,7 +100,7 @@ pub fn usage_of(pid: u32) -> Usage {
 }
 
 /// utime + stime (+ waited-for children) of a process, seconds (clock ticks are 1/100 s on Linux).
-pub fn cpu_secs_of(pid: u32) -> f64 {
+pub(crate) fn cpu_secs_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     // The command name may hold spaces; the fields after its closing parenthesis are fixed.
     let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
@@ -115,7 +115,7 @@ pub fn cpu_secs_of(pid: u32) -> f64 {
 }
 
 /// What every deployment shares: certificates, the disclosure log's keys, the policies.
-pub struct Shared {
+pub(crate) struct Shared {
     pub certs: PathBuf,
     pub keys: PathBuf,
     pub policies: PathBuf,
@@ -126,7 +126,7 @@ pub struct Shared {
 impl Shared {
     /// Keys (`audit keygen`) and a policy per sending region: Halland's example policy with the
     /// region swapped, as `make run` does, plus the protected identities of every generated set.
-    pub fn prepare(
+    pub(crate) fn prepare(
         work: &Path,
         certs: &Path,
         amqps_port: u16,
@@ -169,7 +169,7 @@ impl Shared {
 }
 
 /// The stores and the hub of one measurement.
-pub struct Deployment {
+pub(crate) struct Deployment {
     pub dir: PathBuf,
     pub stores: Vec<Proc>,
     pub hub: Proc,
@@ -178,7 +178,7 @@ pub struct Deployment {
 impl Deployment {
     /// Fresh stores and a fresh hub in `dir` (emptied first); returns once the hub consumes.
     /// `group_commit: false` makes the stores flush each delivery by itself (the old way).
-    pub fn start(dir: &Path, shared: &Shared, group_commit: bool) -> Deployment {
+    pub(crate) fn start(dir: &Path, shared: &Shared, group_commit: bool) -> Deployment {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         let mut stores = Vec::new();
@@ -252,7 +252,7 @@ impl Deployment {
     }
 
     /// Peak memory and CPU of the hub and of every store, read while they still run.
-    pub fn usage(&self) -> (Usage, Vec<Usage>) {
+    pub(crate) fn usage(&self) -> (Usage, Vec<Usage>) {
         (
             self.hub.usage(),
             self.stores.iter().map(|s| s.usage()).collect(),
@@ -260,7 +260,7 @@ impl Deployment {
     }
 
     /// Stops everything and removes the databases (the bases are large; the disk is shared).
-    pub fn stop(mut self) {
+    pub(crate) fn stop(mut self) {
         self.hub.stop();
         for s in &mut self.stores {
             s.stop();

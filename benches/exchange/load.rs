@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use invoice_hub::broker::region::basis_message;
 use invoice_hub::broker::{topology, Endpoint, Publisher, Session, StatusMessage, Subscription};
-use invoice_hub::gen::ManifestEntry;
+use invoice_hub::synth::ManifestEntry;
 use lapin::options::BasicAckOptions;
 
 /// One generated basis: who sends it, and where its bytes are (read at publish time, so a run of
 /// 100 000 bases does not hold them all in memory).
 #[derive(Debug, Clone)]
-pub struct Basis {
+pub(crate) struct Basis {
     pub id: String,
     pub sender: String,
     pub lines: u32,
@@ -26,8 +26,8 @@ pub struct Basis {
 }
 
 /// Reads `DIR/manifest.jsonl` of `invoice-hub gen`.
-pub fn read_manifest(dir: &std::path::Path) -> Vec<Basis> {
-    let text = std::fs::read_to_string(dir.join(invoice_hub::gen::MANIFEST_FILE))
+pub(crate) fn read_manifest(dir: &std::path::Path) -> Vec<Basis> {
+    let text = std::fs::read_to_string(dir.join(invoice_hub::synth::MANIFEST_FILE))
         .expect("the generator's manifest");
     text.lines()
         .map(|l| {
@@ -45,7 +45,7 @@ pub fn read_manifest(dir: &std::path::Path) -> Vec<Basis> {
 
 /// How fast to publish.
 #[derive(Debug, Clone, Copy)]
-pub enum Pace {
+pub(crate) enum Pace {
     /// As fast as the broker confirms, `in_flight` unconfirmed per region (the publish CLI's 64).
     Max { in_flight: usize },
     /// Bases per second over all regions, evenly spaced, in the manifest's order.
@@ -54,7 +54,7 @@ pub enum Pace {
 
 /// What one run measured.
 #[derive(Debug, Clone, serde::Serialize)]
-pub struct Timing {
+pub(crate) struct Timing {
     pub bases: usize,
     pub megabytes: f64,
     /// First publish to last answer.
@@ -69,13 +69,13 @@ pub struct Timing {
 }
 
 /// The regions' publishers, one supervised connection each.
-pub struct Regions {
+pub(crate) struct Regions {
     publishers: HashMap<String, Publisher>,
     endpoints: HashMap<String, Endpoint>,
 }
 
 impl Regions {
-    pub fn new(endpoint: impl Fn(&str) -> Endpoint, orgs: &[&str]) -> Regions {
+    pub(crate) fn new(endpoint: impl Fn(&str) -> Endpoint, orgs: &[&str]) -> Regions {
         let mut publishers = HashMap::new();
         let mut endpoints = HashMap::new();
         for org in orgs {
@@ -141,13 +141,13 @@ impl Regions {
 
     /// End to end: publishes `bases` and waits for every status on the senders' status queues
     /// (draining the receivers' notify queues as well, as regions would).
-    pub async fn end_to_end(&self, bases: &[Basis], pace: Pace, stall: Duration) -> Timing {
+    pub(crate) async fn end_to_end(&self, bases: &[Basis], pace: Pace, stall: Duration) -> Timing {
         let answered: Arc<Mutex<HashMap<String, (Instant, String)>>> = Arc::default();
         // A status left on a queue by an earlier run (its ack lost when that run's reader
         // stopped) must not count: only answers the hub made after this run began.
         // Likewise an answer to a duplicate the earlier run's hub left on the submit queue (a
         // publish retried after a lost confirm): only this run's bases count.
-        let since = chrono::Utc::now() - chrono::Duration::milliseconds(10);
+        let since = invoice_hub::clock::now() - chrono::Duration::milliseconds(10);
         let expected: Arc<HashSet<String>> = Arc::new(bases.iter().map(|b| b.id.clone()).collect());
         let mut readers = Vec::new();
         let mut sessions = Vec::new();
@@ -195,7 +195,7 @@ impl Regions {
 
     /// The raw-broker baseline: the same messages through the submit quorum queue, to a consumer
     /// with the hub's certificate and prefetch that acknowledges each at once.
-    pub async fn baseline(&self, hub: Endpoint, bases: &[Basis], pace: Pace) -> Timing {
+    pub(crate) async fn baseline(&self, hub: Endpoint, bases: &[Basis], pace: Pace) -> Timing {
         let answered: Arc<Mutex<HashMap<String, (Instant, String)>>> = Arc::default();
         let session = Arc::new(Session::new(hub));
         let mut sub = Subscription::new(session.clone(), topology::SUBMIT_QUEUE, 64);

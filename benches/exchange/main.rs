@@ -206,7 +206,7 @@ fn main() {
     let protected: Vec<PathBuf> = ["bases-mix", "bases-1-lines", "bases-10-lines"]
         .iter()
         .chain(["bases-100-lines"].iter())
-        .map(|d| work.join(d).join(invoice_hub::gen::PROTECTED_FILE))
+        .map(|d| work.join(d).join(invoice_hub::synth::PROTECTED_FILE))
         .collect();
     let shared = Shared::prepare(&work, &broker.certs, broker.amqps_port, &ORGS, &protected);
     let rt = tokio::runtime::Builder::new_multi_thread()

@@ -37,7 +37,7 @@ fn register_font() -> Result<(), String> {
 }
 
 /// Draws the summary into a PNG at `path`.
-pub fn draw(s: &Summary, path: &Path) -> Result<(), String> {
+pub(crate) fn draw(s: &Summary, path: &Path) -> Result<(), String> {
     register_font()?;
     let mut buf = vec![0u8; (W * H * 3) as usize];
     {

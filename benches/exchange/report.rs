@@ -10,7 +10,7 @@ use crate::load::{Basis, Pace, Timing};
 
 /// One measurement on one fresh deployment.
 #[derive(Debug, Clone, Serialize)]
-pub struct Point {
+pub(crate) struct Point {
     pub name: String,
     /// Target rate for a paced run (bases/s); none when publishing as fast as confirmed.
     pub paced_rate: Option<f64>,
@@ -29,7 +29,7 @@ pub struct Point {
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
-pub struct CpuShare {
+pub(crate) struct CpuShare {
     pub hub: f64,
     pub stores: f64,
     pub broker: f64,
@@ -40,7 +40,7 @@ pub struct CpuShare {
 
 impl CpuShare {
     /// From CPU seconds (hub, stores, broker, driver) before and after `n` bases in `secs`.
-    pub fn of(cpu0: [f64; 4], cpu1: [f64; 4], n: usize, secs: f64) -> CpuShare {
+    pub(crate) fn of(cpu0: [f64; 4], cpu1: [f64; 4], n: usize, secs: f64) -> CpuShare {
         let n = n.max(1) as f64;
         let d: Vec<f64> = (0..4).map(|i| (cpu1[i] - cpu0[i]).max(0.0)).collect();
         CpuShare {
@@ -55,7 +55,7 @@ impl CpuShare {
 
 impl Point {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         name: &str,
         pace: Pace,
         bases: &[Basis],
@@ -82,7 +82,7 @@ impl Point {
         }
     }
 
-    pub fn one_line(&self) -> String {
+    pub(crate) fn one_line(&self) -> String {
         let t = &self.timing;
         format!(
             "{}: {} bases in {:.1} s = {:.1} bases/s ({:.2} MB/s); latency p50 {:.0} ms p99 {:.0} ms max {:.0} ms; \
@@ -104,14 +104,14 @@ impl Point {
 
 /// A target of issue 7 and whether this run met it.
 #[derive(Debug, Clone, Serialize)]
-pub struct Target {
+pub(crate) struct Target {
     pub what: String,
     pub measured: String,
     pub met: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct Summary {
+pub(crate) struct Summary {
     pub n: usize,
     pub growth_full: bool,
     pub cores: usize,
@@ -133,7 +133,7 @@ pub struct Summary {
 
 impl Summary {
     #[allow(clippy::too_many_arguments)]
-    pub fn new(
+    pub(crate) fn new(
         n: usize,
         growth_full: bool,
         baseline: Timing,
@@ -190,7 +190,7 @@ impl Summary {
     }
 
     /// The table for people.
-    pub fn table(&self) -> String {
+    pub(crate) fn table(&self) -> String {
         let mut s = String::new();
         let b = &self.baseline;
         let e = &self.end_to_end.timing;

@@ -7,24 +7,24 @@ use std::path::Path;
 use anyhow::Context;
 use invoice_hub::audit::{AuditLog, Event, LogPublicKey, VerifyOptions};
 use invoice_hub::broker::Outcome;
-use invoice_hub::gen::ManifestEntry;
 use invoice_hub::store::StoreClient;
+use invoice_hub::synth::ManifestEntry;
 
 use crate::observe::Seen;
 
 /// Breaches, collected (not the first only), each a line naming what and where.
 #[derive(Default)]
-pub struct Breaches(pub Vec<String>);
+pub(crate) struct Breaches(pub Vec<String>);
 
 impl Breaches {
-    pub fn add(&mut self, what: impl Into<String>) {
+    pub(crate) fn add(&mut self, what: impl Into<String>) {
         self.0.push(what.into());
     }
 }
 
 /// What the disclosure log says happened to one basis.
 #[derive(Default, Debug)]
-pub struct Logged {
+pub(crate) struct Logged {
     events: BTreeMap<&'static str, u32>,
     contents: BTreeSet<String>,
     pub receiver: String,
@@ -35,14 +35,14 @@ pub struct Logged {
 
 /// The disclosure log read whole: per basis what it holds, its size, and every problem found
 /// (it does not verify against the deployment's key, an entry is missing).
-pub struct LogRead {
+pub(crate) struct LogRead {
     pub logged: HashMap<String, Logged>,
     pub entries: u64,
     pub problems: Vec<String>,
 }
 
 /// Opens the log in `log_dir`, verifies it against `log_key` and reads every entry.
-pub fn read_log(log_dir: &Path, log_key: &Path) -> anyhow::Result<LogRead> {
+pub(crate) fn read_log(log_dir: &Path, log_key: &Path) -> anyhow::Result<LogRead> {
     let log = AuditLog::open_existing(log_dir, None).context("opening the disclosure log")?;
     let key = LogPublicKey::load(log_key).context("the log's public key")?;
     let report = log.verify(&VerifyOptions {
@@ -84,13 +84,13 @@ pub fn read_log(log_dir: &Path, log_key: &Path) -> anyhow::Result<LogRead> {
 
 impl Logged {
     /// How many entries of event `e` the basis has.
-    pub fn n(&self, e: &str) -> u32 {
+    pub(crate) fn n(&self, e: &str) -> u32 {
         self.events.get(e).copied().unwrap_or(0)
     }
 
     /// To whom, and which content, the basis was disclosed, when it was.
     #[allow(dead_code)] // make powercut's
-    pub fn disclosure(&self) -> Option<(&str, &str)> {
+    pub(crate) fn disclosure(&self) -> Option<(&str, &str)> {
         let sha = self.disclosed_sha256.as_deref()?;
         (self.n("disclosed") > 0).then_some((self.receiver.as_str(), sha))
     }
@@ -133,7 +133,7 @@ impl Logged {
 
 /// The figures the checks produce.
 #[derive(Default)]
-pub struct Tally {
+pub(crate) struct Tally {
     pub outcomes: BTreeMap<String, u64>,
     pub log_entries: u64,
     pub stored: BTreeMap<String, usize>,
@@ -142,7 +142,7 @@ pub struct Tally {
     pub duplicates: u64,
 }
 
-pub struct Inputs<'a> {
+pub(crate) struct Inputs<'a> {
     pub manifest: &'a [ManifestEntry],
     /// Bases whose publisher ended with every basis confirmed.
     pub confirmed: &'a BTreeSet<String>,
@@ -154,7 +154,7 @@ pub struct Inputs<'a> {
     pub stores: &'a BTreeMap<String, String>,
 }
 
-pub fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
+pub(crate) fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
     let mut t = Tally::default();
     let manifest: HashMap<&str, &ManifestEntry> =
         i.manifest.iter().map(|m| (m.id.as_str(), m)).collect();
@@ -340,7 +340,7 @@ pub fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
 }
 
 /// A client of the store presenting `pki/<who>.pem`.
-pub fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
+pub(crate) fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
     let cert = |ext: &str| pki.join(format!("{who}.{ext}"));
     Ok(StoreClient::from_files(
         url,
@@ -351,7 +351,11 @@ pub fn client(url: &str, pki: &Path, who: &str) -> anyhow::Result<StoreClient> {
 }
 
 /// Every basis a store holds (`GET /v1/claims`, paged) as staff: (id, sha256).
-pub async fn list_store(url: &str, pki: &Path, org: &str) -> anyhow::Result<Vec<(String, String)>> {
+pub(crate) async fn list_store(
+    url: &str,
+    pki: &Path,
+    org: &str,
+) -> anyhow::Result<Vec<(String, String)>> {
     let mut c = client(url, pki, &format!("staff-{org}"))?;
     let mut out = Vec::new();
     let mut after: Option<u64> = None;
@@ -382,7 +386,7 @@ pub async fn list_store(url: &str, pki: &Path, org: &str) -> anyhow::Result<Vec<
 }
 
 /// `GET /v1/access-log/verify` as the store's reviewer.
-pub async fn verify_access_log(url: &str, pki: &Path, org: &str) -> anyhow::Result<bool> {
+pub(crate) async fn verify_access_log(url: &str, pki: &Path, org: &str) -> anyhow::Result<bool> {
     let mut c = client(url, pki, &format!("reviewer-{org}"))?;
     let a = c
         .request(hyper::Method::GET, "/v1/access-log/verify", None)

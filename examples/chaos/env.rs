@@ -7,16 +7,16 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use invoice_hub::gen::{ManifestEntry, MANIFEST_FILE};
+use invoice_hub::synth::{ManifestEntry, MANIFEST_FILE};
 
 /// A line of the run's report, at once (the run is watched live).
-pub fn say(msg: impl AsRef<str>) {
+pub(crate) fn say(msg: impl AsRef<str>) {
     println!("{}", msg.as_ref());
     let _ = std::io::stdout().flush();
 }
 
 /// What scripts/setup.sh made, read back.
-pub struct Setup {
+pub(crate) struct Setup {
     /// `KEY=VALUE` lines of setup.env: the ports picked.
     pub env: BTreeMap<String, String>,
     /// Region (organisation number) → its store's port.
@@ -27,7 +27,7 @@ pub struct Setup {
 
 /// Stops the broker node a killed run left behind, then runs scripts/setup.sh into `out`
 /// (`count` bases from `seed`) and reads back what it made.
-pub fn setup(
+pub(crate) fn setup(
     repo: &Path,
     out: &Path,
     bin: &Path,
@@ -73,7 +73,7 @@ pub fn setup(
 }
 
 /// `KEY=VALUE` lines written by scripts/setup.sh.
-pub fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
+pub(crate) fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     Ok(text
@@ -85,7 +85,7 @@ pub fn read_env(path: &Path) -> anyhow::Result<BTreeMap<String, String>> {
 
 /// The release binary beside this example (`target/release/examples/chaos` →
 /// `target/release/invoice-hub`), or `IH_BIN`.
-pub fn binary() -> anyhow::Result<PathBuf> {
+pub(crate) fn binary() -> anyhow::Result<PathBuf> {
     if let Some(b) = std::env::var_os("IH_BIN") {
         return Ok(PathBuf::from(b));
     }
@@ -105,7 +105,7 @@ pub fn binary() -> anyhow::Result<PathBuf> {
 }
 
 /// The hub's log without the terminal colours its text format carries.
-pub fn plain(log: &str) -> String {
+pub(crate) fn plain(log: &str) -> String {
     let mut out = String::with_capacity(log.len());
     let mut chars = log.chars();
     while let Some(c) = chars.next() {
@@ -124,7 +124,7 @@ pub fn plain(log: &str) -> String {
 }
 
 /// A node name no other worktree uses (node names are machine-wide).
-pub fn node_name(repo: &Path, prefix: &str) -> String {
+pub(crate) fn node_name(repo: &Path, prefix: &str) -> String {
     let h = repo
         .to_string_lossy()
         .bytes()

@@ -13,7 +13,7 @@ use invoice_hub::broker::{settle, Notice, RegionConfig, Session, StatusMessage, 
 
 /// Everything the regions were told, per basis id.
 #[derive(Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub statuses: HashMap<String, Vec<StatusMessage>>,
     /// basis id → (the region whose notify queue it came on, the notice).
     pub notices: HashMap<String, Vec<(String, Notice)>>,
@@ -23,7 +23,7 @@ pub struct Seen {
     pub unreadable: Vec<String>,
 }
 
-pub struct Observer {
+pub(crate) struct Observer {
     pub seen: Arc<Mutex<Seen>>,
     rt: tokio::runtime::Runtime,
 }
@@ -36,7 +36,7 @@ enum Kind {
 
 impl Observer {
     /// Starts reading every region's status and notify queue (`OUT/region-<org>.toml`).
-    pub fn start(out: &Path, orgs: &[String]) -> anyhow::Result<Observer> {
+    pub(crate) fn start(out: &Path, orgs: &[String]) -> anyhow::Result<Observer> {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -64,13 +64,13 @@ impl Observer {
     }
 
     /// How many distinct bases have a status.
-    pub fn answered(&self) -> usize {
+    pub(crate) fn answered(&self) -> usize {
         self.seen.lock().unwrap().statuses.len()
     }
 
     /// How many distinct bases of one sending region have a status (basis ids begin with
     /// `ZVF` and the sender's organisation number).
-    pub fn answered_from(&self, org: &str) -> usize {
+    pub(crate) fn answered_from(&self, org: &str) -> usize {
         let prefix = format!("ZVF{org}");
         let seen = self.seen.lock().unwrap();
         seen.statuses
@@ -81,7 +81,7 @@ impl Observer {
 
     /// The bases answered OK so far, each with the receiver its first OK answer names.
     #[allow(dead_code)] // make powercut's, not make chaos's
-    pub fn answered_ok(&self) -> std::collections::BTreeMap<String, String> {
+    pub(crate) fn answered_ok(&self) -> std::collections::BTreeMap<String, String> {
         let seen = self.seen.lock().unwrap();
         seen.statuses
             .iter()
@@ -94,7 +94,7 @@ impl Observer {
             .collect()
     }
 
-    pub fn stop(self) -> Seen {
+    pub(crate) fn stop(self) -> Seen {
         self.rt.shutdown_timeout(Duration::from_secs(2));
         Arc::try_unwrap(self.seen)
             .map(|m| m.into_inner().unwrap())

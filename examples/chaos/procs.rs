@@ -11,7 +11,7 @@ use anyhow::{bail, Context};
 
 /// One `invoice-hub` process that can be started again with the same command line; its output
 /// is appended to one log file across restarts.
-pub struct Service {
+pub(crate) struct Service {
     pub name: String,
     bin: PathBuf,
     args: Vec<OsString>,
@@ -24,7 +24,12 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(name: &str, bin: &Path, args: &[&dyn AsRef<std::ffi::OsStr>], log: PathBuf) -> Self {
+    pub(crate) fn new(
+        name: &str,
+        bin: &Path,
+        args: &[&dyn AsRef<std::ffi::OsStr>],
+        log: PathBuf,
+    ) -> Self {
         Service {
             name: name.to_string(),
             bin: bin.to_path_buf(),
@@ -36,7 +41,7 @@ impl Service {
         }
     }
 
-    pub fn start(&mut self) -> anyhow::Result<()> {
+    pub(crate) fn start(&mut self) -> anyhow::Result<()> {
         let log = OpenOptions::new()
             .create(true)
             .append(true)
@@ -55,12 +60,12 @@ impl Service {
         Ok(())
     }
 
-    pub fn running(&mut self) -> bool {
+    pub(crate) fn running(&mut self) -> bool {
         self.child.is_some() && self.exited().is_none()
     }
 
     /// `Some(status)` once the process has ended by itself (or was killed and reaped).
-    pub fn exited(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         match self.child.as_mut().map(|c| c.try_wait()) {
             Some(Ok(Some(s))) => Some(s),
             _ => None,
@@ -68,7 +73,7 @@ impl Service {
     }
 
     /// SIGKILL: no chance to finish anything, as in a power cut or an OOM kill.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -77,7 +82,7 @@ impl Service {
 
     /// SIGTERM, then up to `grace` to exit; SIGKILL after that. `Ok` with the exit status, or an
     /// error when it had to be killed.
-    pub fn terminate(&mut self, grace: Duration) -> anyhow::Result<ExitStatus> {
+    pub(crate) fn terminate(&mut self, grace: Duration) -> anyhow::Result<ExitStatus> {
         let Some(mut c) = self.child.take() else {
             bail!("{} is not running", self.name)
         };
@@ -98,7 +103,7 @@ impl Service {
 
     /// Waits until the latest start has logged a line containing `needle` (the hub saying it
     /// consumes); what earlier runs logged does not count.
-    pub fn wait_for_log(&mut self, needle: &str, within: Duration) -> anyhow::Result<()> {
+    pub(crate) fn wait_for_log(&mut self, needle: &str, within: Duration) -> anyhow::Result<()> {
         let deadline = Instant::now() + within;
         let from = usize::try_from(self.started_at).unwrap_or(usize::MAX);
         while Instant::now() < deadline {
@@ -120,7 +125,7 @@ impl Service {
     }
 
     /// The last lines of its log, for a failure message.
-    pub fn log_tail(&self, lines: usize) -> String {
+    pub(crate) fn log_tail(&self, lines: usize) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
@@ -134,7 +139,7 @@ impl Drop for Service {
 }
 
 /// Waits until something accepts TCP connections on `port` (a store that has started).
-pub fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
+pub(crate) fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
     let deadline = Instant::now() + within;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -146,7 +151,7 @@ pub fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
 }
 
 /// The run's RabbitMQ node, through `broker/ctl`.
-pub struct Broker {
+pub(crate) struct Broker {
     pub name: String,
     ctl: PathBuf,
     up: bool,
@@ -154,7 +159,7 @@ pub struct Broker {
 
 impl Broker {
     /// `broker/ctl up`: a fresh node; it is stopped when this process exits, whatever happens.
-    pub fn up(
+    pub(crate) fn up(
         repo: &Path,
         name: &str,
         certs: &Path,
@@ -186,13 +191,13 @@ impl Broker {
     }
 
     /// `broker/ctl restart`: stop the node and boot it with the same data, as in production.
-    pub fn restart(&self) -> anyhow::Result<()> {
+    pub(crate) fn restart(&self) -> anyhow::Result<()> {
         self.run(&["restart", &self.name]).map(|_| ())
     }
 
     /// `rabbitmqctl list_queues`: name → (ready + unacknowledged) messages. Statistics the
     /// broker refreshes every few seconds.
-    pub fn queue_depths(&self) -> anyhow::Result<Vec<(String, u64)>> {
+    pub(crate) fn queue_depths(&self) -> anyhow::Result<Vec<(String, u64)>> {
         let out = self.run(&[
             "ctl",
             &self.name,
@@ -209,7 +214,7 @@ impl Broker {
             .collect())
     }
 
-    pub fn depth(&self, queue: &str) -> anyhow::Result<u64> {
+    pub(crate) fn depth(&self, queue: &str) -> anyhow::Result<u64> {
         self.queue_depths()?
             .into_iter()
             .find(|(n, _)| n == queue)

@@ -13,7 +13,7 @@ use crate::procs::Service;
 
 const CONTROL: &str = ".lazyfs-control";
 
-pub struct LazyDisk {
+pub(crate) struct LazyDisk {
     pub mount: PathBuf,
     pub backing: PathBuf,
     fs: Service,
@@ -22,7 +22,7 @@ pub struct LazyDisk {
 impl LazyDisk {
     /// Moves each store's `data` directory onto the disk's backing directory (what setup made
     /// is durable; a store that has none yet makes it there at first start), points the stores' and the hub's configurations at the mount, and mounts.
-    pub fn mount(repo: &Path, out: &Path, orgs: &[String]) -> anyhow::Result<LazyDisk> {
+    pub(crate) fn mount(repo: &Path, out: &Path, orgs: &[String]) -> anyhow::Result<LazyDisk> {
         let backing = out.join("disk.durable");
         let mount = out.join("disk");
         std::fs::create_dir_all(&backing)?;
@@ -69,12 +69,12 @@ impl LazyDisk {
         Ok(LazyDisk { mount, backing, fs })
     }
 
-    pub fn hub_log(&self) -> PathBuf {
+    pub(crate) fn hub_log(&self) -> PathBuf {
         self.mount.join("hub-log")
     }
 
     /// Drops every write not made durable; returns what was dropped, in words.
-    pub fn cut(&self) -> anyhow::Result<String> {
+    pub(crate) fn cut(&self) -> anyhow::Result<String> {
         let before = self.control("status")?;
         let reply = self.control("cut")?;
         if reply["ok"] != serde_json::Value::Bool(true) {
@@ -110,7 +110,7 @@ impl Drop for LazyDisk {
 }
 
 /// A mount a killed run left behind.
-pub fn unmount_stale(mount: &Path) {
+pub(crate) fn unmount_stale(mount: &Path) {
     let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap_or_default();
     let m = mount.to_string_lossy();
     if mounts.lines().any(|l| l.split(' ').nth(1) == Some(&m)) {

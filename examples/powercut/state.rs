@@ -6,7 +6,7 @@ use std::path::Path;
 
 use crate::check::{list_store, read_log, verify_access_log, Breaches};
 
-pub struct AfterCut<'a> {
+pub(crate) struct AfterCut<'a> {
     pub log_dir: &'a Path,
     pub log_key: &'a Path,
     pub pki: &'a Path,
@@ -18,7 +18,7 @@ pub struct AfterCut<'a> {
 
 /// One cut's findings.
 #[derive(Default)]
-pub struct CutCheck {
+pub(crate) struct CutCheck {
     pub ok_answered: usize,
     pub log_entries: u64,
     pub stored: usize,
@@ -31,7 +31,7 @@ pub struct CutCheck {
 }
 
 impl CutCheck {
-    pub fn summary(&self) -> String {
+    pub(crate) fn summary(&self) -> String {
         let mut s = format!(
             "log opens with {} entries; {} bases answered OK so far, {} lost; stores hold {}, {} without a log entry; {} broken",
             self.log_entries,
@@ -48,7 +48,7 @@ impl CutCheck {
     }
 }
 
-pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
+pub(crate) fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
     let mut c = CutCheck {
         ok_answered: a.seen.len(),
         ..Default::default()
@@ -128,7 +128,7 @@ pub fn check_after_cut(a: &AfterCut) -> anyhow::Result<CutCheck> {
 
 /// Every cut's findings, added up; each loss a breach naming the cut.
 #[derive(Default)]
-pub struct CutTally {
+pub(crate) struct CutTally {
     pub lost: usize,
     pub without_log: usize,
     pub cuts: usize,
@@ -136,7 +136,7 @@ pub struct CutTally {
 }
 
 impl CutTally {
-    pub fn add(&mut self, c: &CutCheck, cut: usize, b: &mut Breaches) {
+    pub(crate) fn add(&mut self, c: &CutCheck, cut: usize, b: &mut Breaches) {
         self.cuts += 1;
         self.lost += c.lost.len();
         self.without_log += c.without_log.len();
@@ -150,7 +150,7 @@ impl CutTally {
         }
     }
 
-    pub fn figures(&self) -> String {
+    pub(crate) fn figures(&self) -> String {
         format!(
             "{} cuts checked: {} acknowledged bases lost, {} stored without a log entry",
             self.cuts, self.lost, self.without_log

@@ -70,7 +70,7 @@ impl AuditLog {
             log_id: self.log_id().to_owned(),
             from: from.map(|t| format_time(&t)),
             to: to.map(|t| format_time(&t)),
-            exported_at: format_time(&Utc::now()),
+            exported_at: format_time(&crate::clock::now()),
             head: head.clone(),
         };
         writeln!(

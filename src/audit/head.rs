@@ -103,7 +103,7 @@ mod tests {
     #[test]
     fn a_signed_head_verifies_and_any_change_breaks_it() {
         let k = LogSigningKey::from_seed([3; 32]);
-        let h = SignedTreeHead::sign(&k, "hub-a", 10, &[5; 32], Utc::now());
+        let h = SignedTreeHead::sign(&k, "hub-a", 10, &[5; 32], crate::clock::now());
         h.verify(&k.public()).unwrap();
         let mut bad = h.clone();
         bad.tree_size = 11;

@@ -3,6 +3,7 @@
 //! into a [`PatientHash`]. Secrets live in files outside the log directory, are never printed
 //! (their `Debug` says `[redacted]`), and a key file readable by group or others is refused.
 
+use crate::claim::normalise_patient_id;
 use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, EncodePublicKey};
 use ed25519_dalek::{Signer as _, Verifier as _};
 use hmac::{Hmac, Mac};
@@ -184,21 +185,12 @@ impl PatientKey {
         }
     }
 
-    /// HMAC-SHA-256 of the normalised id (see [`normalise_patient_id`]).
+    /// HMAC-SHA-256 of the normalised id (see [`crate::claim::normalise_patient_id`]).
     pub fn hash(&self, patient_id: &str) -> PatientHash {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key");
         mac.update(normalise_patient_id(patient_id).as_bytes());
         PatientHash(mac.finalize().into_bytes().into())
     }
-}
-
-/// A personal or coordination number as the hash sees it: ASCII letters and digits only,
-/// upper-cased, so `19121212-1212`, `191212121212` and ` 19121212 1212 ` hash alike.
-pub fn normalise_patient_id(id: &str) -> String {
-    id.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
-        .map(|c| c.to_ascii_uppercase())
-        .collect()
 }
 
 /// Read a secret file, refusing one that group or others can read.

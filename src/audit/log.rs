@@ -10,7 +10,6 @@
 //!
 //! There is deliberately no method that updates or removes anything.
 
-use chrono::Utc;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -81,7 +80,7 @@ pub(crate) struct Tables {
 }
 
 impl Tables {
-    pub fn index(&self, kind: IndexKind) -> &View {
+    pub(crate) fn index(&self, kind: IndexKind) -> &View {
         &self.ix[kind as usize]
     }
 }
@@ -317,7 +316,13 @@ impl AuditLog {
         if self.checkpoint_every > 0
             && old_size / self.checkpoint_every != new_size / self.checkpoint_every
         {
-            let h = SignedTreeHead::sign(signer, &self.log_id, new_size, &f.root(), Utc::now());
+            let h = SignedTreeHead::sign(
+                signer,
+                &self.log_id,
+                new_size,
+                &f.root(),
+                crate::clock::now(),
+            );
             writes.push((HEADS, new_size.to_be_bytes().to_vec(), h.to_bytes()));
         }
         writes.push((META, META_SIZE.to_vec(), new_size.to_be_bytes().to_vec()));
@@ -340,7 +345,13 @@ impl AuditLog {
         if let Some(h) = self.head_at(size)? {
             return Ok(h);
         }
-        let h = SignedTreeHead::sign(signer, &self.log_id, size, &state.root(), Utc::now());
+        let h = SignedTreeHead::sign(
+            signer,
+            &self.log_id,
+            size,
+            &state.root(),
+            crate::clock::now(),
+        );
         self.db.write(Durability::Durable, |w| {
             w.insert(HEADS, &size.to_be_bytes(), &h.to_bytes())
         })?;

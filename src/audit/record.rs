@@ -301,14 +301,14 @@ pub fn parse_time(s: &str) -> std::result::Result<DateTime<Utc>, String> {
 mod time_micros {
     use super::*;
 
-    pub fn serialize<S: Serializer>(
+    pub(super) fn serialize<S: Serializer>(
         t: &DateTime<Utc>,
         s: S,
     ) -> std::result::Result<S::Ok, S::Error> {
         s.serialize_str(&format_time(&truncate_micros(*t)))
     }
 
-    pub fn deserialize<'de, D: Deserializer<'de>>(
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> std::result::Result<DateTime<Utc>, D::Error> {
         let s = String::deserialize(d)?;

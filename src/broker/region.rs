@@ -118,7 +118,7 @@ pub fn basis_message(org: &str, basis_id: &str, xml: Vec<u8>) -> Outgoing {
         .with_user_id(org.into())
         .with_app_id("invoice-hub publish".into())
         .with_type(BASIS_TYPE.into())
-        .with_timestamp(chrono::Utc::now().timestamp().max(0) as u64)
+        .with_timestamp(crate::clock::now().timestamp().max(0) as u64)
         .with_headers(headers);
     Outgoing {
         exchange: topology::SUBMIT_EXCHANGE.into(),

@@ -18,6 +18,7 @@ mod error;
 pub mod lexical;
 pub(crate) mod map;
 mod model;
+mod patient_id;
 pub mod regions;
 mod response;
 
@@ -25,6 +26,7 @@ pub use basis_id::{basis_id_ok, BASIS_ID_RULE};
 pub use element::{Attribute, Element, Node, MAX_DEPTH};
 pub use error::ClaimError;
 pub use model::*;
+pub use patient_id::normalise_patient_id;
 pub use response::{ProcessClaimSpecificationResponse, ResultCode};
 
 use element::XmlWriter;

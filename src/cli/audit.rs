@@ -43,7 +43,7 @@ The log is a database (redb) that one process at a time can open: run these agai
 hub's log or a copy of it.\n\n\
 Exit status: 0 when everything checked is fine, 1 when a verification or proof check failed, 2 for \
 usage and I/O errors.")]
-pub struct Args {
+pub(super) struct Args {
     /// The log directory (its database, data.redb). Repeat for the logs of several hub instances.
     #[arg(long, global = true, value_name = "DIR", env = "INVOICE_HUB_AUDIT_LOG")]
     pub log: Vec<PathBuf>,
@@ -53,7 +53,7 @@ pub struct Args {
 }
 
 #[derive(clap::Subcommand, Debug)]
-pub enum Cmd {
+pub(super) enum Cmd {
     /// List entries through the indexes (all filters must hold).
     Query(QueryArgs),
     /// Recompute every hash, check every signed head and index; name the first bad entry.
@@ -71,7 +71,7 @@ pub enum Cmd {
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(super) enum Format {
     /// Aligned columns for people.
     Table,
     /// One JSON object: {entries, records_read, next_after}.
@@ -81,7 +81,7 @@ pub enum Format {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct QueryArgs {
+pub(super) struct QueryArgs {
     /// Invoice basis id.
     #[arg(long)]
     pub basis: Option<String>,
@@ -123,7 +123,7 @@ pub struct QueryArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct VerifyArgs {
+pub(super) struct VerifyArgs {
     /// The public key you trust (without it, the key stored in the log is used, which only proves
     /// the log is consistent with itself). With several logs, give each log's key: each log is
     /// checked with the one that is its own.
@@ -138,7 +138,7 @@ pub struct VerifyArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct HeadArgs {
+pub(super) struct HeadArgs {
     /// Sign a fresh head at the current size first (needs the log's signing key).
     #[arg(long, value_name = "KEY")]
     pub sign_with: Option<PathBuf>,
@@ -148,7 +148,7 @@ pub struct HeadArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct ProofArgs {
+pub(super) struct ProofArgs {
     /// Prove every entry of this basis (a JSON array of inclusion proofs).
     #[arg(long, required_unless_present_any = ["seq", "consistency_from"])]
     pub basis: Option<String>,
@@ -164,7 +164,7 @@ pub struct ProofArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct CheckProofArgs {
+pub(super) struct CheckProofArgs {
     /// An inclusion proof, a JSON array of them, a consistency proof, or an export file.
     pub file: PathBuf,
     /// The log's public key; repeat for a proof list or an export that spans several logs
@@ -174,7 +174,7 @@ pub struct CheckProofArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct ExportArgs {
+pub(super) struct ExportArgs {
     /// From this time (inclusive): YYYY-MM-DD (UTC midnight) or RFC 3339.
     #[arg(long, value_parser = parse_when)]
     pub from: Option<DateTime<Utc>>,
@@ -190,7 +190,7 @@ pub struct ExportArgs {
 }
 
 #[derive(clap::Args, Debug)]
-pub struct KeygenArgs {
+pub(super) struct KeygenArgs {
     /// Directory for log-signing.key, log-signing.pub and patient-hmac.key.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
@@ -204,7 +204,7 @@ fn parse_when(s: &str) -> Result<DateTime<Utc>, String> {
         .map_err(|_| format!("{s:?}: expected YYYY-MM-DD or an RFC 3339 time"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Cmd::Keygen(k) => {
             let out = keygen(&k.out).context("audit keygen")?;

@@ -11,7 +11,7 @@ use crate::store::client::Answer;
 use crate::store::StoreClient;
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The store, `https://host:port`.
     #[arg(long, env = "IH_STORE", value_name = "URL")]
     store: String,
@@ -100,7 +100,11 @@ fn refused(a: &Answer) -> anyhow::Error {
     anyhow::anyhow!("the store answered {}: {msg}", a.status)
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "the command's steps in the order its user sees them (arguments, client, request, output); the output moves to the one output language next (issue 22, item 6)"
+)]
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut client = StoreClient::from_files(&args.store, &args.ca, &args.cert, &args.key)
         .context("setting up the connection to the store")?;
     let rt = tokio::runtime::Builder::new_current_thread()

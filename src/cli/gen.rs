@@ -13,7 +13,9 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use chrono::NaiveDate;
 
-use crate::gen::{GenOptions, Generated, Generator, MANIFEST_FILE, MAX_DOCUMENTS, PROTECTED_FILE};
+use crate::synth::{
+    GenOptions, Generated, Generator, MANIFEST_FILE, MAX_DOCUMENTS, PROTECTED_FILE,
+};
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "What you get in DIR:\n  \
@@ -34,7 +36,7 @@ invoice-hub gen --count 200 --seed 7 --invalid-rate 0.2 --out broken/   # 1 in 5
 invoice-hub gen --count 1 --seed 1 --lines 100 --out big/                # exactly 100 lines\n  \
 invoice-hub gen --count 5000 --seed 2026 --month 2026-10 --today 20261123 --out oct/\n  \
 invoice-hub validate bases/                                              # then check them")]
-pub struct Args {
+pub(super) struct Args {
     /// How many documents to write (1 to 999999).
     #[arg(long, value_name = "N")]
     pub count: u64,
@@ -111,7 +113,11 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
     crate::claim::lexical::date(s).ok_or_else(|| format!("'{s}' is not a date YYYYMMDD"))
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "the command's steps in order (options, generation with progress, summary); the output moves to the one output language next (issue 22, item 6)"
+)]
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.count == 0 || args.count > MAX_DOCUMENTS {
         bail!(
             "--count {}: give 1 to {MAX_DOCUMENTS} documents (the basis id has a six-digit counter)",
@@ -127,9 +133,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.jobs == Some(0) {
         bail!("--jobs 0: give at least one worker thread");
     }
-    let today = args
-        .today
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let today = args.today.unwrap_or_else(crate::clock::today);
     let mut opts = GenOptions::new(args.seed, today);
     opts.invalid_rate = args.invalid_rate;
     opts.lines = args.lines.0..=args.lines.1;

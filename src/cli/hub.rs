@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::hub::{self, HubConfig};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogFormat {
+pub(super) enum LogFormat {
     /// Human-readable lines.
     Text,
     /// One JSON object per line, for a log collector.
@@ -29,7 +29,7 @@ Logs never hold a patient identifier; --log-format json for a collector. Metrics
 text format at http://<[metrics] listen>/metrics.\n\n\
 Example: invoice-hub hub --config deploy/hub.toml"
 )]
-pub struct Args {
+pub(super) struct Args {
     /// The hub's configuration (see deploy/hub.toml).
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -39,7 +39,7 @@ pub struct Args {
     pub log_format: LogFormat,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,lapin=warn"));
     let builder = tracing_subscriber::fmt()

@@ -16,7 +16,7 @@ off the queue once printed; --keep leaves them there. Fetch the bases themselves
 with `invoice-hub fetch`.\n\n\
 Example:\n  invoice-hub notify --config deploy/region-vgr.toml --follow"
 )]
-pub struct Args {
+pub(super) struct Args {
     /// The region's configuration.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -30,7 +30,7 @@ pub struct Args {
     pub format: super::status::Format,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
     let queue = cfg.notify_queue();
     let format = args.format;

@@ -14,7 +14,7 @@ use crate::broker::messages::{Outcome, StatusMessage};
 use crate::broker::{BrokerError, RegionConfig, Session};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(super) enum Format {
     /// One line per basis (and one per finding).
     Text,
     /// The status messages as they travel, one JSON object per line.
@@ -27,7 +27,7 @@ pub enum Format {
 off the queue once printed; --keep leaves them there.\n\n\
 Example:\n  invoice-hub status --config deploy/region-stockholm.toml --follow"
 )]
-pub struct Args {
+pub(super) struct Args {
     /// The region's configuration.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
@@ -41,7 +41,7 @@ pub struct Args {
     pub format: Format,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
     let queue = cfg.status_queue();
     let mut counts = [0usize; 4];

@@ -8,7 +8,7 @@ use anyhow::Context;
 use crate::store::{init_keys, Server, StoreConfig};
 
 #[derive(clap::Args, Debug)]
-pub struct Args {
+pub(super) struct Args {
     /// The store's configuration (see deploy/store-*.toml and docs/store.md).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
@@ -18,7 +18,7 @@ pub struct Args {
     init: bool,
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = StoreConfig::load(&args.config)
         .with_context(|| format!("reading the store configuration {}", args.config.display()))?;
     if args.init {

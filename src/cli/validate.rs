@@ -17,7 +17,7 @@ use crate::cli::{EXIT_INVALID, EXIT_USAGE};
 use crate::validate::{Finding, Limits, Profile, Report, RuleContext, Validator};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
+pub(super) enum Format {
     /// One line per file (OK/ERROR and the basis id), then one indented line per problem.
     Text,
     /// One JSON object per file and line:
@@ -47,7 +47,7 @@ invoice-hub validate --today 20261130 --max-bytes 1048576 a.xml b.xml\n  \
 invoice-hub validate --medical-field-codes /etc/invoice-hub/mvo.txt basis.xml\n  \
 invoice-hub validate --profile official-schematron basis.xml   # as an official receiver would"
 )]
-pub struct Args {
+pub(super) struct Args {
     /// Files to check; a directory is walked for *.xml files (sorted).
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
@@ -114,7 +114,11 @@ struct JsonLine<'a> {
     warnings: &'a [Finding],
 }
 
-pub fn run(args: Args) -> anyhow::Result<ExitCode> {
+#[expect(
+    clippy::too_many_lines,
+    reason = "the command's steps in order (profile, files, reports, exit code); the output moves to the one output language next (issue 22, item 6)"
+)]
+pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.max_bytes == 0 {
         bail!("--max-bytes must be at least 1");
     }
@@ -122,9 +126,7 @@ pub fn run(args: Args) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         bail!("no .xml files found in the given directories");
     }
-    let today = args
-        .today
-        .unwrap_or_else(|| chrono::Local::now().date_naive());
+    let today = args.today.unwrap_or_else(crate::clock::today);
     let mut rules = RuleContext::new(today).with_profile(args.profile);
     if let Some(path) = &args.medical_field_codes {
         rules = rules

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bytes::Bytes;
-use chrono::{NaiveDate, Utc};
+use chrono::NaiveDate;
 use sha2::{Digest as _, Sha256};
 use tokio::sync::Semaphore;
 
@@ -81,10 +81,6 @@ pub struct Pipeline {
     validation: ValidationSettings,
 }
 
-fn today() -> NaiveDate {
-    chrono::Local::now().date_naive()
-}
-
 fn sha256(bytes: &[u8]) -> Digest {
     Digest(Sha256::digest(bytes).into())
 }
@@ -102,7 +98,7 @@ impl Pipeline {
         per_receiver: usize,
     ) -> Pipeline {
         let policies = Arc::new(policies);
-        let day = Day::new(today(), &schema, &policies);
+        let day = Day::new(crate::clock::today(), &schema, &policies);
         let per_receiver = receivers
             .keys()
             .map(|k| (k.clone(), Semaphore::new(per_receiver)))
@@ -130,7 +126,7 @@ impl Pipeline {
 
     /// Today's validator and assessor, made anew when the date changes.
     fn today(&self) -> Day {
-        let now = today();
+        let now = crate::clock::today();
         let mut d = self.day.lock().unwrap_or_else(|p| p.into_inner());
         if d.day != now {
             *d = Day::new(now, &self.schema, &self.policies);
@@ -140,7 +136,7 @@ impl Pipeline {
 
     fn record(&self, event: Event, basis: &Basis) -> Record {
         let mut r = Record::new(
-            Utc::now(),
+            crate::clock::now(),
             event,
             basis.id.clone(),
             basis.supplier.clone(),
@@ -172,6 +168,10 @@ impl Pipeline {
         verdict
     }
 
+    #[expect(
+        clippy::too_many_lines,
+        reason = "the whole decide path of one basis; issue 15 makes it a sequence of typed steps"
+    )]
     async fn process_inner(&self, m: Incoming) -> Verdict {
         let sha = sha256(&m.body);
         let Some(sender) = m.sender.clone() else {
@@ -373,7 +373,7 @@ impl Pipeline {
             basis_id: id.clone(),
             sender: sender.clone(),
             receipt: delivered.receipt.clone(),
-            at: Utc::now(),
+            at: crate::clock::now(),
         };
         answer(
             sender,
@@ -564,7 +564,7 @@ fn answer(
             withheld,
             receiver,
             receipt,
-            at: Utc::now(),
+            at: crate::clock::now(),
         }),
         notice,
     }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use chrono::{Datelike, NaiveDate, Utc};
+use chrono::{Datelike, NaiveDate};
 use rand::RngCore;
 use rcgen::{
     BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
@@ -22,7 +22,8 @@ pub struct Validity {
 impl Validity {
     /// From yesterday (tolerates clocks a little behind) for `days` days.
     pub fn days(days: u32) -> Validity {
-        let today = Utc::now().date_naive();
+        // A UTC date: X.509 validity is in UTC.
+        let today = crate::clock::now().date_naive();
         Validity {
             not_before: today - chrono::Days::new(1),
             not_after: today + chrono::Days::new(u64::from(days)),
@@ -32,7 +33,7 @@ impl Validity {
     /// A year that ended a year ago: a certificate a verifier must refuse as expired. Exists so
     /// tests can show that expiry is enforced with an otherwise valid certificate.
     pub fn expired() -> Validity {
-        let today = Utc::now().date_naive();
+        let today = crate::clock::now().date_naive();
         Validity {
             not_before: today - chrono::Days::new(730),
             not_after: today - chrono::Days::new(365),

@@ -117,7 +117,7 @@ impl<'a> LineFacts<'a> {
 }
 
 /// ICD-10-SE codes arrive as `F32.1` or `F321`; policies compare them without the dot.
-pub fn normalise_icd(code: &str) -> String {
+pub(super) fn normalise_icd(code: &str) -> String {
     code.chars()
         .filter(|c| !matches!(c, '.' | ' ' | '-'))
         .flat_map(char::to_uppercase)

@@ -15,7 +15,7 @@ use toml::Spanned;
 use super::condition::Condition;
 use super::decision::Action;
 use super::removal;
-use crate::audit::keys::normalise_patient_id;
+use crate::claim::normalise_patient_id;
 
 /// Why a policy could not be loaded. Every variant names the file; most name line and key.
 #[derive(Debug, thiserror::Error)]
@@ -210,6 +210,10 @@ impl Policy {
 
     /// Checks a policy given as text; `path` names it in errors and anchors the protected
     /// identities file.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "every check of a policy file in the order of its sections, each naming its field"
+    )]
     pub fn parse(text: &str, path: &Path) -> Result<Policy, PolicyError> {
         let src = Source {
             file: path.display().to_string(),

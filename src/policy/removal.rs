@@ -97,7 +97,7 @@ pub const REQUIRED: &[&str] = &[
 ];
 
 /// The removable element at `path`, if any.
-pub fn find(path: &str) -> Option<&'static Removable> {
+pub(super) fn find(path: &str) -> Option<&'static Removable> {
     REMOVABLE.iter().find(|r| r.path == path)
 }
 
@@ -134,7 +134,7 @@ impl Removable {
 
 /// Containers a removal can leave empty; the contract forbids empty elements (ÖR1), so an
 /// emptied container goes too. Returns the names of the containers dropped.
-pub fn prune(h: &mut HealthcarePerformed) -> Vec<&'static str> {
+pub(super) fn prune(h: &mut HealthcarePerformed) -> Vec<&'static str> {
     let mut dropped = Vec::new();
     if h.diagnosis.as_ref().is_some_and(|d| {
         d.inpatient_care_diagnosis.is_none()

@@ -7,8 +7,6 @@
 
 use std::path::{Path, PathBuf};
 
-use chrono::Utc;
-
 use crate::audit::keys::{PATIENT_KEY_FILE, SIGNING_KEY_FILE};
 use crate::audit::{
     AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientHash, PatientKey, Query, QueryResult,
@@ -71,7 +69,7 @@ impl AccessLog {
         action: &str,
     ) -> Result<u64, StoreError> {
         let mut r = Record::new(
-            Utc::now(),
+            crate::clock::now(),
             Event::Accessed,
             meta.id.clone(),
             meta.sender.clone(),

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use chrono::{SecondsFormat, Utc};
+use chrono::SecondsFormat;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_LENGTH, CONTENT_TYPE};
@@ -480,7 +480,8 @@ enum Accepted {
 fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accepted, StoreError> {
     let validator = Validator::with_schema(
         store.schema.clone(),
-        RuleContext::new(Utc::now().date_naive()),
+        // The same day as the hub's: the Swedish date (crate::clock).
+        RuleContext::new(crate::clock::today()),
     );
     let report = validator.validate(body);
     let mut findings = report.findings;
@@ -528,7 +529,7 @@ fn accept(store: &Store, id: &str, body: &[u8], sha256: String) -> Result<Accept
         id: id.to_string(),
         seq: 0,
         sha256,
-        received_at: Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        received_at: crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
         sender: claim
             .supplier_party
             .organisation_number()

@@ -275,6 +275,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_regions_organisation_number_has_a_valid_check_digit() {
+        for r in crate::claim::regions::REGIONS {
+            assert_eq!(r.org.len(), 10, "{}", r.name);
+            assert!(org_number_ok(r.org), "{} {}", r.name, r.org);
+        }
+    }
+
+    #[test]
     fn luhn_on_known_numbers() {
         // Skatteverket's example personnummer 811218-9876 and the regions' org numbers.
         assert!(luhn_ok("8112189876"));

@@ -66,7 +66,7 @@ impl Report {
 /// One finding in the contract's comment form. The location is written with the prefixes of
 /// the contract's example (`urn1` the responder namespace, `urn2` the core one); a finding of
 /// the project's own is named so.
-pub fn contract_line(f: &Finding) -> String {
+pub(super) fn contract_line(f: &Finding) -> String {
     let test = match rule_number(&f.rule).and_then(catalogue::test_of) {
         Some(t) => t.to_owned(),
         None if f.rule == "XSD" || f.rule == "XML" => "the contract's XML schema".to_owned(),

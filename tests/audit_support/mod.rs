@@ -7,28 +7,28 @@ use invoice_hub::audit::{
 };
 use std::path::Path;
 
-pub const T0: &str = "2026-01-01T00:00:00Z";
+pub(crate) const T0: &str = "2026-01-01T00:00:00Z";
 
-pub fn t0() -> DateTime<Utc> {
+pub(crate) fn t0() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(T0)
         .unwrap()
         .with_timezone(&Utc)
 }
 
-pub fn signing_key() -> LogSigningKey {
+pub(crate) fn signing_key() -> LogSigningKey {
     LogSigningKey::from_seed([42; 32])
 }
 
-pub fn patient_key() -> PatientKey {
+pub(crate) fn patient_key() -> PatientKey {
     PatientKey::from_bytes(&[7; 32]).unwrap()
 }
 
 /// A 12-digit personal number for patient `p` (not Luhn-valid: the log never checks it).
-pub fn personal_number(p: u64) -> String {
+pub(crate) fn personal_number(p: u64) -> String {
     format!("19{:010}", p)
 }
 
-pub fn open(dir: &Path, checkpoint_every: u64) -> AuditLog {
+pub(crate) fn open(dir: &Path, checkpoint_every: u64) -> AuditLog {
     AuditLog::open(
         dir,
         LogConfig {
@@ -42,7 +42,7 @@ pub fn open(dir: &Path, checkpoint_every: u64) -> AuditLog {
 
 /// Record `i`: one minute apart, event cycling, patient `i % patients`, sender/receiver from a
 /// small set.
-pub fn record(i: u64, patients: u64) -> Record {
+pub(crate) fn record(i: u64, patients: u64) -> Record {
     let events = [Event::Received, Event::Disclosed, Event::Delivered];
     let mut r = Record::new(
         t0() + Duration::minutes(i as i64),

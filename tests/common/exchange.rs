@@ -14,11 +14,11 @@ use invoice_hub::claim::ClaimSpecification;
 
 use super::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 
-pub fn bin() -> Command {
+pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
 }
 
-pub fn run_ok(cmd: &mut Command) -> String {
+pub(crate) fn run_ok(cmd: &mut Command) -> String {
     let o = cmd.output().expect("runs");
     assert!(
         o.status.success(),
@@ -30,7 +30,7 @@ pub fn run_ok(cmd: &mut Command) -> String {
 }
 
 /// A valid personnummer (Luhn over the last ten digits) for a birth date and serial.
-pub fn personnummer(date: &str, serial: u32) -> String {
+pub(crate) fn personnummer(date: &str, serial: u32) -> String {
     let body = format!("{}{:03}", &date[2..], serial % 1000);
     let sum: u32 = body
         .bytes()
@@ -44,7 +44,7 @@ pub fn personnummer(date: &str, serial: u32) -> String {
 }
 
 /// A valid basis from `supplier` to `customer`, from the outpatient sample.
-pub fn basis(supplier: &str, customer: &str, counter: u32) -> ClaimSpecification {
+pub(crate) fn basis(supplier: &str, customer: &str, counter: u32) -> ClaimSpecification {
     let path = format!(
         "{}/tests/data/outpatient_patient_specific.xml",
         env!("CARGO_MANIFEST_DIR")
@@ -60,13 +60,13 @@ pub fn basis(supplier: &str, customer: &str, counter: u32) -> ClaimSpecification
     c
 }
 
-pub fn write(dir: &Path, c: &ClaimSpecification) -> String {
+pub(crate) fn write(dir: &Path, c: &ClaimSpecification) -> String {
     std::fs::create_dir_all(dir).unwrap();
     std::fs::write(dir.join(format!("{}.xml", c.id)), c.to_xml()).unwrap();
     c.id.clone()
 }
 
-pub struct Store {
+pub(crate) struct Store {
     pub org: &'static str,
     pub url: String,
     child: Child,
@@ -79,7 +79,7 @@ impl Drop for Store {
     }
 }
 
-pub fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store {
+pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store {
     let dir = work.join(format!("store-{org}"));
     std::fs::create_dir_all(&dir).unwrap();
     let cfg = dir.join("store.toml");
@@ -114,14 +114,14 @@ pub fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store {
     Store { org, url, child }
 }
 
-pub struct Hub {
+pub(crate) struct Hub {
     pub config: PathBuf,
     pub log_file: PathBuf,
     child: Option<Child>,
 }
 
 impl Hub {
-    pub fn start(&mut self) {
+    pub(crate) fn start(&mut self) {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -138,7 +138,7 @@ impl Hub {
         );
     }
 
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut c) = self.child.take() {
             c.kill().unwrap();
             c.wait().unwrap();
@@ -146,7 +146,7 @@ impl Hub {
     }
 
     /// Whether the process is still alive (it has not exited or crashed).
-    pub fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         match self.child.as_mut() {
             Some(c) => c.try_wait().expect("query the hub process").is_none(),
             None => false,
@@ -154,7 +154,7 @@ impl Hub {
     }
 
     /// SIGTERM: the hub finishes what is in flight and exits 0.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let mut c = self.child.take().expect("running");
         let ok = Command::new("kill")
             .args(["-TERM", &c.id().to_string()])
@@ -169,7 +169,7 @@ impl Hub {
         );
     }
 
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
     }
 }
@@ -182,7 +182,7 @@ impl Drop for Hub {
 
 /// Reads the sender's status queue until every id in `want` has an outcome (or panics after a
 /// generous deadline with the hub's log). Keeps the last outcome per id in `seen`.
-pub fn outcomes(
+pub(crate) fn outcomes(
     region_cfg: &Path,
     want: &BTreeSet<String>,
     hub: &Hub,
@@ -211,16 +211,16 @@ pub fn outcomes(
     }
 }
 
-pub fn outcome(seen: &BTreeMap<String, StatusMessage>, id: &str) -> String {
+pub(crate) fn outcome(seen: &BTreeMap<String, StatusMessage>, id: &str) -> String {
     seen[id].outcome.to_string()
 }
 
-pub fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<String> {
+pub(crate) fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<String> {
     seen[id].findings.iter().map(|f| f.rule.clone()).collect()
 }
 
 /// The basis ids a store holds, as its own staff lists them.
-pub fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
+pub(crate) fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
     let out = run_ok(
         bin()
             .args(["fetch", "--store", &store.url, "--ca"])
@@ -244,7 +244,7 @@ pub fn stored_ids(store: &Store, certs: &Path) -> Vec<String> {
 
 /// Stores for Stockholm and Halland, the policies, the hub (started), and a `region.toml` for
 /// each of the two regions, all under `run/<broker>/<name>/`.
-pub struct Exchange {
+pub(crate) struct Exchange {
     pub work: PathBuf,
     pub certs: PathBuf,
     pub stockholm: Store,
@@ -259,7 +259,11 @@ pub struct Exchange {
 impl Exchange {
     /// Starts everything. `extra_receivers` are further `[receivers]` entries of the hub
     /// (organisation number, store URL).
-    pub fn start(broker: &TestBroker, name: &str, extra_receivers: &[(&str, &str)]) -> Exchange {
+    pub(crate) fn start(
+        broker: &TestBroker,
+        name: &str,
+        extra_receivers: &[(&str, &str)],
+    ) -> Exchange {
         let certs = broker.certs.clone();
         let work = broker.repo.join("run").join(&broker.name).join(name);
         let _ = std::fs::remove_dir_all(&work);

@@ -9,7 +9,7 @@
 //! Use it from a test file with `mod common;` and one `static BROKER: OnceLock<TestBroker>`.
 #![allow(dead_code)]
 
-pub mod exchange;
+pub(crate) mod exchange;
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -21,12 +21,12 @@ use invoice_hub::broker::{BrokerError, Endpoint};
 /// Organisation numbers of the regions the harness makes certificates for (county codes 01, 13,
 /// 14). The first two are broker users; the third has a valid certificate from the federation CA
 /// but no broker user: the "unknown certificate user".
-pub const ORG_STOCKHOLM: &str = "2321000016";
-pub const ORG_HALLAND: &str = "2321000115";
-pub const ORG_VGR_NOT_A_USER: &str = "2321000131";
+pub(crate) const ORG_STOCKHOLM: &str = "2321000016";
+pub(crate) const ORG_HALLAND: &str = "2321000115";
+pub(crate) const ORG_VGR_NOT_A_USER: &str = "2321000131";
 const PKI_REGIONS: &str = "01,13,14";
 
-pub struct TestBroker {
+pub(crate) struct TestBroker {
     pub name: String,
     pub amqps_port: u16,
     pub dist_port: u16,
@@ -37,11 +37,11 @@ pub struct TestBroker {
     pub repo: PathBuf,
 }
 
-pub fn repo() -> PathBuf {
+pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -70,12 +70,12 @@ fn make_pki(out: &Path, regions: &str) {
 
 /// The two certificate sets of a test (`work/pki`, `work/pki-other`), made fresh, or taken from
 /// `IH_TEST_CERTS` (`a/` and `b/`).
-pub fn certificates(work: &Path) -> (PathBuf, PathBuf) {
+pub(crate) fn certificates(work: &Path) -> (PathBuf, PathBuf) {
     certificates_for(work, PKI_REGIONS)
 }
 
 /// [`certificates`] for other regions (county codes, `pki dev --regions`).
-pub fn certificates_for(work: &Path, regions: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn certificates_for(work: &Path, regions: &str) -> (PathBuf, PathBuf) {
     match std::env::var_os("IH_TEST_CERTS") {
         Some(dir) => {
             let dir = PathBuf::from(dir);
@@ -96,13 +96,13 @@ pub fn certificates_for(work: &Path, regions: &str) -> (PathBuf, PathBuf) {
 impl TestBroker {
     /// Starts a fresh node `ih-test-NAME@localhost` with the regions Stockholm and Halland as
     /// users. Panics (with the log) if it cannot start.
-    pub fn start(name: &str) -> TestBroker {
+    pub(crate) fn start(name: &str) -> TestBroker {
         Self::start_with(name, PKI_REGIONS, &[ORG_STOCKHOLM, ORG_HALLAND])
     }
 
     /// [`TestBroker::start`] with certificates for `pki_regions` (county codes) and `users` (the
     /// organisation numbers that get a broker user), as a benchmark with more regions needs.
-    pub fn start_with(name: &str, pki_regions: &str, users: &[&str]) -> TestBroker {
+    pub(crate) fn start_with(name: &str, pki_regions: &str, users: &[&str]) -> TestBroker {
         let repo = repo();
         // Node names are machine-wide (epmd): worktrees of the same repo must not collide.
         let tree = repo
@@ -156,7 +156,7 @@ impl TestBroker {
     }
 
     /// Stops the node and boots it again with the same data; panics if it does not come back.
-    pub fn restart(&self) {
+    pub(crate) fn restart(&self) {
         let o = self
             .ctl()
             .args(["restart", &self.name])
@@ -171,12 +171,12 @@ impl TestBroker {
     }
 
     /// Stops the node (it stays stopped until `restart`).
-    pub fn stop(&self) {
+    pub(crate) fn stop(&self) {
         let _ = self.ctl().args(["stop", &self.name]).output();
     }
 
     /// `rabbitmqctl` against this node; returns stdout.
-    pub fn rabbitmqctl(&self, args: &[&str]) -> String {
+    pub(crate) fn rabbitmqctl(&self, args: &[&str]) -> String {
         let o = self
             .ctl()
             .args(["ctl", &self.name])
@@ -192,7 +192,7 @@ impl TestBroker {
     }
 
     /// The broker's own log (the TLS layer reports why it refused a handshake there).
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         let dir = self
             .repo
             .join("run")
@@ -206,7 +206,7 @@ impl TestBroker {
     }
 
     /// Waits (up to 10 s) until the broker's log has a line containing `needle`.
-    pub fn wait_for_log(&self, needle: &str) -> bool {
+    pub(crate) fn wait_for_log(&self, needle: &str) -> bool {
         for _ in 0..50 {
             if self.log().contains(needle) {
                 return true;
@@ -218,7 +218,7 @@ impl TestBroker {
 
     /// Waits (up to 20 s) until the broker counts `n` messages in `queue`; the counts are
     /// statistics the broker refreshes every few seconds, so one look is not enough.
-    pub fn queue_settles_at(&self, queue: &str, n: u64) -> bool {
+    pub(crate) fn queue_settles_at(&self, queue: &str, n: u64) -> bool {
         for _ in 0..40 {
             if self.queue_depth(queue) == n {
                 return true;
@@ -229,7 +229,7 @@ impl TestBroker {
     }
 
     /// Messages in a queue, as the broker's (periodically refreshed) statistics count them.
-    pub fn queue_depth(&self, queue: &str) -> u64 {
+    pub(crate) fn queue_depth(&self, queue: &str) -> u64 {
         let out = self.rabbitmqctl(&["list_queues", "-p", "invoice-hub", "name", "messages"]);
         out.lines()
             .filter_map(|l| l.split_once('\t'))
@@ -239,12 +239,12 @@ impl TestBroker {
     }
 
     /// The endpoint for a party of the federation: `"hub"` or a region's organisation number.
-    pub fn endpoint(&self, who: &str) -> Endpoint {
+    pub(crate) fn endpoint(&self, who: &str) -> Endpoint {
         self.endpoint_in(&self.certs, who)
     }
 
     /// The same party's file names, from the other PKI (another CA).
-    pub fn endpoint_other_ca(&self, who: &str) -> Endpoint {
+    pub(crate) fn endpoint_other_ca(&self, who: &str) -> Endpoint {
         let mut e = self.endpoint_in(&self.other_certs, who);
         e.ca = self.certs.join("ca.pem");
         e
@@ -252,7 +252,7 @@ impl TestBroker {
 
     /// The endpoint with the federation's certificate `<stem>.pem` (`auditor`, `staff-…`): a
     /// party the federation's CA vouches for that is no broker user.
-    pub fn endpoint_with_certificate(&self, stem: &str) -> Endpoint {
+    pub(crate) fn endpoint_with_certificate(&self, stem: &str) -> Endpoint {
         Endpoint::local(
             self.amqps_port,
             &self.certs.join("ca.pem"),
@@ -276,7 +276,7 @@ impl TestBroker {
     }
 
     /// A `region.toml` for a region of this broker, written into `dir`.
-    pub fn region_config(&self, dir: &Path, org: &str) -> PathBuf {
+    pub(crate) fn region_config(&self, dir: &Path, org: &str) -> PathBuf {
         let e = self.endpoint(org);
         let path = dir.join(format!("region-{org}.toml"));
         std::fs::write(
@@ -296,7 +296,7 @@ impl TestBroker {
 }
 
 /// A minimal document with the basis id the adapter reads (the hub validates the rest).
-pub fn basis_xml(id: &str) -> Vec<u8> {
+pub(crate) fn basis_xml(id: &str) -> Vec<u8> {
     format!(
         r#"<?xml version="1.0" encoding="UTF-8"?>
 <ns0:ProcessClaimSpecification xmlns:ns0="urn:riv:financial:billing:claim:ProcessClaimSpecificationResponder:1" xmlns:ns1="urn:riv:financial:billing:claim:1">
@@ -308,7 +308,7 @@ pub fn basis_xml(id: &str) -> Vec<u8> {
 }
 
 /// The broker's reply code and text behind a refusal (`ACCESS_REFUSED - ...`), or the error.
-pub fn reply_of(e: &BrokerError) -> String {
+pub(crate) fn reply_of(e: &BrokerError) -> String {
     match e {
         BrokerError::Connect { source, .. }
         | BrokerError::Amqp(source)

@@ -9,46 +9,46 @@ use invoice_hub::claim::{
 use rust_decimal::Decimal;
 
 /// Outpatient care priced per patient-specific code (one line).
-pub const O: &str = "outpatient_patient_specific.xml";
+pub(crate) const O: &str = "outpatient_patient_specific.xml";
 /// Inpatient care priced by DRG (two lines, line ids 1 and 2).
-pub const I: &str = "inpatient_drg.xml";
-pub const C: &str = "credit_note_381.xml";
+pub(crate) const I: &str = "inpatient_drg.xml";
+pub(crate) const C: &str = "credit_note_381.xml";
 /// An asylum seeker's basis with extension elements, default namespace.
-pub const A: &str = "asylum_extensions_default_ns.xml";
+pub(crate) const A: &str = "asylum_extensions_default_ns.xml";
 
-pub fn raw(name: &str) -> String {
+pub(crate) fn raw(name: &str) -> String {
     std::fs::read_to_string(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
 }
 
-pub fn model(name: &str) -> ClaimSpecification {
+pub(crate) fn model(name: &str) -> ClaimSpecification {
     ClaimSpecification::from_xml(raw(name).as_bytes()).unwrap()
 }
 
 /// A document changed through the model.
-pub fn with(name: &str, f: impl FnOnce(&mut ClaimSpecification)) -> Vec<u8> {
+pub(crate) fn with(name: &str, f: impl FnOnce(&mut ClaimSpecification)) -> Vec<u8> {
     let mut c = model(name);
     f(&mut c);
     c.to_xml().into_bytes()
 }
 
 /// A document changed by replacing text (exactly once).
-pub fn replaced(name: &str, from: &str, to: &str) -> Vec<u8> {
+pub(crate) fn replaced(name: &str, from: &str, to: &str) -> Vec<u8> {
     let r = raw(name);
     assert!(r.contains(from), "{name} does not contain {from}");
     r.replacen(from, to, 1).into_bytes()
 }
 
 /// The first healthcarePerformed of a line.
-pub fn hp(c: &mut ClaimSpecification, line: usize) -> &mut HealthcarePerformed {
+pub(crate) fn hp(c: &mut ClaimSpecification, line: usize) -> &mut HealthcarePerformed {
     &mut c.health_care_services_specification_line[line].healthcare_performed[0]
 }
 
-pub fn poi(c: &mut ClaimSpecification, line: usize) -> &mut PatientOtherInformation {
+pub(crate) fn poi(c: &mut ClaimSpecification, line: usize) -> &mut PatientOtherInformation {
     &mut c.health_care_services_specification_line[line]
         .patient_information
         .patient_other_information
 }
 
-pub fn sek(s: &str) -> Amount {
+pub(crate) fn sek(s: &str) -> Amount {
     Amount::sek(s.parse::<Decimal>().unwrap())
 }

@@ -2,7 +2,7 @@
 //!
 //! Every case is one file (what a region, or whoever holds a region's certificate, could put on
 //! the submit exchange) plus how the hub must answer it: outcome and the rule the answer names.
-//! The files were written once by [`write_corpus`] from valid generated bases (`invoice_hub::gen`,
+//! The files were written once by [`write_corpus`] from valid generated bases (`invoice_hub::synth`,
 //! fixed seed, month and "today") and are committed; the end-to-end test reads the committed
 //! files. To write them again (after a change to the generator or the contract):
 //!
@@ -21,21 +21,21 @@ use serde::{Deserialize, Serialize};
 
 use invoice_hub::claim::regions::region;
 use invoice_hub::claim::ClaimSpecification;
-use invoice_hub::gen::{GenOptions, Generated, Generator};
+use invoice_hub::synth::{GenOptions, Generated, Generator};
 use invoice_hub::validate::{RuleContext, Validator};
 
-pub const HALLAND: &str = "2321000115";
-pub const STOCKHOLM: &str = "2321000016";
+pub(crate) const HALLAND: &str = "2321000115";
+pub(crate) const STOCKHOLM: &str = "2321000016";
 /// Västra Götaland: a region, but no store the hub delivers to.
-pub const NO_STORE: &str = "2321000131";
+pub(crate) const NO_STORE: &str = "2321000131";
 /// A valid organisation number that is no region: the test's hub routes it (as if a private
 /// care provider had a store), and Halland's policy rule H1 refuses to disclose to it.
-pub const NOT_A_REGION: &str = "5560123456";
+pub(crate) const NOT_A_REGION: &str = "5560123456";
 
 /// Who puts the message on the broker.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Sender {
+pub(crate) enum Sender {
     /// Region Halland, with `user_id` = its own organisation number.
     Halland,
     /// Region Halland's connection, without `user_id`: the hub cannot know who sent it.
@@ -46,7 +46,7 @@ pub enum Sender {
 
 /// One case of the corpus.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Case {
+pub(crate) struct Case {
     pub name: String,
     /// File under `tests/hostile/`.
     pub file: String,
@@ -79,16 +79,16 @@ fn is_zero(n: &usize) -> bool {
 }
 
 #[derive(Debug, Serialize, Deserialize)]
-pub struct Manifest {
+pub(crate) struct Manifest {
     pub case: Vec<Case>,
 }
 
-pub fn dir() -> PathBuf {
+pub(crate) fn dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hostile")
 }
 
 /// Reads `tests/hostile/cases.toml`.
-pub fn load() -> Vec<Case> {
+pub(crate) fn load() -> Vec<Case> {
     let path = dir().join("cases.toml");
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let m: Manifest = toml::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -96,7 +96,7 @@ pub fn load() -> Vec<Case> {
 }
 
 /// The bytes a case publishes: the file, padded if the case says so.
-pub fn payload(case: &Case) -> Vec<u8> {
+pub(crate) fn payload(case: &Case) -> Vec<u8> {
     let path = dir().join(&case.file);
     let mut bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     pad(&mut bytes, case.pad_to_bytes);
@@ -249,12 +249,12 @@ fn inject(c: &mut ClaimSpecification, rule: &str) {
 /// The same, or false (and nothing changed) when the basis has nothing to break `rule` on.
 fn try_inject(c: &mut ClaimSpecification, rule: &str) -> bool {
     use rand::SeedableRng;
-    let inj = invoice_hub::gen::inject::INJECTIONS
+    let inj = invoice_hub::synth::inject::INJECTIONS
         .iter()
         .find(|i| i.rule == rule)
         .unwrap_or_else(|| panic!("no injection for {rule}"));
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
-    let ctx = invoice_hub::gen::inject::InjectContext { today: today() };
+    let ctx = invoice_hub::synth::inject::InjectContext { today: today() };
     (inj.apply)(c, &mut rng, &ctx)
 }
 
@@ -273,7 +273,7 @@ fn payable_amount_text(s: String, to: &str) -> String {
 
 /// Writes every file and `cases.toml` into `tests/hostile/` (replacing the earlier ones; the
 /// generator's own source stays).
-pub fn write_corpus() {
+pub(crate) fn write_corpus() {
     let mut opts = GenOptions::new(2608, today());
     opts.month = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
     opts.lines = 1..=2;

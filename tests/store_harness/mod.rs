@@ -15,25 +15,25 @@ use std::sync::{Arc, OnceLock};
 use invoice_hub::store::StoreClient;
 use invoice_hub::tls::client_config;
 
-pub const STOCKHOLM: &str = "2321000016";
-pub const HALLAND: &str = "2321000115";
+pub(crate) const STOCKHOLM: &str = "2321000016";
+pub(crate) const HALLAND: &str = "2321000115";
 /// The supplier (sender) of the example documents: Region Skåne.
-pub const SKANE: &str = "2321000255";
+pub(crate) const SKANE: &str = "2321000255";
 /// The personal number of the patient in `outpatient_patient_specific.xml`.
-pub const KNOWN_PERSONNUMMER: &str = "197803122386";
+pub(crate) const KNOWN_PERSONNUMMER: &str = "197803122386";
 
-pub fn bin() -> &'static str {
+pub(crate) fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_invoice-hub")
 }
 
-pub struct Pkis {
+pub(crate) struct Pkis {
     _dir: tempfile::TempDir,
     pub main: PathBuf,
     pub other: PathBuf,
 }
 
 /// The two PKIs of this test binary.
-pub fn pkis() -> &'static Pkis {
+pub(crate) fn pkis() -> &'static Pkis {
     static P: OnceLock<Pkis> = OnceLock::new();
     P.get_or_init(|| {
         let dir = tempfile::tempdir().expect("tempdir");
@@ -63,7 +63,7 @@ pub fn pkis() -> &'static Pkis {
 }
 
 /// A store process.
-pub struct StoreProc {
+pub(crate) struct StoreProc {
     pub org: String,
     pub dir: PathBuf,
     pub config: PathBuf,
@@ -74,13 +74,13 @@ pub struct StoreProc {
 
 /// Settings a test may change.
 #[derive(Clone)]
-pub struct Setup {
+pub(crate) struct Setup {
     pub readers: Vec<String>,
     pub max_body_bytes: usize,
 }
 
 impl Setup {
-    pub fn for_org(org: &str) -> Setup {
+    pub(crate) fn for_org(org: &str) -> Setup {
         Setup {
             readers: vec![format!("staff-{org}-reader")],
             max_body_bytes: 1024 * 1024,
@@ -91,7 +91,7 @@ impl Setup {
 impl StoreProc {
     /// Writes a configuration for the store of `org` into `dir` (kept across restarts), makes its
     /// keys and starts it.
-    pub fn start(dir: &Path, org: &str, setup: &Setup) -> StoreProc {
+    pub(crate) fn start(dir: &Path, org: &str, setup: &Setup) -> StoreProc {
         std::fs::create_dir_all(dir).unwrap();
         let pki = &pkis().main;
         let readers = setup
@@ -142,13 +142,13 @@ impl StoreProc {
     }
 
     /// Kills the process without warning (no flush, no goodbye), as a crash would.
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 
     /// Stops it with SIGTERM and waits for a clean exit.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
@@ -161,21 +161,21 @@ impl StoreProc {
     }
 
     /// Starts the same store again (same data, same keys; a new port).
-    pub fn restart(&mut self) -> StoreProc {
+    pub(crate) fn restart(&mut self) -> StoreProc {
         self.kill();
         Self::spawn(&self.dir, &self.org, self.config.clone())
     }
 
-    pub fn stderr(&self) -> String {
+    pub(crate) fn stderr(&self) -> String {
         std::fs::read_to_string(&self.stderr_log).unwrap_or_default()
     }
 
-    pub fn data_dir(&self) -> PathBuf {
+    pub(crate) fn data_dir(&self) -> PathBuf {
         self.dir.join("data")
     }
 
     /// A client presenting `<stem>.pem` of the federation's PKI.
-    pub fn client(&self, stem: &str) -> StoreClient {
+    pub(crate) fn client(&self, stem: &str) -> StoreClient {
         let p = &pkis().main;
         StoreClient::from_files(
             &self.url,
@@ -187,7 +187,7 @@ impl StoreProc {
     }
 
     /// A client presenting the same-named certificate of the other PKI (another CA).
-    pub fn client_other_ca(&self, stem: &str) -> StoreClient {
+    pub(crate) fn client_other_ca(&self, stem: &str) -> StoreClient {
         let o = &pkis().other;
         StoreClient::from_files(
             &self.url,
@@ -199,7 +199,7 @@ impl StoreProc {
     }
 
     /// A client presenting no certificate at all.
-    pub fn client_without_certificate(&self) -> StoreClient {
+    pub(crate) fn client_without_certificate(&self) -> StoreClient {
         let tls = client_config(&pkis().main.join("ca.pem"), None).unwrap();
         StoreClient::new(&self.url, Arc::new(tls)).unwrap()
     }
@@ -214,7 +214,7 @@ impl Drop for StoreProc {
 
 /// Starts `invoice-hub store --config CONFIG` (stderr into `stderr_log`) and returns the process
 /// and the URL it printed as its first line (it listens on a free port). Also `make bench`'s.
-pub fn spawn_store(config: &Path, stderr_log: &Path) -> (Child, String) {
+pub(crate) fn spawn_store(config: &Path, stderr_log: &Path) -> (Child, String) {
     let mut child = Command::new(bin())
         .args(["store", "--config"])
         .arg(config)
@@ -241,7 +241,7 @@ pub fn spawn_store(config: &Path, stderr_log: &Path) -> (Child, String) {
 }
 
 /// The example outpatient basis (Skåne → Stockholm) with basis counter `n` in its id.
-pub fn basis(n: u32) -> (String, Vec<u8>) {
+pub(crate) fn basis(n: u32) -> (String, Vec<u8>) {
     let xml = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/outpatient_patient_specific.xml"),
     )
@@ -252,7 +252,7 @@ pub fn basis(n: u32) -> (String, Vec<u8>) {
 }
 
 /// Every file under `dir`, recursively.
-pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn files_under(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in walkdir::WalkDir::new(dir).into_iter().flatten() {
         if e.file_type().is_file() {

@@ -30,7 +30,7 @@ use crate::claim::{
 
 /// The kinds of care a line can describe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
+pub(super) enum Kind {
     Outpatient,
     Inpatient,
     /// An inpatient stay still going on, invoiced for a period (no discharge yet).
@@ -44,7 +44,7 @@ pub enum Kind {
 
 impl Kind {
     /// Drawn with roughly the mix a region's out-of-county invoicing shows.
-    pub fn draw(rng: &mut ChaCha8Rng) -> Kind {
+    pub(super) fn draw(rng: &mut ChaCha8Rng) -> Kind {
         match rng.gen_range(0..100) {
             0..=44 => Kind::Outpatient,
             45..=66 => Kind::Inpatient,
@@ -57,7 +57,7 @@ impl Kind {
         }
     }
 
-    pub fn needs(self) -> Needs {
+    pub(super) fn needs(self) -> Needs {
         match self {
             Kind::Abortion => Needs {
                 woman: true,
@@ -102,7 +102,7 @@ impl Kind {
 }
 
 /// What every line of one basis shares.
-pub struct BasisContext<'a> {
+pub(super) struct BasisContext<'a> {
     pub supplier: &'a Region,
     pub issue_date: NaiveDate,
     /// First day of the month the basis belongs to.
@@ -169,7 +169,7 @@ fn unit(ctx: &BasisContext, clinic: (&str, &str), town_idx: usize) -> Healthcare
 
 /// Builds one patient's line with `count` healthcarePerformed, numbered from `first_line_id`.
 /// Returns the line and the kinds of care used.
-pub fn patient_line(
+pub(super) fn patient_line(
     rng: &mut ChaCha8Rng,
     ctx: &BasisContext,
     patient: &Patient,
@@ -192,6 +192,10 @@ pub fn patient_line(
     }
 }
 
+#[expect(
+    clippy::too_many_lines,
+    reason = "one line of a basis built field by field in the contract's element order; split, the order would be scattered"
+)]
 fn performed_line(
     rng: &mut ChaCha8Rng,
     ctx: &BasisContext,

@@ -17,12 +17,12 @@ use crate::claim::{
 };
 
 /// Kronor and öre as an exact decimal with two places.
-pub fn kr(ore: i64) -> Decimal {
+pub(super) fn kr(ore: i64) -> Decimal {
     Decimal::new(ore, 2)
 }
 
 /// A price drawn from a range in whole kronor, now and then with 50 öre.
-pub fn price(rng: &mut ChaCha8Rng, min: i64, max: i64) -> Decimal {
+pub(super) fn price(rng: &mut ChaCha8Rng, min: i64, max: i64) -> Decimal {
     let k = rng.gen_range(min..=max);
     let ore = if rng.gen_bool(0.15) { 50 } else { 0 };
     kr(k * 100 + ore)
@@ -30,7 +30,7 @@ pub fn price(rng: &mut ChaCha8Rng, min: i64, max: i64) -> Decimal {
 
 /// A DRG-priced stay.
 #[derive(Debug, Clone)]
-pub struct Drg {
+pub(super) struct Drg {
     pub code: &'static str,
     pub price: Decimal,
     /// Extra for a stay longer than the DRG's trim point.
@@ -41,7 +41,7 @@ pub struct Drg {
 
 /// One patient-specific price item.
 #[derive(Debug, Clone)]
-pub struct Item {
+pub(super) struct Item {
     pub code: &'static str,
     pub name: &'static str,
     pub count: i64,
@@ -49,7 +49,7 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn draw(rng: &mut ChaCha8Rng, item: &PriceItem, count: i64) -> Item {
+    pub(super) fn draw(rng: &mut ChaCha8Rng, item: &PriceItem, count: i64) -> Item {
         Item {
             code: item.code,
             name: item.name,
@@ -58,14 +58,14 @@ impl Item {
         }
     }
 
-    pub fn total(&self) -> Decimal {
+    pub(super) fn total(&self) -> Decimal {
         self.price * Decimal::from(self.count)
     }
 }
 
 /// Everything that sets a line's amounts.
 #[derive(Debug, Clone, Default)]
-pub struct Pricing {
+pub(super) struct Pricing {
     pub product_category: &'static str,
     pub price_list: Option<u8>,
     pub drg: Option<Drg>,
@@ -87,7 +87,7 @@ fn opt(d: Option<Decimal>) -> Decimal {
 
 impl Pricing {
     /// ÖR27.
-    pub fn gross(&self) -> Decimal {
+    pub(super) fn gross(&self) -> Decimal {
         let drg = self.drg.as_ref().map_or(Decimal::ZERO, |d| {
             d.price + opt(d.extended_care_time) + opt(d.extended_cost)
         });
@@ -96,12 +96,12 @@ impl Pricing {
     }
 
     /// ÖR6/ÖR28.
-    pub fn net(&self) -> Decimal {
+    pub(super) fn net(&self) -> Decimal {
         self.gross() + opt(self.charge) - opt(self.allowance) - opt(self.discount)
     }
 
     /// Adds, now and then, an allowance, discount or charge that stays well inside the gross.
-    pub fn adjustments(&mut self, rng: &mut ChaCha8Rng) {
+    pub(super) fn adjustments(&mut self, rng: &mut ChaCha8Rng) {
         let gross = self.gross();
         let part = |rng: &mut ChaCha8Rng, pct: i64| {
             (gross * Decimal::new(rng.gen_range(1..=pct), 2)).round_dp(2)
@@ -117,7 +117,7 @@ impl Pricing {
         }
     }
 
-    pub fn categorization(&self) -> Categorization {
+    pub(super) fn categorization(&self) -> Categorization {
         Categorization {
             product_category: Some(self.product_category.into()),
             price_list: self.price_list.map(|p| p.to_string()),
@@ -148,7 +148,7 @@ impl Pricing {
         }
     }
 
-    pub fn details(&self) -> InvoicedAmountDetails {
+    pub(super) fn details(&self) -> InvoicedAmountDetails {
         InvoicedAmountDetails {
             patient_care_invoice_gross_amount: Amount::sek(self.gross()),
             patient_care_invoice_net_amount: Amount::sek(self.net()),

@@ -28,6 +28,10 @@ pub mod oid {
 
 /// Some municipalities (SCB code, name) of each county, the county seat first. Every code starts
 /// with its county's two digits, as SCB's codes do.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a data table, one row per municipality"
+)]
 pub fn municipalities(county: &str) -> &'static [(&'static str, &'static str)] {
     match county {
         "01" => &[
