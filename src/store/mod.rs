@@ -63,8 +63,29 @@ pub enum StoreError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    Schema(String),
+    /// The contract's schema could not be compiled.
+    #[error("the contract's schema: {0}")]
+    Schema(#[from] crate::validate::xsd::SchemaError),
+    /// A blocking task (validation, a read, a verification) ended without an answer: it
+    /// panicked. The request gets a 500; the store goes on.
+    #[error("{what} did not finish: {source}")]
+    Task {
+        what: &'static str,
+        source: tokio::task::JoinError,
+    },
+    /// A stored body does not decrypt with this store's body key.
+    #[error("basis {id} does not decrypt with this store's body key (altered, or another key)")]
+    Undecryptable { id: String },
+    /// Requests still held the store when the shutdown's grace time ran out.
+    #[error("the store was still in use {secs} s after shutdown began; not closed cleanly")]
+    InUseAtShutdown { secs: u64 },
+}
+
+impl StoreError {
+    /// A blocking task that did not finish.
+    pub(crate) fn task(what: &'static str) -> impl FnOnce(tokio::task::JoinError) -> StoreError {
+        move |source| StoreError::Task { what, source }
+    }
 }
 
 impl From<crate::tls::TlsError> for StoreError {

@@ -76,7 +76,7 @@ impl Store {
         let storage =
             Storage::open(&cfg.data_dir.join("claims"))?.with_group_commit(cfg.group_commit);
         let access = AccessLog::open(&cfg.data_dir, &cfg.keys_dir, &cfg.org)?;
-        let schema = Arc::new(Schema::embedded().map_err(|e| StoreError::Schema(e.to_string()))?);
+        let schema = Arc::new(Schema::embedded()?);
         Ok(Store {
             authz: Authorizer::new(&cfg.org, cfg.access.clone()),
             cfg,
@@ -114,7 +114,7 @@ impl Server {
         let listen = cfg.listen;
         let store = tokio::task::spawn_blocking(move || Store::open(cfg))
             .await
-            .map_err(|e| StoreError::Schema(e.to_string()))??;
+            .map_err(StoreError::task("opening the store"))??;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| StoreError::Listen {
@@ -134,14 +134,16 @@ impl Server {
             .expect("a bound listener has an address")
     }
 
-    /// Serves until `shutdown` completes, then stops accepting, ends open connections, flushes
-    /// and closes the store.
+    /// Serves until `shutdown` completes, then stops accepting, lets the requests in progress
+    /// finish (idle connections close at once; [`SHUTDOWN_GRACE`] at most), flushes and closes
+    /// the store.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), StoreError> {
         let Server {
             listener,
             acceptor,
             store,
         } = self;
+        let (stopping, stop) = tokio::sync::watch::channel(false);
         let mut conns = JoinSet::new();
         tokio::pin!(shutdown);
         loop {
@@ -156,19 +158,48 @@ impl Server {
                         }
                     };
                     let _ = tcp.set_nodelay(true);
-                    conns.spawn(connection(acceptor.clone(), store.clone(), tcp, peer));
+                    conns.spawn(connection(acceptor.clone(), store.clone(), tcp, peer, stop.clone()));
                 }
                 Some(_) = conns.join_next(), if !conns.is_empty() => {}
             }
         }
         drop(listener);
-        conns.abort_all();
-        while conns.join_next().await.is_some() {}
-        let store = Arc::try_unwrap(store)
-            .map_err(|_| StoreError::Schema("store still in use at shutdown".into()))?;
+        let _ = stopping.send(true);
+        let drain = async { while conns.join_next().await.is_some() {} };
+        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+            tracing::warn!(
+                "requests still running {} s after shutdown began: their connections are cut",
+                SHUTDOWN_GRACE.as_secs()
+            );
+            conns.abort_all();
+            while conns.join_next().await.is_some() {}
+        }
+        let store = last_handle(store).await?;
         tokio::task::spawn_blocking(move || store.close())
             .await
-            .map_err(|e| StoreError::Schema(e.to_string()))?
+            .map_err(StoreError::task("closing the store"))?
+    }
+}
+
+/// How long a shutdown waits for the requests in progress, and then for the blocking work they
+/// started (a delivery being validated and stored), before it gives up closing cleanly.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// The store once no request holds it any more: a cut connection does not stop the blocking
+/// task it started, which finishes its write and then lets go.
+async fn last_handle(mut store: Arc<Store>) -> Result<Store, StoreError> {
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(s) => return Ok(s),
+            Err(_) if tokio::time::Instant::now() >= deadline => {
+                return Err(StoreError::InUseAtShutdown {
+                    secs: 2 * SHUTDOWN_GRACE.as_secs(),
+                })
+            }
+            Err(still) => store = still,
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
@@ -178,6 +209,7 @@ async fn connection(
     store: Arc<Store>,
     tcp: tokio::net::TcpStream,
     peer: SocketAddr,
+    mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
         Ok(Ok(tls)) => tls,
@@ -212,10 +244,22 @@ async fn connection(
         let who = who.clone();
         async move { Ok::<_, Infallible>(handle(&store, &who, req).await) }
     });
-    if let Err(e) = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-        .serve_connection(TokioIo::new(tls), svc)
-        .await
-    {
+    let http = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+    let conn = http.serve_connection(TokioIo::new(tls), svc);
+    tokio::pin!(conn);
+    // (The guard `wait_for` returns is not `Send`: drop it inside.)
+    let stopping = async move {
+        let _ = stop.wait_for(|stopping| *stopping).await.map(|_| ());
+    };
+    let ended = tokio::select! {
+        ended = conn.as_mut() => ended,
+        () = stopping => {
+            // The request in progress finishes and is answered; then the connection closes.
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = ended {
         tracing::debug!(%peer, "connection ended: {e}");
     }
 }
@@ -411,7 +455,7 @@ async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incoming>) -> Resp
             }),
         ),
         Ok(Err(e)) => internal(e),
-        Err(e) => internal(StoreError::Schema(format!("validation task failed: {e}"))),
+        Err(e) => internal(StoreError::task("validating a delivery")(e)),
     }
 }
 
@@ -556,11 +600,10 @@ async fn get_claim(store: &Arc<Store>, who: &Identity, id: &str) -> Resp {
         let Some((meta, sealed)) = s.storage.get(&id)? else {
             return Ok(None);
         };
-        let plain = s.body_key.open(&id, &sealed).ok_or_else(|| {
-            StoreError::Schema(format!(
-                "basis {id} does not decrypt with this store's body key (altered, or another key)"
-            ))
-        })?;
+        let plain = s
+            .body_key
+            .open(&id, &sealed)
+            .ok_or_else(|| StoreError::Undecryptable { id: id.clone() })?;
         // Logged (durably) before anything is disclosed.
         s.access.record_read(&who, &meta, "get")?;
         Ok(Some(plain))
@@ -574,7 +617,7 @@ async fn get_claim(store: &Arc<Store>, who: &Identity, id: &str) -> Resp {
             .expect("a valid response"),
         Ok(Ok(None)) => error(StatusCode::NOT_FOUND, "no basis with this id"),
         Ok(Err(e)) => internal(e),
-        Err(e) => internal(StoreError::Schema(format!("read task failed: {e}"))),
+        Err(e) => internal(StoreError::task("reading a basis")(e)),
     }
 }
 
@@ -707,7 +750,7 @@ async fn verify_access_log(store: &Arc<Store>) -> Resp {
             &json!({ "ok": report.ok(), "report": report, "head": head }),
         ),
         Ok(Err(e)) => internal(e),
-        Err(e) => internal(StoreError::Schema(format!("verify task failed: {e}"))),
+        Err(e) => internal(StoreError::task("verifying the access log")(e)),
     }
 }
 

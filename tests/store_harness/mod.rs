@@ -149,9 +149,19 @@ impl StoreProc {
 
     /// Stops it with SIGTERM and waits for a clean exit.
     pub(crate) fn stop(&mut self) {
+        self.signal_stop();
+        self.wait_stopped();
+    }
+
+    /// Sends SIGTERM and returns at once.
+    pub(crate) fn signal_stop(&self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status();
+    }
+
+    /// Waits for the process to exit and requires a clean exit.
+    pub(crate) fn wait_stopped(&mut self) {
         let status = self.child.wait().unwrap();
         assert!(
             status.success(),
