@@ -81,6 +81,17 @@ pub struct Pipeline {
     validation: ValidationSettings,
 }
 
+/// The rule ids of `findings`, each once, in the order they were first found (`dedup` alone
+/// kept a repeat that was not next to its first).
+fn distinct_rules(findings: &[Finding]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    findings
+        .iter()
+        .filter(|f| seen.insert(f.rule.as_str()))
+        .map(|f| f.rule.clone())
+        .collect()
+}
+
 fn sha256(bytes: &[u8]) -> Digest {
     Digest(Sha256::digest(bytes).into())
 }
@@ -257,9 +268,7 @@ impl Pipeline {
 
         if !findings.is_empty() {
             let mut rejected = self.record(Event::Rejected, &basis);
-            let mut rules: Vec<String> = findings.iter().map(|f| f.rule.clone()).collect();
-            rules.dedup();
-            rejected.matched_rules = rules;
+            rejected.matched_rules = distinct_rules(&findings);
             rejected.reason = Some(format!(
                 "{} problem(s), first: {}",
                 findings.len(),
@@ -567,5 +576,17 @@ fn answer(
             at: crate::clock::now(),
         }),
         notice,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_rule_is_named_once_in_the_order_it_was_first_found() {
+        let f = |rule: &str| Finding::new(rule, "/claimSpecification", "x");
+        let findings = [f("ÖR5"), f("ÖR28"), f("ÖR5"), f("ÖR28"), f("ÖR2")];
+        assert_eq!(distinct_rules(&findings), ["ÖR5", "ÖR28", "ÖR2"]);
     }
 }
