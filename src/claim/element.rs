@@ -104,7 +104,8 @@ impl Element {
         let text = std::str::from_utf8(bytes).map_err(|e| ClaimError::Utf8 {
             offset: e.valid_up_to(),
         })?;
-        let mut reader = NsReader::from_str(text);
+        let text = normalise_line_ends(text);
+        let mut reader = NsReader::from_str(&text);
         reader.config_mut().expand_empty_elements = true;
         reader.config_mut().check_end_names = true;
 
@@ -148,10 +149,8 @@ impl Element {
                         }
                         let (ares, local) = reader.resolve_attribute(attr.key);
                         let anamespace = namespace_of(&ares, &stack, offset)?;
-                        let value = attr
-                            .unescape_value()
-                            .map_err(|e| syntax(&stack, offset, e.to_string()))?
-                            .into_owned();
+                        let value =
+                            attribute_value(&attr.value).map_err(|e| syntax(&stack, offset, e))?;
                         attributes.push(Attribute {
                             namespace: anamespace,
                             name: utf8(local.as_ref()),
@@ -419,6 +418,26 @@ impl XmlWriter {
     }
 }
 
+/// XML 1.0 §2.11: a parser reads every `\r\n` and every lone `\r` as `\n`, in text, CDATA and
+/// attributes alike, before anything else (a `\r` written as `&#13;` stays). Byte offsets in
+/// errors count in the normalised text: one fewer per CRLF before the place.
+fn normalise_line_ends(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.contains('\r') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    std::borrow::Cow::Owned(text.replace("\r\n", "\n").replace('\r', "\n"))
+}
+
+/// XML 1.0 §3.3.3 for an attribute without a DTD (CDATA): each literal tab and line end becomes
+/// a space, then references are expanded (so `&#9;` stays a tab).
+fn attribute_value(raw: &[u8]) -> Result<String, String> {
+    let raw = std::str::from_utf8(raw).map_err(|e| e.to_string())?;
+    let spaced = raw.replace(['\t', '\n'], " ");
+    quick_xml::escape::unescape(&spaced)
+        .map(|v| v.into_owned())
+        .map_err(|e| e.to_string())
+}
+
 /// Escapes character data so that reading it back gives exactly `s` (including `\r`, which a
 /// parser would otherwise normalise away).
 fn escape_text(out: &mut String, s: &str) {
@@ -445,5 +464,42 @@ fn escape_attr(out: &mut String, s: &str) {
             '\t' => out.push_str("&#9;"),
             c => out.push(c),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(xml: &str) -> Element {
+        Element::parse_document(xml.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn line_ends_are_read_as_xml_1_0_says() {
+        let e = parse("<a>one\r\ntwo\rthree<![CDATA[four\r\nfive]]>&#13;</a>");
+        assert_eq!(e.text(), "one\ntwo\nthreefour\nfive\r");
+    }
+
+    #[test]
+    fn attribute_values_are_normalised_but_character_references_stay() {
+        let e = parse("<a x=\"1\t2\r\n3\n4\" y=\"a&#9;b&#10;c\"/>");
+        assert_eq!(e.attributes[0].value, "1 2 3 4");
+        assert_eq!(e.attributes[1].value, "a\tb\nc");
+    }
+
+    #[test]
+    fn what_is_written_reads_back_the_same() {
+        let e = parse("<a y=\"a&#9;b&#10;c&#13;\">x&#13;\r\ny</a>");
+        let mut w = XmlWriter::new();
+        w.element(&e);
+        let again = parse(&w.out);
+        assert_eq!(again.text(), e.text());
+        assert_eq!(again.attributes[0].value, e.attributes[0].value);
+        assert!(
+            !w.out.contains('\t') && w.out.contains("&#13;"),
+            "{}",
+            w.out
+        );
     }
 }
