@@ -8,7 +8,7 @@
 //! a commit writes its pages, then a header slot with a checksum, and `fdatasync`s before it
 //! returns; at open a torn or unsynced commit fails its checksum and the previous one is used.
 //! What redb does not do is fsync the directory that holds the file, so [`Db::open`] does that
-//! (and the parent's, for a new directory): otherwise a power cut can take a new file's name.
+//! (and the parent of every directory it creates): otherwise a power cut can take a new name.
 //!
 //! Two kinds of write: [`Durability::Durable`] returns once the commit is on the disk (the log's
 //! appends); [`Durability::Deferred`] is visible at once but only made durable by the next
@@ -94,10 +94,15 @@ impl Db {
         if !Db::exists(dir) && dir.join("conf").is_file() && dir.join("db").is_file() {
             return Err(DbError::OldFormat(dir.to_owned()));
         }
-        let new_dir = !dir.is_dir();
+        // Every directory this open creates gets a name that survives: its parent is fsynced.
+        let missing: Vec<PathBuf> = dir
+            .ancestors()
+            .take_while(|a| !a.as_os_str().is_empty() && !a.is_dir())
+            .map(Path::to_path_buf)
+            .collect();
         std::fs::create_dir_all(dir).map_err(|e| storage(dir, e))?;
-        if new_dir {
-            sync_dir(dir.parent().filter(|p| !p.as_os_str().is_empty()))
+        for created in &missing {
+            sync_dir(created.parent().filter(|p| !p.as_os_str().is_empty()))
                 .map_err(|e| storage(dir, e))?;
         }
         let db = open_waiting(dir)?;
@@ -342,7 +347,7 @@ mod tests {
     #[test]
     fn writes_are_read_back_in_key_order_and_survive_a_reopen() {
         let d = tempfile::tempdir().unwrap();
-        let dir = d.path().join("new");
+        let dir = d.path().join("new").join("nested");
         {
             let db = Db::open(&dir, &[T]).unwrap();
             db.write(Durability::Durable, |w| {
