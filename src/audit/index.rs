@@ -12,6 +12,7 @@ use serde::Serialize;
 use super::log::{index_table, AuditLog, ENTRIES};
 use super::record::{Entry, Event, PatientHash};
 use super::{AuditError, Result};
+use crate::db::View;
 
 /// The indexes, in tree order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -174,6 +175,7 @@ impl AuditLog {
         let filters = q.equality_filters();
         let start_seq = q.after.map_or(0, |a| a.saturating_add(1));
         let snap = self.snapshot()?;
+        let entries = snap.table(ENTRIES)?;
         if let Some(((drive_kind, drive_prefix), others)) = filters.split_first() {
             let tree = snap.table(index_table(*drive_kind))?;
             let others = others
@@ -195,7 +197,7 @@ impl AuditLog {
                 if !all {
                     continue;
                 }
-                let e = self.read_entry(seq, &mut res.records_read)?;
+                let e = read_entry(&entries, seq, &mut res.records_read)?;
                 if !q.time_ok(&e) {
                     continue;
                 }
@@ -210,7 +212,7 @@ impl AuditLog {
             let mut start = q.from.map_or(vec![0u8; 8], |f| time_prefix(&f));
             start.extend_from_slice(&0u64.to_be_bytes());
             if let Some(a) = q.after {
-                let prev = self.read_entry(a, &mut res.records_read)?;
+                let prev = read_entry(&entries, a, &mut res.records_read)?;
                 let resume = with_seq(time_prefix(&prev.record.time), a.saturating_add(1));
                 if resume > start {
                     start = resume;
@@ -226,10 +228,9 @@ impl AuditLog {
                     break;
                 }
                 res.entries
-                    .push(self.read_entry(seq, &mut res.records_read)?);
+                    .push(read_entry(&entries, seq, &mut res.records_read)?);
             }
         } else {
-            let entries = snap.table(ENTRIES)?;
             let start = start_seq.to_be_bytes();
             for kv in entries.range(&start[..]..)? {
                 let (_, v) = kv?;
@@ -243,15 +244,18 @@ impl AuditLog {
         }
         Ok(res)
     }
+}
 
-    fn read_entry(&self, seq: u64, counter: &mut u64) -> Result<Entry> {
-        *counter += 1;
-        self.get(seq)?.ok_or_else(|| {
-            AuditError::NotFound(format!(
-                "an index points at entry {seq}, which is missing; run `invoice-hub audit verify`"
-            ))
-        })
-    }
+/// The entry an index points at, from the query's snapshot (one read transaction per query,
+/// not one per entry).
+fn read_entry(entries: &View, seq: u64, counter: &mut u64) -> Result<Entry> {
+    *counter += 1;
+    let v = entries.get(&seq.to_be_bytes())?.ok_or_else(|| {
+        AuditError::NotFound(format!(
+            "an index points at entry {seq}, which is missing; run `invoice-hub audit verify`"
+        ))
+    })?;
+    Entry::decode(&v)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::db::{self, Db, Durability, Table};
+use crate::db::{self, Db, Durability, Table, View};
 
 use super::commit::GroupCommit;
 use super::StoreError;
@@ -172,7 +172,12 @@ impl Storage {
     }
 
     pub fn meta(&self, id: &str) -> Result<Option<ClaimMeta>, StoreError> {
-        match self.db.read()?.table(CLAIMS)?.get(id.as_bytes())? {
+        self.meta_in(&self.db.read()?.table(CLAIMS)?, id)
+    }
+
+    /// The metadata of `id` in `claims`, a table of a snapshot the caller already holds.
+    fn meta_in(&self, claims: &View, id: &str) -> Result<Option<ClaimMeta>, StoreError> {
+        match claims.get(id.as_bytes())? {
             Some(v) => serde_json::from_slice(&v)
                 .map(Some)
                 .map_err(|e| self.damaged(e)),
@@ -180,14 +185,13 @@ impl Storage {
         }
     }
 
-    /// The metadata and the sealed body of a basis.
+    /// The metadata and the sealed body of a basis, from one snapshot.
     pub fn get(&self, id: &str) -> Result<Option<(ClaimMeta, Vec<u8>)>, StoreError> {
-        let Some(meta) = self.meta(id)? else {
+        let snap = self.db.read()?;
+        let Some(meta) = self.meta_in(&snap.table(CLAIMS)?, id)? else {
             return Ok(None);
         };
-        let body = self
-            .db
-            .read()?
+        let body = snap
             .table(BODIES)?
             .get(id.as_bytes())?
             .ok_or_else(|| self.damaged(format!("basis {id} has metadata but no body")))?;
@@ -200,11 +204,14 @@ impl Storage {
         let mut items = Vec::new();
         let start = q.after.saturating_add(1).to_be_bytes();
         let mut more = false;
-        let order = self.db.read()?.table(ORDER)?;
+        let snap = self.db.read()?;
+        let (order, claims) = (snap.table(ORDER)?, snap.table(CLAIMS)?);
         for kv in order.range(&start[..]..)? {
             let (_, id) = kv?;
             let id = String::from_utf8_lossy(&id).into_owned();
-            let Some(m) = self.meta(&id)? else { continue };
+            let Some(m) = self.meta_in(&claims, &id)? else {
+                continue;
+            };
             let keep = q.sender.as_deref().is_none_or(|s| m.sender == s)
                 && q.since
                     .as_deref()
