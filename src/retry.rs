@@ -136,8 +136,8 @@ impl Retry {
             match op(attempt).await {
                 Ok(v) => return Ok((v, attempt)),
                 Err(e) => {
-                    let delay = tries.after_failure(e, &transient)?;
-                    on_retry(tries.last(), attempt, delay);
+                    let (e, delay) = tries.after_failure(e, &transient)?;
+                    on_retry(&e, attempt, delay);
                     tokio::time::sleep(delay).await;
                 }
             }
@@ -157,8 +157,8 @@ impl Retry {
             match op(attempt) {
                 Ok(v) => return Ok((v, attempt)),
                 Err(e) => {
-                    let delay = tries.after_failure(e, &transient)?;
-                    on_retry(tries.last(), attempt, delay);
+                    let (e, delay) = tries.after_failure(e, &transient)?;
+                    on_retry(&e, attempt, delay);
                     std::thread::sleep(delay);
                 }
             }
@@ -167,15 +167,14 @@ impl Retry {
 }
 
 /// The bookkeeping of one run: the decision after a failure, shared by both loops.
-struct Tries<'a, E> {
+struct Tries<'a> {
     retry: &'a Retry,
     backoff: Backoff,
     start: Instant,
     attempt: u32,
-    last: Option<E>,
 }
 
-impl<'a, E> Tries<'a, E> {
+impl<'a> Tries<'a> {
     fn new(retry: &'a Retry) -> Self {
         let mut backoff = retry.backoff.clone();
         backoff.reset();
@@ -184,7 +183,6 @@ impl<'a, E> Tries<'a, E> {
             backoff,
             start: Instant::now(),
             attempt: 0,
-            last: None,
         }
     }
 
@@ -193,12 +191,12 @@ impl<'a, E> Tries<'a, E> {
         self.attempt
     }
 
-    /// The wait before the next attempt, or why there is none.
-    fn after_failure(
+    /// The error back with the wait before the next attempt, or why there is none.
+    fn after_failure<E>(
         &mut self,
         e: E,
         transient: &impl Fn(&E) -> bool,
-    ) -> Result<Duration, Stopped<E>> {
+    ) -> Result<(E, Duration), Stopped<E>> {
         if !transient(&e) {
             return Err(Stopped::Fatal(e));
         }
@@ -216,12 +214,7 @@ impl<'a, E> Tries<'a, E> {
                 last: e,
             });
         }
-        self.last = Some(e);
-        Ok(delay)
-    }
-
-    fn last(&self) -> &E {
-        self.last.as_ref().expect("set by after_failure")
+        Ok((e, delay))
     }
 }
 
