@@ -81,9 +81,10 @@ impl std::fmt::Debug for Db {
 }
 
 impl Db {
-    /// Whether `dir` holds a database.
+    /// Whether `dir` holds a database: ours, or sled's from before (which [`Db::open`] refuses
+    /// by name).
     pub(crate) fn exists(dir: &Path) -> bool {
-        dir.join(FILE).is_file()
+        dir.join(FILE).is_file() || holds_sled(dir)
     }
 
     /// Opens the database in `dir`, creating the directory, the file and the `tables` that do not
@@ -91,7 +92,7 @@ impl Db {
     /// process that holds the file to let go (a restart, or an auditor's command just after the
     /// hub stopped); a process that keeps it open fails the open with [`DbError::InUse`].
     pub(crate) fn open(dir: &Path, tables: &[Table]) -> Result<Db, DbError> {
-        if !Db::exists(dir) && dir.join("conf").is_file() && dir.join("db").is_file() {
+        if !dir.join(FILE).is_file() && holds_sled(dir) {
             return Err(DbError::OldFormat(dir.to_owned()));
         }
         // Every directory this open creates gets a name that survives: its parent is fsynced.
@@ -191,6 +192,11 @@ fn open_waiting(dir: &Path) -> Result<redb::Database, DbError> {
         Stopped::GaveUp { .. } => DbError::InUse(dir.to_owned()),
         Stopped::Fatal(e) => storage(dir, e),
     })
+}
+
+/// Whether `dir` holds a sled database (its `conf` and `db` files).
+fn holds_sled(dir: &Path) -> bool {
+    dir.join("conf").is_file() && dir.join("db").is_file()
 }
 
 /// Fsyncs a directory, so the names created in it survive a power cut.
@@ -402,6 +408,6 @@ mod tests {
         std::fs::write(d.path().join("db"), "").unwrap();
         let err = Db::open(d.path(), &[T]).unwrap_err().to_string();
         assert!(err.contains("sled database"), "{err}");
-        assert!(!Db::exists(d.path()));
+        assert!(!d.path().join(FILE).exists());
     }
 }

@@ -183,13 +183,10 @@ impl AuditLog {
     /// demand; the key must be the log's. Fails if `dir` holds no log.
     pub fn open_existing(dir: &Path, signing_key: Option<LogSigningKey>) -> Result<Self> {
         if !Db::exists(dir) {
-            // A directory in the old format gets its own answer from the open.
-            if !dir.join("conf").exists() {
-                return Err(AuditError::NotFound(format!(
-                    "{}: no disclosure log here",
-                    dir.display()
-                )));
-            }
+            return Err(AuditError::NotFound(format!(
+                "{}: no disclosure log here",
+                dir.display()
+            )));
         }
         let db = Db::open(dir, &all_tables())?;
         if db.read()?.table(META)?.get(META_LOG_ID)?.is_none() {
