@@ -4,10 +4,37 @@
 use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, ExitCode};
+use std::time::Duration;
 
 use anyhow::{bail, Context};
 use invoice_hub::synth::{ManifestEntry, MANIFEST_FILE};
+
+/// No new answer for this long (with nothing being restarted) is a breach: the exchange is stuck.
+pub(crate) const STALL: Duration = Duration::from_secs(240);
+
+/// The exit code of a run named `name`: 0 when every check held, 1 on a breach, 2 when it could
+/// not run (said on stderr).
+pub(crate) fn exit_code(name: &str, run: anyhow::Result<bool>) -> ExitCode {
+    match run {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("{name}: could not run: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The number in environment variable `name`, or `default` when it is not set.
+pub(crate) fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
+    match std::env::var(name) {
+        Ok(s) => s
+            .parse()
+            .with_context(|| format!("{name} must be a number")),
+        Err(_) => Ok(default),
+    }
+}
 
 /// A line of the run's report, at once (the run is watched live).
 pub(crate) fn say(msg: impl AsRef<str>) {

@@ -38,23 +38,13 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use check::Breaches;
-use env::{binary, node_name, plain, say};
+use env::{binary, env_number, exit_code, node_name, plain, say, STALL};
 use procs::{wait_for_port, Broker, Service};
 
 const HUB_KILLS: usize = 6;
 const STORE_DOWN: Duration = Duration::from_secs(20);
-/// No new answer for this long (with nothing being restarted) is a breach: the exchange is stuck.
-const STALL: Duration = Duration::from_secs(240);
-
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("chaos: could not run: {e:#}");
-            ExitCode::from(2)
-        }
-    }
+    exit_code("chaos", run())
 }
 
 /// What happens when, drawn from the seed before anything starts.
@@ -119,10 +109,7 @@ fn run() -> anyhow::Result<bool> {
             .duration_since(std::time::UNIX_EPOCH)?
             .as_secs(),
     };
-    let count: usize = match std::env::var("CHAOS_COUNT") {
-        Ok(s) => s.parse().context("CHAOS_COUNT must be a number")?,
-        Err(_) => 20_000,
-    };
+    let count = env_number("CHAOS_COUNT", 20_000)? as usize;
     let out = repo.join("run/chaos");
     say(format!(
         "== make chaos: CHAOS_SEED={seed} CHAOS_COUNT={count} (in {})",

@@ -46,30 +46,11 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use check::Breaches;
-use env::{binary, node_name, say};
+use env::{binary, env_number, exit_code, node_name, say, STALL};
 use procs::{wait_for_port, Broker, Service};
 
-/// No new answer for this long (with nothing being restarted) is a breach: the exchange is stuck.
-const STALL: Duration = Duration::from_secs(240);
-
 fn main() -> ExitCode {
-    match run() {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("powercut: could not run: {e:#}");
-            ExitCode::from(2)
-        }
-    }
-}
-
-fn env_number(name: &str, default: u64) -> anyhow::Result<u64> {
-    match std::env::var(name) {
-        Ok(s) => s
-            .parse()
-            .with_context(|| format!("{name} must be a number")),
-        Err(_) => Ok(default),
-    }
+    exit_code("powercut", run())
 }
 
 /// The answered-bases counts at which power is cut: one in each of `cuts` equal slices of
