@@ -1,0 +1,100 @@
+//! The domain step of a delivery: the store trusts nothing it receives, so it validates the
+//! basis again (XSD and the rules, with the same Swedish date as the hub), checks that the id in
+//! the document is the one delivered and that the basis is addressed to this region, then seals
+//! and stores it, durably, before a receipt goes out.
+
+use chrono::SecondsFormat;
+
+use crate::store::storage::{ClaimMeta, PutOutcome};
+use crate::store::StoreError;
+use crate::validate::{Finding, RuleContext, Validator};
+
+use super::Store;
+
+/// Rule id of the store's own checks on a delivery beyond the validator's.
+pub(crate) const RULE_STORE: &str = "STORE";
+
+pub(super) enum Accepted {
+    Stored(PutOutcome),
+    Invalid {
+        id: Option<String>,
+        findings: Vec<Finding>,
+    },
+}
+
+/// Validates, seals and stores one delivery (blocking: libxml2, AES, the database).
+pub(super) fn accept(
+    store: &Store,
+    id: &str,
+    body: &[u8],
+    sha256: String,
+) -> Result<Accepted, StoreError> {
+    let validator = Validator::with_schema(
+        store.schema.clone(),
+        // The same day as the hub's: the Swedish date (crate::clock).
+        RuleContext::new(crate::clock::today()),
+    );
+    let report = validator.validate(body);
+    let mut findings = report.findings;
+    if report.id.as_deref().is_some_and(|doc_id| doc_id != id) {
+        findings.push(Finding::new(
+            RULE_STORE,
+            "/claimSpecification/id",
+            format!(
+                "the basis id in the document is {}, but it was delivered as {id}",
+                report.id.as_deref().unwrap_or("")
+            ),
+        ));
+    }
+    let claim = match report.claim {
+        Some(c) if findings.is_empty() => c,
+        _ => {
+            if findings.is_empty() {
+                findings.push(Finding::new(
+                    RULE_STORE,
+                    "/",
+                    "the document could not be read",
+                ));
+            }
+            return Ok(Accepted::Invalid {
+                id: report.id,
+                findings,
+            });
+        }
+    };
+    let receiver = claim.customer_party.organisation_number().unwrap_or("");
+    if receiver != store.cfg.org {
+        return Ok(Accepted::Invalid {
+            id: report.id,
+            findings: vec![Finding::new(
+                RULE_STORE,
+                "/claimSpecification/customerParty/identification",
+                format!(
+                    "the basis is addressed to {receiver:?}; this is the store of {}",
+                    store.cfg.org
+                ),
+            )],
+        });
+    }
+    let meta = ClaimMeta {
+        id: id.to_string(),
+        seq: 0,
+        sha256,
+        received_at: crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        sender: claim
+            .supplier_party
+            .organisation_number()
+            .unwrap_or("")
+            .to_string(),
+        size: body.len() as u64,
+        patients: store.access.patient_hashes(&claim),
+    };
+    let sealed = store.body_key.seal(id, body);
+    let outcome = store.storage.put(meta, &sealed)?;
+    if matches!(outcome, PutOutcome::Created(_)) {
+        // A blocking flush on this blocking thread. Deliveries that commit while a flush runs
+        // share the next one (group commit): one fsync for all of them, not one each.
+        store.storage.commit_blocking()?;
+    }
+    Ok(Accepted::Stored(outcome))
+}

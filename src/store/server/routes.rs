@@ -1,0 +1,145 @@
+//! Which handler a request goes to, and the permission it needs.
+
+use std::sync::Arc;
+
+use hyper::body::Incoming;
+use hyper::{Method, Request, StatusCode};
+
+use crate::pki::Identity;
+use crate::store::authz::Action;
+
+use super::body::{drain_cap, read_body, BodyError};
+use super::handlers::{access_log, get_claim, list_claims, put_claim, verify_access_log};
+use super::query::parse_query;
+use super::respond::{close_after, error, Resp};
+use super::Store;
+
+enum Route<'a> {
+    PutClaim(&'a str),
+    GetClaim(&'a str),
+    ListClaims,
+    AccessLog,
+    VerifyAccessLog,
+    BadId,
+    NotFound,
+    MethodNotAllowed,
+}
+
+fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    let get = method == Method::GET || method == Method::HEAD;
+    match path {
+        "/v1/claims" | "/v1/claims/" => {
+            if get {
+                Route::ListClaims
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
+        "/v1/access-log" => {
+            if get {
+                Route::AccessLog
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
+        "/v1/access-log/verify" => {
+            if get {
+                Route::VerifyAccessLog
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
+        _ => match path.strip_prefix("/v1/claims/") {
+            Some(id) if !crate::claim::basis_id_ok(id) => Route::BadId,
+            Some(id) if method == Method::PUT => Route::PutClaim(id),
+            Some(id) if get => Route::GetClaim(id),
+            Some(_) => Route::MethodNotAllowed,
+            None => Route::NotFound,
+        },
+    }
+}
+
+/// Routes one request, checks the caller's permission for it, answers, and logs the request
+/// (names and ids, never bodies).
+pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Incoming>) -> Resp {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let params = parse_query(req.uri().query().unwrap_or(""));
+    let need = |action| store.authz.check(who, action);
+    let resp = match route(&method, &path) {
+        Route::PutClaim(id) => match need(Action::Write) {
+            Ok(()) => put_claim(store, id, req).await,
+            Err(d) => {
+                // Read (and drop) what the client is still sending, so it gets the 403 rather
+                // than a reset connection.
+                let max = store.cfg.max_body_bytes;
+                let drained = read_body(req.into_body(), max, drain_cap(max)).await;
+                let r = error(StatusCode::FORBIDDEN, d);
+                if matches!(drained, Err(BodyError::TooBig { drained: false })) {
+                    close_after(r)
+                } else {
+                    r
+                }
+            }
+        },
+        Route::GetClaim(id) => match need(Action::Read) {
+            Ok(()) => get_claim(store, who, id).await,
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
+        Route::ListClaims => match need(Action::Read) {
+            Ok(()) => list_claims(store, &params),
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
+        Route::AccessLog => match need(Action::ReadAccessLog) {
+            Ok(()) => access_log(store, &params),
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
+        Route::VerifyAccessLog => match need(Action::ReadAccessLog) {
+            Ok(()) => verify_access_log(store).await,
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
+        Route::BadId => error(
+            StatusCode::BAD_REQUEST,
+            "a basis id is 1 to 64 letters, digits, '-', '_' or '.'",
+        ),
+        Route::NotFound => error(StatusCode::NOT_FOUND, "no such resource"),
+        Route::MethodNotAllowed => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
+    };
+    // Names and ids only: never bodies, patient data or certificates.
+    tracing::info!(who = %who.cn, %method, %path, status = resp.status().as_u16(), "request");
+    resp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        let cases = [
+            (Method::PUT, "/v1/claims/ZVF1", "PutClaim(ZVF1)"),
+            (Method::GET, "/v1/claims/ZVF1", "GetClaim(ZVF1)"),
+            (Method::HEAD, "/v1/claims/ZVF1", "GetClaim(ZVF1)"),
+            (Method::GET, "/v1/claims", "ListClaims"),
+            (Method::GET, "/v1/access-log", "AccessLog"),
+            (Method::GET, "/v1/access-log/verify", "VerifyAccessLog"),
+            (Method::PUT, "/v1/claims", "MethodNotAllowed"),
+            (Method::GET, "/v1/claims/../x", "BadId"),
+            (Method::DELETE, "/v1/claims/ZVF1", "MethodNotAllowed"),
+            (Method::GET, "/", "NotFound"),
+        ];
+        for (method, path, want) in cases {
+            let got = match route(&method, path) {
+                Route::PutClaim(id) => format!("PutClaim({id})"),
+                Route::GetClaim(id) => format!("GetClaim({id})"),
+                Route::ListClaims => "ListClaims".into(),
+                Route::AccessLog => "AccessLog".into(),
+                Route::VerifyAccessLog => "VerifyAccessLog".into(),
+                Route::BadId => "BadId".into(),
+                Route::NotFound => "NotFound".into(),
+                Route::MethodNotAllowed => "MethodNotAllowed".into(),
+            };
+            assert_eq!(got, want, "{method} {path}");
+        }
+    }
+}
