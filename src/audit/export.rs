@@ -124,7 +124,7 @@ impl AuditLog {
 }
 
 /// What a successful [`check_export`] found.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ExportCheck {
     pub log_id: String,
     pub entries: u64,

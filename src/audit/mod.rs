@@ -17,6 +17,7 @@
 //! - [`verify`] recomputes everything and names the first bad entry.
 
 pub mod error;
+pub mod evidence;
 pub mod export;
 pub mod head;
 pub mod index;
@@ -29,6 +30,7 @@ pub mod set;
 pub mod verify;
 
 pub use error::AuditError;
+pub use evidence::{check_evidence, EvidenceError, Proved};
 pub use head::SignedTreeHead;
 pub use index::{Query, QueryResult};
 pub use keys::{LogPublicKey, LogSigningKey, PatientKey};

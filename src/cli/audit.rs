@@ -3,7 +3,7 @@
 //! and consistency proofs, check proofs offline with only the public key, export a period for
 //! archiving, and make the log's keys.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -12,9 +12,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::audit::keys::keygen;
 use crate::audit::record::format_time;
-use crate::audit::set::check_export_set;
 use crate::audit::{
-    AuditLog, ConsistencyBundle, Entry, Event, InclusionBundle, LogPublicKey, LogSigningKey,
+    check_evidence, AuditLog, Entry, Event, EvidenceError, LogPublicKey, LogSigningKey,
     PatientHash, PatientKey, Query, SignedTreeHead, VerifyOptions,
 };
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
@@ -571,109 +570,20 @@ fn check_proof(a: &CheckProofArgs) -> anyhow::Result<ExitCode> {
             LogPublicKey::load(p).with_context(|| format!("loading the public key {}", p.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let f =
-        std::fs::File::open(&a.file).with_context(|| format!("opening {}", a.file.display()))?;
-    let mut reader = BufReader::new(f);
-    let text = {
-        let mut first = String::new();
-        reader
-            .read_line(&mut first)
-            .with_context(|| format!("reading {}", a.file.display()))?;
-        first
-    };
     let name = a.file.display();
-    // An export is JSON lines starting with a header; everything else is one JSON document.
-    let outcome: Result<String, String> = if text.contains("\"kind\":\"header\"") {
-        let mut rest = BufReader::new(std::io::Read::chain(
-            std::io::Cursor::new(text.clone()),
-            reader,
-        ));
-        // Every section (one per log) must check: a file of several logs is one answer.
-        check_export_set(&mut rest, &keys).map(|all| {
-            all.iter()
-                .map(|c| {
-                    format!(
-                        "export of log {:?}: {} entries proved against the signed head of size {}",
-                        c.log_id, c.entries, c.head_size
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join("\nOK: ")
-        })
-    } else {
-        let mut all = text;
-        std::io::Read::read_to_string(&mut reader, &mut all)
-            .with_context(|| format!("reading {name}"))?;
-        check_document(&all, &keys)
-    };
-    match outcome {
-        Ok(msg) => {
-            println!("OK: {msg}");
+    let f = std::fs::File::open(&a.file).with_context(|| format!("opening {name}"))?;
+    match check_evidence(&mut BufReader::new(f), &keys) {
+        Ok(proved) => {
+            for p in proved {
+                println!("OK: {p}");
+            }
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => {
+        Err(EvidenceError::Invalid(e)) => {
             println!("FAILED: {name}: {e}");
             Ok(ExitCode::from(EXIT_INVALID))
         }
-    }
-}
-
-/// The key among `keys` that signed `head`; with one key, that key (its check names the problem).
-fn key_for<'k>(
-    keys: &'k [LogPublicKey],
-    head: &SignedTreeHead,
-) -> Result<&'k LogPublicKey, String> {
-    match keys {
-        [one] => Ok(one),
-        _ => keys.iter().find(|k| head.verify(k).is_ok()).ok_or_else(|| {
-            format!(
-                "the head of log {:?} is signed by none of the keys given",
-                head.log_id
-            )
-        }),
-    }
-}
-
-fn check_document(text: &str, keys: &[LogPublicKey]) -> Result<String, String> {
-    let v: serde_json::Value =
-        serde_json::from_str(text).map_err(|e| format!("not a proof document: {e}"))?;
-    let one = |v: serde_json::Value| -> Result<String, String> {
-        match v.get("kind").and_then(|k| k.as_str()) {
-            Some("inclusion") => {
-                let b: InclusionBundle =
-                    serde_json::from_value(v).map_err(|e| format!("inclusion proof: {e}"))?;
-                b.check(key_for(keys, &b.head)?)?;
-                Ok(format!(
-                    "entry {} (basis {}, {}) is in log {:?} at the signed head of size {}",
-                    b.entry.seq,
-                    b.entry.record.basis_id,
-                    b.entry.record.event,
-                    b.head.log_id,
-                    b.tree_size
-                ))
-            }
-            Some("consistency") => {
-                let b: ConsistencyBundle =
-                    serde_json::from_value(v).map_err(|e| format!("consistency proof: {e}"))?;
-                b.check(key_for(keys, &b.new)?)?;
-                Ok(format!(
-                    "log {:?} at size {} extends its head of size {} unchanged",
-                    b.new.log_id, b.new.tree_size, b.old.tree_size
-                ))
-            }
-            other => Err(format!("unknown proof kind {other:?}")),
-        }
-    };
-    match v {
-        serde_json::Value::Array(items) => {
-            let n = items.len();
-            let mut msgs = Vec::new();
-            for (i, it) in items.into_iter().enumerate() {
-                msgs.push(one(it).map_err(|e| format!("proof {} of {n}: {e}", i + 1))?);
-            }
-            Ok(msgs.join("\nOK: "))
-        }
-        v => one(v),
+        Err(e) => Err(e).with_context(|| format!("checking {name}")),
     }
 }
 
