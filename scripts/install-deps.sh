@@ -4,6 +4,13 @@
 # and `make run` that use a real broker, and a font for `make bench`'s plot. Needs root (or sudo) only when something is missing.
 set -euo pipefail
 
+# libxml2 as a parser nobody here wrote, for tests/claim_roundtrip.rs (and scripts/check-wsdl.sh).
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import lxml' >/dev/null 2>&1; then
+    echo "install-deps: installing Python's lxml" >&2
+    "$PYTHON" -m pip install -q --disable-pip-version-check lxml >&2
+fi
+
 need=()
 for pkg in libxml2-dev pkg-config libclang-dev rabbitmq-server openssl curl fonts-dejavu-core; do
     dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need+=("$pkg")

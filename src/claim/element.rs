@@ -44,12 +44,54 @@ impl PartialEq for Element {
 
 impl Eq for Element {}
 
+/// The XML Schema instance namespace: `xsi:type`, `xsi:schemaLocation`, `xsi:nil`, … which the
+/// schema allows on every element.
+pub(crate) const XSI_NS: &str = "http://www.w3.org/2001/XMLSchema-instance";
+
 /// An attribute other than a namespace declaration (those are re-derived when writing).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Attribute {
     pub namespace: Option<String>,
     pub name: String,
     pub value: String,
+    /// For `xsi:type`, whose value is a QName: the namespace its prefix (or the default
+    /// namespace) was bound to where it was read. The writer binds a prefix to it again, so the
+    /// value means the same type wherever the element is written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_namespace: Option<String>,
+}
+
+/// Equality is infoset equality: an `xsi:type` names a type, so two are equal when they name the
+/// same one, whatever prefix each was written with.
+impl PartialEq for Attribute {
+    fn eq(&self, other: &Self) -> bool {
+        if self.namespace != other.namespace || self.name != other.name {
+            return false;
+        }
+        if self.is_xsi_type() {
+            self.value_namespace == other.value_namespace
+                && self.qname_local() == other.qname_local()
+        } else {
+            self.value == other.value
+        }
+    }
+}
+
+impl Eq for Attribute {}
+
+impl Attribute {
+    /// Whether this is `xsi:type`, the one attribute whose value is a QName.
+    pub fn is_xsi_type(&self) -> bool {
+        self.name == "type" && self.namespace.as_deref() == Some(XSI_NS)
+    }
+
+    /// The value's local part, for an `xsi:type`: what follows the prefix.
+    fn qname_local(&self) -> &str {
+        self.value
+            .trim()
+            .split_once(':')
+            .map_or(self.value.trim(), |(_, l)| l)
+    }
 }
 
 /// Element content: child elements and character data (CDATA is folded into text; comments and
@@ -151,11 +193,18 @@ impl Element {
                         let anamespace = namespace_of(&ares, &stack, offset)?;
                         let value =
                             attribute_value(&attr.value).map_err(|e| syntax(&stack, offset, e))?;
-                        attributes.push(Attribute {
+                        let mut a = Attribute {
                             namespace: anamespace,
                             name: utf8(local.as_ref()),
                             value,
-                        });
+                            value_namespace: None,
+                        };
+                        if a.is_xsi_type() {
+                            let qname = quick_xml::name::QName(a.value.trim().as_bytes());
+                            let (vres, _) = reader.resolve(qname, false);
+                            a.value_namespace = namespace_of(&vres, &stack, offset)?;
+                        }
+                        attributes.push(a);
                     }
                     stack.push(Element {
                         namespace,
@@ -281,21 +330,85 @@ impl XmlWriter {
 
     /// Opens an element in `ns` with the given `(prefix, uri)` declarations forced onto it.
     pub(crate) fn open_with(&mut self, prefix: &str, name: &str, declare: &[(&str, &str)]) {
+        self.open_attributed(prefix, name, declare, &[]);
+    }
+
+    /// Opens an element with declarations forced onto it and attributes (a contract element's
+    /// `xsi:*`), declaring what the attributes' names and `xsi:type` values need.
+    pub(crate) fn open_attributed(
+        &mut self,
+        prefix: &str,
+        name: &str,
+        declare: &[(&str, &str)],
+        attributes: &[&Attribute],
+    ) {
         self.depth += 1;
+        for (p, uri) in declare {
+            self.scopes
+                .push(((*p).to_owned(), (*uri).to_owned(), self.depth));
+        }
+        let mut decls: Vec<(String, String)> = declare
+            .iter()
+            .map(|(p, u)| ((*p).to_owned(), (*u).to_owned()))
+            .collect();
+        let mut attrs = String::new();
+        for a in attributes {
+            self.attribute(&mut attrs, &mut decls, a);
+        }
         self.out.push('<');
         self.out.push_str(prefix);
         self.out.push(':');
         self.out.push_str(name);
-        for (p, uri) in declare {
+        self.declarations(&decls);
+        self.out.push_str(&attrs);
+        self.out.push('>');
+    }
+
+    fn declarations(&mut self, decls: &[(String, String)]) {
+        for (p, uri) in decls {
             self.out.push_str(" xmlns:");
             self.out.push_str(p);
             self.out.push_str("=\"");
             escape_attr(&mut self.out, uri);
             self.out.push('"');
-            self.scopes
-                .push(((*p).to_owned(), (*uri).to_owned(), self.depth));
         }
-        self.out.push('>');
+    }
+
+    /// A prefix bound to `uri` here, declared on the element being opened if it must be.
+    fn bind(&mut self, uri: &str, hint: Option<&str>, decls: &mut Vec<(String, String)>) -> String {
+        let (p, declare) = self.prefix_for(uri, hint);
+        if declare {
+            self.scopes.push((p.clone(), uri.to_owned(), self.depth));
+            decls.push((p.clone(), uri.to_owned()));
+        }
+        p
+    }
+
+    /// Writes ` name="value"` into `attrs`, binding the prefixes its name and (for `xsi:type`)
+    /// its value need.
+    fn attribute(&mut self, attrs: &mut String, decls: &mut Vec<(String, String)>, a: &Attribute) {
+        attrs.push(' ');
+        if let Some(uri) = &a.namespace {
+            if uri == "http://www.w3.org/XML/1998/namespace" {
+                attrs.push_str("xml:");
+            } else {
+                let hint = (uri == XSI_NS).then_some("xsi");
+                let p = self.bind(uri, hint, decls);
+                attrs.push_str(&p);
+                attrs.push(':');
+            }
+        }
+        attrs.push_str(&a.name);
+        attrs.push_str("=\"");
+        match (&a.value_namespace, a.is_xsi_type()) {
+            (Some(uri), true) => {
+                let hint = a.value.trim().split_once(':').map(|(p, _)| p.to_owned());
+                let p = self.bind(uri, hint.as_deref(), decls);
+                escape_attr(attrs, &format!("{p}:{}", a.qname_local()));
+            }
+            _ => escape_attr(attrs, &a.value),
+        }
+        attrs.push('"');
     }
 
     pub(crate) fn close(&mut self, prefix: &str, name: &str) {
@@ -360,45 +473,18 @@ impl XmlWriter {
         let mut decls: Vec<(String, String)> = Vec::new();
         let tag = match &e.namespace {
             Some(uri) => {
-                let (p, declare) = self.prefix_for(uri, e.prefix.as_deref());
-                if declare {
-                    self.scopes.push((p.clone(), uri.clone(), self.depth));
-                    decls.push((p.clone(), uri.clone()));
-                }
+                let p = self.bind(uri, e.prefix.as_deref(), &mut decls);
                 format!("{p}:{}", e.name)
             }
             None => e.name.clone(),
         };
         let mut attrs = String::new();
         for a in &e.attributes {
-            attrs.push(' ');
-            if let Some(uri) = &a.namespace {
-                if uri == "http://www.w3.org/XML/1998/namespace" {
-                    attrs.push_str("xml:");
-                } else {
-                    let (p, declare) = self.prefix_for(uri, None);
-                    if declare {
-                        self.scopes.push((p.clone(), uri.clone(), self.depth));
-                        decls.push((p.clone(), uri.clone()));
-                    }
-                    attrs.push_str(&p);
-                    attrs.push(':');
-                }
-            }
-            attrs.push_str(&a.name);
-            attrs.push_str("=\"");
-            escape_attr(&mut attrs, &a.value);
-            attrs.push('"');
+            self.attribute(&mut attrs, &mut decls, a);
         }
         self.out.push('<');
         self.out.push_str(&tag);
-        for (p, uri) in &decls {
-            self.out.push_str(" xmlns:");
-            self.out.push_str(p);
-            self.out.push_str("=\"");
-            escape_attr(&mut self.out, uri);
-            self.out.push('"');
-        }
+        self.declarations(&decls);
         self.out.push_str(&attrs);
         if e.children.is_empty() {
             self.out.push_str("/>");

@@ -81,7 +81,7 @@ impl Amount {
                 code_system: Some("1.0.4217".into()),
                 ..Default::default()
             },
-            extensions: Vec::new(),
+            ..Default::default()
         }
     }
 }

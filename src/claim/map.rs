@@ -4,7 +4,9 @@
 //! every consecutive child of that name, and the type's extension point takes whatever is left
 //! from other namespaces.
 
-use super::element::{Element, Node, XmlWriter};
+use serde::{Deserialize, Serialize};
+
+use super::element::{Attribute, Element, Node, XmlWriter, XSI_NS};
 use super::{ClaimError, CORE_NS};
 
 /// The prefix written for the core namespace. Any prefix is equally valid on input.
@@ -64,9 +66,9 @@ pub(crate) trait ToXml {
 }
 
 /// A leaf keeps its lexical value exactly as received: the rules, not the reader, judge it.
+/// (Its `xsi:*` attributes are kept by its parent: see [`XsiAttribute`].)
 impl FromXml for String {
     fn from_element(el: &Element, path: &Path) -> Result<Self, ClaimError> {
-        no_attributes(el, path)?;
         if let Some(child) = el.child_elements().next() {
             return Err(ClaimError::Unexpected {
                 path: path.render(),
@@ -83,14 +85,65 @@ impl ToXml for String {
     }
 }
 
-fn no_attributes(el: &Element, path: &Path) -> Result<(), ClaimError> {
-    match el.attributes.first() {
-        None => Ok(()),
-        Some(a) => Err(ClaimError::UnexpectedAttribute {
+/// An `xsi:*` attribute (`xsi:type`, `xsi:schemaLocation`, …) on a contract element. The schema
+/// allows these on every element and libxml2 judges them; the model keeps them so that what it
+/// writes back means what was read. A type keeps those of its child elements (`child` and the
+/// child's place among its name — 1 for a single one), because a leaf is a plain `String`;
+/// a removed child's attributes are simply not written.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct XsiAttribute {
+    pub child: String,
+    pub index: usize,
+    pub attribute: Attribute,
+}
+
+/// The `xsi:*` attributes of `el`; any other attribute is refused, as the schema refuses it.
+pub(crate) fn xsi_attributes<'e>(
+    el: &'e Element,
+    path: &Path,
+) -> Result<impl Iterator<Item = &'e Attribute>, ClaimError> {
+    if let Some(a) = el
+        .attributes
+        .iter()
+        .find(|a| a.namespace.as_deref() != Some(XSI_NS))
+    {
+        return Err(ClaimError::UnexpectedAttribute {
             path: path.render(),
             name: a.name.clone(),
-        }),
+        });
     }
+    Ok(el.attributes.iter())
+}
+
+/// Records `el`'s `xsi:*` attributes in its parent's table as `child` number `index`.
+pub(crate) fn keep_xsi(
+    table: &mut Vec<XsiAttribute>,
+    el: &Element,
+    path: &Path,
+    child: &str,
+    index: usize,
+) -> Result<(), ClaimError> {
+    for a in xsi_attributes(el, path)? {
+        table.push(XsiAttribute {
+            child: child.to_owned(),
+            index,
+            attribute: a.clone(),
+        });
+    }
+    Ok(())
+}
+
+/// The attributes `table` holds for `child` number `index`.
+pub(crate) fn xsi_of<'t>(
+    table: &'t [XsiAttribute],
+    child: &str,
+    index: usize,
+) -> Vec<&'t Attribute> {
+    table
+        .iter()
+        .filter(|x| x.index == index && x.child == child)
+        .map(|x| &x.attribute)
+        .collect()
 }
 
 /// A cursor over the child elements of one complex element.
@@ -98,11 +151,12 @@ pub(crate) struct Fields<'a> {
     items: Vec<&'a Element>,
     pos: usize,
     path: &'a Path<'a>,
+    xsi: Vec<XsiAttribute>,
 }
 
 impl<'a> Fields<'a> {
+    /// (The element's own attributes were checked and kept by its parent.)
     pub(crate) fn new(el: &'a Element, path: &'a Path<'a>) -> Result<Self, ClaimError> {
-        no_attributes(el, path)?;
         let mut items = Vec::with_capacity(el.children.len());
         for n in &el.children {
             match n {
@@ -119,6 +173,7 @@ impl<'a> Fields<'a> {
             items,
             pos: 0,
             path,
+            xsi: Vec::new(),
         })
     }
 
@@ -138,7 +193,9 @@ impl<'a> Fields<'a> {
         }
         let el = self.items[self.pos];
         self.pos += 1;
-        T::from_element(el, &self.path.child(name, None))
+        let path = self.path.child(name, None);
+        keep_xsi(&mut self.xsi, el, &path, name, 1)?;
+        T::from_element(el, &path)
     }
 
     pub(crate) fn opt<T: FromXml>(&mut self, name: &str) -> Result<Option<T>, ClaimError> {
@@ -155,14 +212,16 @@ impl<'a> Fields<'a> {
             let el = self.items[self.pos];
             self.pos += 1;
             let index = v.len() + 1;
-            v.push(T::from_element(el, &self.path.child(name, Some(index)))?);
+            let path = self.path.child(name, Some(index));
+            keep_xsi(&mut self.xsi, el, &path, name, index)?;
+            v.push(T::from_element(el, &path)?);
         }
         Ok(v)
     }
 
-    /// Takes the extension elements (any namespace but the core one) and checks nothing else
-    /// is left over.
-    pub(crate) fn finish(mut self) -> Result<Vec<Element>, ClaimError> {
+    /// Takes the extension elements (any namespace but the core one), checks nothing else is
+    /// left over, and hands back the children's `xsi:*` attributes too.
+    pub(crate) fn finish(mut self) -> Result<(Vec<Element>, Vec<XsiAttribute>), ClaimError> {
         let mut ext = Vec::new();
         while let Some(e) = self.items.get(self.pos) {
             if e.namespace.as_deref() == Some(CORE_NS) || e.namespace.is_none() {
@@ -174,26 +233,31 @@ impl<'a> Fields<'a> {
             ext.push((*e).clone());
             self.pos += 1;
         }
-        Ok(ext)
+        Ok((ext, self.xsi))
     }
 }
 
 impl XmlWriter {
-    pub(crate) fn one<T: ToXml>(&mut self, name: &str, v: &T) {
-        self.open_with(CORE_PREFIX, name, &[]);
+    /// Writes child `name` (number `index`) with the `xsi:*` attributes `xsi` keeps for it.
+    fn child<T: ToXml>(&mut self, name: &str, index: usize, v: &T, xsi: &[XsiAttribute]) {
+        self.open_attributed(CORE_PREFIX, name, &[], &xsi_of(xsi, name, index));
         v.write_content(self);
         self.close(CORE_PREFIX, name);
     }
 
-    pub(crate) fn opt<T: ToXml>(&mut self, name: &str, v: &Option<T>) {
+    pub(crate) fn one<T: ToXml>(&mut self, name: &str, v: &T, xsi: &[XsiAttribute]) {
+        self.child(name, 1, v, xsi);
+    }
+
+    pub(crate) fn opt<T: ToXml>(&mut self, name: &str, v: &Option<T>, xsi: &[XsiAttribute]) {
         if let Some(v) = v {
-            self.one(name, v);
+            self.child(name, 1, v, xsi);
         }
     }
 
-    pub(crate) fn many<T: ToXml>(&mut self, name: &str, v: &[T]) {
-        for item in v {
-            self.one(name, item);
+    pub(crate) fn many<T: ToXml>(&mut self, name: &str, v: &[T], xsi: &[XsiAttribute]) {
+        for (i, item) in v.iter().enumerate() {
+            self.child(name, i + 1, item, xsi);
         }
     }
 
@@ -221,6 +285,9 @@ macro_rules! model {
             /// point, kept as read so that forwarding a basis loses nothing.
             #[serde(default, skip_serializing_if = "Vec::is_empty")]
             pub extensions: Vec<Element>,
+            /// The `xsi:*` attributes of this type's children, kept to be written back.
+            #[serde(default, skip_serializing_if = "Vec::is_empty")]
+            pub xsi: Vec<$crate::claim::map::XsiAttribute>,
         }
 
         impl $crate::claim::map::FromXml for $name {
@@ -229,16 +296,15 @@ macro_rules! model {
                 path: &$crate::claim::map::Path,
             ) -> Result<Self, ClaimError> {
                 let mut c = $crate::claim::map::Fields::new(el, path)?;
-                Ok($name {
-                    $( $field: c.$kind($xml)?, )*
-                    extensions: c.finish()?,
-                })
+                $( let $field = c.$kind($xml)?; )*
+                let (extensions, xsi) = c.finish()?;
+                Ok($name { $( $field, )* extensions, xsi })
             }
         }
 
         impl $crate::claim::map::ToXml for $name {
             fn write_content(&self, w: &mut $crate::claim::element::XmlWriter) {
-                $( w.$kind($xml, &self.$field); )*
+                $( w.$kind($xml, &self.$field, &self.xsi); )*
                 w.extensions(&self.extensions);
             }
         }

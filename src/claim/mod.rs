@@ -25,6 +25,7 @@ mod response;
 pub use basis_id::{basis_id_ok, BASIS_ID_RULE};
 pub use element::{Attribute, Element, Node, MAX_DEPTH};
 pub use error::ClaimError;
+pub use map::XsiAttribute;
 pub use model::*;
 pub use patient_id::normalise_patient_id;
 pub use response::{ProcessClaimSpecificationResponse, ResultCode};
@@ -49,7 +50,13 @@ pub struct ProcessClaimSpecification {
     /// Foreign elements after `claimSpecification` (the envelope's `xs:any ##other lax`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub extensions: Vec<Element>,
+    /// The `xsi:*` attributes of the root itself (child `""`) and of `claimSpecification`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub xsi: Vec<map::XsiAttribute>,
 }
+
+/// The name [`ProcessClaimSpecification::xsi`] keeps the root's own attributes under.
+const ROOT: &str = "";
 
 impl ProcessClaimSpecification {
     /// Reads a whole `ProcessClaimSpecification` document, any prefixes.
@@ -62,6 +69,14 @@ impl ProcessClaimSpecification {
             });
         }
         let path = "/ProcessClaimSpecification";
+        let mut xsi = Vec::new();
+        map::keep_xsi(
+            &mut xsi,
+            &root,
+            &map::Path::root("ProcessClaimSpecification"),
+            ROOT,
+            1,
+        )?;
         let mut children = Vec::new();
         for n in &root.children {
             match n {
@@ -81,8 +96,9 @@ impl ProcessClaimSpecification {
                 })
             }
         };
-        let claim_specification =
-            ClaimSpecification::from_element(claim_el, &map::Path::root("claimSpecification"))?;
+        let claim_path = map::Path::root("claimSpecification");
+        map::keep_xsi(&mut xsi, claim_el, &claim_path, "claimSpecification", 1)?;
+        let claim_specification = ClaimSpecification::from_element(claim_el, &claim_path)?;
         let mut extensions = Vec::new();
         for e in it {
             if e.namespace.as_deref() == Some(RESPONDER_NS) || e.namespace.is_none() {
@@ -96,6 +112,7 @@ impl ProcessClaimSpecification {
         Ok(ProcessClaimSpecification {
             claim_specification,
             extensions,
+            xsi,
         })
     }
 
@@ -104,15 +121,21 @@ impl ProcessClaimSpecification {
         let mut w = XmlWriter::new();
         w.out
             .push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-        w.open_with(
+        w.open_attributed(
             RESPONDER_PREFIX,
             "ProcessClaimSpecification",
             &[
                 (RESPONDER_PREFIX, RESPONDER_NS),
                 (map::CORE_PREFIX, CORE_NS),
             ],
+            &map::xsi_of(&self.xsi, ROOT, 1),
         );
-        w.open_with(RESPONDER_PREFIX, "claimSpecification", &[]);
+        w.open_attributed(
+            RESPONDER_PREFIX,
+            "claimSpecification",
+            &[],
+            &map::xsi_of(&self.xsi, "claimSpecification", 1),
+        );
         self.claim_specification.write_content(&mut w);
         w.close(RESPONDER_PREFIX, "claimSpecification");
         w.extensions(&self.extensions);
@@ -134,7 +157,7 @@ impl ClaimSpecification {
     pub fn to_xml(&self) -> String {
         ProcessClaimSpecification {
             claim_specification: self.clone(),
-            extensions: Vec::new(),
+            ..Default::default()
         }
         .to_xml()
     }
