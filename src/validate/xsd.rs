@@ -152,22 +152,26 @@ impl Schema {
             CString::new(shown.clone()).map_err(|_| SchemaError::BadPath(shown.clone()))?;
         let mut errors = Collector::new(20);
         let _one_at_a_time = COMPILE.lock().unwrap_or_else(|e| e.into_inner());
-        // SAFETY: plain libxml2 calls; the parser context is freed before returning and the
-        // collector outlives every callback (they happen inside xmlSchemaParse).
+        // SAFETY: a fresh schema parser context, owned by the guard.
+        let Some(pctx) = (unsafe {
+            Owned::new(
+                bindings::xmlSchemaNewParserCtxt(c_path.as_ptr()),
+                FREE_SCHEMA_PARSER_CTXT,
+            )
+        }) else {
+            return Err(SchemaError::BadPath(shown));
+        };
+        // SAFETY: the collector outlives every callback (they happen inside xmlSchemaParse);
+        // the compiled schema does not point into the parser context, which the guard frees.
         let ptr = unsafe {
-            let pctx = bindings::xmlSchemaNewParserCtxt(c_path.as_ptr());
-            if pctx.is_null() {
-                return Err(SchemaError::BadPath(shown));
-            }
             bindings::xmlSchemaSetParserStructuredErrors(
-                pctx,
+                pctx.ptr,
                 error_handler(),
                 &mut errors as *mut Collector as *mut c_void,
             );
-            let schema = bindings::xmlSchemaParse(pctx);
-            bindings::xmlSchemaFreeParserCtxt(pctx);
-            schema
+            bindings::xmlSchemaParse(pctx.ptr)
         };
+        drop(pctx);
         if ptr.is_null() {
             let messages = errors
                 .findings
@@ -193,70 +197,130 @@ impl Schema {
                 "the document is too large to parse",
             )];
         };
-        let options = (bindings::xmlParserOption_XML_PARSE_NONET
-            | bindings::xmlParserOption_XML_PARSE_NOERROR
-            | bindings::xmlParserOption_XML_PARSE_NOWARNING) as c_int;
         let mut collector = Collector::new(max_findings);
-        // SAFETY: every pointer created here is checked for null and freed before returning;
-        // `bytes` outlives the parse; the collector outlives every callback (callbacks happen
-        // only inside xmlSchemaValidateDoc); the document is alive while errors point into it.
-        unsafe {
-            let pctx = bindings::xmlNewParserCtxt();
-            if pctx.is_null() {
-                return vec![Finding::new(RULE_XML, "/", "out of memory")];
-            }
-            let doc = bindings::xmlCtxtReadMemory(
-                pctx,
+        let parsed = match parse(bytes, len) {
+            Ok(parsed) => parsed,
+            Err(finding) => return vec![finding],
+        };
+        // SAFETY: `self.ptr` is a compiled schema, alive as long as `self`.
+        let Some(vctx) =
+            (unsafe { Owned::new(bindings::xmlSchemaNewValidCtxt(self.ptr), FREE_VALID_CTXT) })
+        else {
+            return vec![Finding::new(RULE_XSD, "/", "out of memory")];
+        };
+        // SAFETY: the collector outlives every callback (they happen only inside
+        // xmlSchemaValidateDoc, below), and the document is alive while errors point into it
+        // (`parsed` drops after `vctx`, declared later).
+        let rc = unsafe {
+            bindings::xmlSchemaSetValidStructuredErrors(
+                vctx.ptr,
+                error_handler(),
+                &mut collector as *mut Collector as *mut c_void,
+            );
+            bindings::xmlSchemaValidateDoc(vctx.ptr, parsed.doc.ptr)
+        };
+        if rc != 0 && collector.findings.is_empty() {
+            collector.findings.push(Finding::new(
+                RULE_XSD,
+                "/",
+                format!("the document does not match the contract's schema (code {rc})"),
+            ));
+        }
+        collector.finish()
+    }
+}
+
+/// A libxml2 object this module made and owns, freed exactly once when the guard drops, so no
+/// early return can leak it or free it twice.
+struct Owned<T> {
+    ptr: *mut T,
+    free: unsafe extern "C" fn(*mut T),
+}
+
+impl<T> Owned<T> {
+    /// Takes ownership of `ptr`; `None` if libxml2 returned null (out of memory, or it could not
+    /// make the object).
+    ///
+    /// # Safety
+    /// `ptr` must be null or an object that `free` frees and that nobody else frees.
+    unsafe fn new(ptr: *mut T, free: unsafe extern "C" fn(*mut T)) -> Option<Owned<T>> {
+        (!ptr.is_null()).then_some(Owned { ptr, free })
+    }
+}
+
+impl<T> Drop for Owned<T> {
+    fn drop(&mut self) {
+        // SAFETY: `new`'s contract: a live object `free` frees, owned only by this guard.
+        unsafe { (self.free)(self.ptr) }
+    }
+}
+
+const FREE_PARSER_CTXT: unsafe extern "C" fn(*mut bindings::_xmlParserCtxt) =
+    bindings::xmlFreeParserCtxt;
+const FREE_DOC: unsafe extern "C" fn(*mut bindings::_xmlDoc) = bindings::xmlFreeDoc;
+const FREE_SCHEMA_PARSER_CTXT: unsafe extern "C" fn(*mut bindings::_xmlSchemaParserCtxt) =
+    bindings::xmlSchemaFreeParserCtxt;
+const FREE_VALID_CTXT: unsafe extern "C" fn(*mut bindings::_xmlSchemaValidCtxt) =
+    bindings::xmlSchemaFreeValidCtxt;
+
+/// A parsed document and the parser context that made it. Fields drop in declaration order:
+/// the document first, then the context whose dictionary it uses.
+struct Parsed {
+    doc: Owned<bindings::_xmlDoc>,
+    _ctxt: Owned<bindings::_xmlParserCtxt>,
+}
+
+/// Parses `bytes` (never the network, no entities, no DTD) into a document, or says on which
+/// line it is not well-formed.
+fn parse(bytes: &[u8], len: c_int) -> Result<Parsed, Finding> {
+    let options = (bindings::xmlParserOption_XML_PARSE_NONET
+        | bindings::xmlParserOption_XML_PARSE_NOERROR
+        | bindings::xmlParserOption_XML_PARSE_NOWARNING) as c_int;
+    // SAFETY: a fresh parser context, owned by the guard.
+    let pctx = unsafe { Owned::new(bindings::xmlNewParserCtxt(), FREE_PARSER_CTXT) }
+        .ok_or_else(|| Finding::new(RULE_XML, "/", "out of memory"))?;
+    // SAFETY: `bytes` (of `len` bytes) outlives the call; the document is owned by the guard.
+    let doc = unsafe {
+        Owned::new(
+            bindings::xmlCtxtReadMemory(
+                pctx.ptr,
                 bytes.as_ptr() as *const c_char,
                 len,
                 c"basis.xml".as_ptr(),
                 c"UTF-8".as_ptr(),
                 options,
-            );
-            if doc.is_null() {
-                let err = bindings::xmlCtxtGetLastError(pctx as *mut c_void);
-                let finding = if err.is_null() {
-                    Finding::new(RULE_XML, "/", "the document is not well-formed XML")
-                } else {
-                    let e = &*err;
-                    Finding::new(
-                        RULE_XML,
-                        "/",
-                        format!(
-                            "line {}: not well-formed XML: {}",
-                            e.line,
-                            sanitize(&c_str(e.message))
-                        ),
-                    )
-                };
-                bindings::xmlFreeParserCtxt(pctx);
-                return vec![finding];
-            }
-            let vctx = bindings::xmlSchemaNewValidCtxt(self.ptr);
-            if vctx.is_null() {
-                bindings::xmlFreeDoc(doc);
-                bindings::xmlFreeParserCtxt(pctx);
-                return vec![Finding::new(RULE_XSD, "/", "out of memory")];
-            }
-            bindings::xmlSchemaSetValidStructuredErrors(
-                vctx,
-                error_handler(),
-                &mut collector as *mut Collector as *mut c_void,
-            );
-            let rc = bindings::xmlSchemaValidateDoc(vctx, doc);
-            bindings::xmlSchemaFreeValidCtxt(vctx);
-            bindings::xmlFreeDoc(doc);
-            bindings::xmlFreeParserCtxt(pctx);
-            if rc != 0 && collector.findings.is_empty() {
-                collector.findings.push(Finding::new(
-                    RULE_XSD,
-                    "/",
-                    format!("the document does not match the contract's schema (code {rc})"),
-                ));
-            }
-        }
-        collector.finish()
+            ),
+            FREE_DOC,
+        )
+    };
+    match doc {
+        Some(doc) => Ok(Parsed { doc, _ctxt: pctx }),
+        // SAFETY: the context's last error, alive while the context is.
+        None => Err(unsafe { not_well_formed(&pctx) }),
     }
+}
+
+/// The finding for a document libxml2 could not parse, from the context's last error.
+///
+/// # Safety
+/// `pctx` is the context that failed to parse.
+unsafe fn not_well_formed(pctx: &Owned<bindings::_xmlParserCtxt>) -> Finding {
+    // SAFETY: the error belongs to the live context.
+    let err = unsafe { bindings::xmlCtxtGetLastError(pctx.ptr as *mut c_void) };
+    if err.is_null() {
+        return Finding::new(RULE_XML, "/", "the document is not well-formed XML");
+    }
+    // SAFETY: non-null, alive while the context is.
+    let e = unsafe { &*err };
+    Finding::new(
+        RULE_XML,
+        "/",
+        format!(
+            "line {}: not well-formed XML: {}",
+            e.line,
+            sanitize(&unsafe { c_str(e.message) })
+        ),
+    )
 }
 
 /// The callback signature in libxml2 2.9 (`xmlErrorPtr`) and 2.12+ (`const xmlError *`) differ
