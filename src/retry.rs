@@ -159,6 +159,10 @@ impl Retry {
                 Err(e) => {
                     let (e, delay) = tries.after_failure(e, &transient)?;
                     on_retry(&e, attempt, delay);
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "run_blocking is for blocking callers (the log's wait for its lock); async code uses run"
+                    )]
                     std::thread::sleep(delay);
                 }
             }

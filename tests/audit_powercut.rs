@@ -45,6 +45,10 @@ impl Lazy {
                 Instant::now() < deadline,
                 "lazyfs did not mount (root, /dev/fuse and pyfuse3 are needed: scripts/lazyfs-test.sh installs them)"
             );
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the test's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(Duration::from_millis(50));
         }
         Lazy {
@@ -95,6 +99,10 @@ fn powercut_child_writer() {
     log.append(&record(200, 1)).unwrap();
     println!("ACKED {} {}", log.size(), hex::encode(log.root()));
     std::io::stdout().flush().unwrap();
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the test's own thread waits; no async runtime runs on it"
+    )]
     std::thread::sleep(Duration::from_secs(120));
 }
 

@@ -190,6 +190,10 @@ fn the_exchange_end_to_end() {
             "the hub answers nothing:\n{}",
             hub.log()
         );
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(10));
     }
     hub.kill();

@@ -275,6 +275,10 @@ fn the_hub_answers_every_hostile_case_and_keeps_running() {
             },
         ))
         .unwrap();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(200));
     }
     for c in &parked {

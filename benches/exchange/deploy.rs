@@ -70,6 +70,10 @@ impl Proc {
             if let Ok(Some(_)) = self.child.try_wait() {
                 return;
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the driver's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(Duration::from_millis(50));
         }
         eprintln!("bench: {} did not stop in 60 s; killing it", self.what);
@@ -242,6 +246,10 @@ impl Deployment {
             if Instant::now() > deadline || matches!(hub.child.try_wait(), Ok(Some(_))) {
                 panic!("the hub did not start:\n{}", hub.log_tail(30));
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the driver's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(Duration::from_millis(100));
         }
         Deployment {

@@ -224,6 +224,10 @@ fn run() -> anyhow::Result<bool> {
     let mut last_print = Instant::now();
     let total = manifest.len();
     let all_answered = loop {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the driver's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(100));
         let answered = observer.answered();
         if answered != last_progress.0 {
@@ -347,6 +351,10 @@ fn run() -> anyhow::Result<bool> {
             let (s, port) = (stores[&org].clone(), store_ports[&org]);
             store_thread = Some(std::thread::spawn(move || {
                 s.lock().unwrap().kill();
+                #[expect(
+                    clippy::disallowed_methods,
+                    reason = "the driver's own thread waits; no async runtime runs on it"
+                )]
                 std::thread::sleep(STORE_DOWN);
                 s.lock().unwrap().start()?;
                 wait_for_port(port, Duration::from_secs(30))
@@ -415,6 +423,10 @@ fn run() -> anyhow::Result<bool> {
     let drain_start = Instant::now();
     let mut zero_seen = 0;
     while drain_start.elapsed() < Duration::from_secs(120) && zero_seen < 2 {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the driver's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_secs(3));
         match broker.depth("ih.submit") {
             Ok(0) => zero_seen += 1,
@@ -442,6 +454,10 @@ fn run() -> anyhow::Result<bool> {
         Err(e) => breaches.add(format!("{e:#}")),
     }
     // Answers published just before the stop are still on their way.
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the driver's own thread waits; no async runtime runs on it"
+    )]
     std::thread::sleep(Duration::from_secs(3));
     let seen = observer.stop();
 

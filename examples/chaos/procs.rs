@@ -94,6 +94,10 @@ impl Service {
             if let Some(s) = c.try_wait()? {
                 return Ok(s);
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the driver's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(Duration::from_millis(100));
         }
         let _ = c.kill();
@@ -119,6 +123,10 @@ impl Service {
                     self.log_tail(10)
                 );
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the driver's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(Duration::from_millis(100));
         }
         bail!("{} did not log {needle:?} within {within:?}", self.name)
@@ -145,6 +153,10 @@ pub(crate) fn wait_for_port(port: u16, within: Duration) -> anyhow::Result<()> {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
             return Ok(());
         }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the driver's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(100));
     }
     bail!("nothing listens on 127.0.0.1:{port} after {within:?}")

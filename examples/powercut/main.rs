@@ -323,6 +323,10 @@ fn run() -> anyhow::Result<bool> {
     let mut last_progress = (0usize, Instant::now());
     let mut last_print = Instant::now();
     let all_answered = loop {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the driver's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(100));
         let answered = observer.answered();
         if answered != last_progress.0 {
@@ -398,11 +402,19 @@ fn finish(
 ) -> anyhow::Result<bool> {
     let drain = Instant::now();
     while drain.elapsed() < Duration::from_secs(60) && broker.depth("ih.submit").unwrap_or(1) > 0 {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the driver's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_secs(2));
     }
     if let Err(e) = x.hub.terminate(Duration::from_secs(60)) {
         p.breaches.add(format!("{e:#}"));
     }
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "the driver's own thread waits; no async runtime runs on it"
+    )]
     std::thread::sleep(Duration::from_secs(3));
     let seen = observer.stop();
     let confirmed: BTreeSet<String> = setup

@@ -91,6 +91,10 @@ mod tests {
                         let me = written.fetch_add(1, Ordering::SeqCst) + 1;
                         g.commit(|| -> Result<(), ()> {
                             let upto = written.load(Ordering::SeqCst);
+                            #[expect(
+                                clippy::disallowed_methods,
+                                reason = "a test's writer thread holds the commit open on purpose"
+                            )]
                             std::thread::sleep(std::time::Duration::from_millis(1));
                             durable.fetch_max(upto, Ordering::SeqCst);
                             flushes.fetch_add(1, Ordering::SeqCst);

@@ -207,6 +207,10 @@ pub(crate) fn outcomes(
             let s: StatusMessage = serde_json::from_str(line).unwrap();
             seen.insert(s.basis_id.clone(), s);
         }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test's own thread waits; no async runtime runs on it"
+        )]
         std::thread::sleep(Duration::from_millis(300));
     }
 }

@@ -211,6 +211,10 @@ impl TestBroker {
             if self.log().contains(needle) {
                 return true;
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the test's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(std::time::Duration::from_millis(200));
         }
         false
@@ -223,6 +227,10 @@ impl TestBroker {
             if self.queue_depth(queue) == n {
                 return true;
             }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the test's own thread waits; no async runtime runs on it"
+            )]
             std::thread::sleep(std::time::Duration::from_millis(500));
         }
         false
