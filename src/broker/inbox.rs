@@ -26,10 +26,25 @@ pub async fn read<F>(
     session: Arc<Session>,
     queue: &str,
     mode: Mode,
-    mut handle: F,
+    handle: F,
 ) -> Result<usize, BrokerError>
 where
     F: FnMut(&Delivery) -> Result<(), BrokerError>,
+{
+    read_with(session, queue, mode, handle).await
+}
+
+/// [`read`] with a handler error of the handler's own kind (a reader whose output pipe closed
+/// stops with that, and the message it could not print stays on the queue).
+pub async fn read_with<F, E>(
+    session: Arc<Session>,
+    queue: &str,
+    mode: Mode,
+    mut handle: F,
+) -> Result<usize, E>
+where
+    F: FnMut(&Delivery) -> Result<(), E>,
+    E: From<BrokerError>,
 {
     let mut n = 0;
     match mode {
@@ -37,12 +52,16 @@ where
             let ch = session.new_channel().await?;
             while let Some(msg) = ch
                 .basic_get(queue.into(), BasicGetOptions { no_ack: false })
-                .await?
+                .await
+                .map_err(BrokerError::from)?
             {
                 handle(&msg.delivery)?;
                 n += 1;
                 if !keep {
-                    msg.delivery.ack(BasicAckOptions::default()).await?;
+                    msg.delivery
+                        .ack(BasicAckOptions::default())
+                        .await
+                        .map_err(BrokerError::from)?;
                 }
             }
             // Closing the channel puts back whatever was kept unacknowledged.

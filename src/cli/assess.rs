@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 use serde::Serialize;
 
 use super::validate::{collect_files, parse_day, read_limited};
+use crate::cli::output::{csv_row, json_line};
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
 use crate::policy::{Assessor, Decision, PolicySet};
 use crate::validate::{Finding, RuleContext, Validator};
@@ -19,9 +20,14 @@ use crate::validate::{Finding, RuleContext, Validator};
 pub(super) enum Format {
     /// The decision, the policy and board decision, the matched rules and removals, per file.
     Text,
-    /// One JSON object per file and line: {"file","id","outcome","policy_id","policy_version",
-    /// "board_decision","rules","removed","reason"} (or "errors" for an invalid basis).
+    /// One JSON object per file and line: {"file","basis_id","decision","policy_id",
+    /// "policy_version","board_decision","rules","removed","reason"}, or {"file","basis_id",
+    /// "decision":null,"findings"} for an invalid basis ("outcome", and "id"/"errors" for an
+    /// invalid one, are the names before the output language, kept until format 2).
     Json,
+    /// One row per file, with a header row: file,basis_id,decision,policy_id,policy_version,
+    /// board_decision,rules,removed,findings,reason.
+    Csv,
 }
 
 #[derive(clap::Args, Debug)]
@@ -64,24 +70,71 @@ pub(super) struct Args {
     pub today: Option<NaiveDate>,
 }
 
+/// An invalid basis's line of `--format json`: it was not assessed.
 #[derive(Serialize)]
 struct Invalid<'a> {
     file: String,
+    basis_id: Option<&'a str>,
+    decision: Option<&'static str>,
+    findings: &'a [Finding],
+    /// The names before the output language, kept until format 2.
     id: Option<&'a str>,
     outcome: &'static str,
     errors: &'a [Finding],
 }
 
+/// An assessed basis's line: the decision as the hub takes it (its `outcome` is the name the
+/// decision word had before the output language, kept until format 2).
 #[derive(Serialize)]
 struct Assessed<'a> {
     file: String,
+    decision: String,
     #[serde(flatten)]
-    decision: &'a Decision,
+    assessed: &'a Decision,
+}
+
+const COLUMNS: [&str; 10] = [
+    "file",
+    "basis_id",
+    "decision",
+    "policy_id",
+    "policy_version",
+    "board_decision",
+    "rules",
+    "removed",
+    "findings",
+    "reason",
+];
+
+/// The decision word (`disclose`, `remove`, `withhold`, `reject`), as the JSON says it.
+fn decision_word(d: &Decision) -> String {
+    serde_json::to_value(d.outcome)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+fn csv_assessed(file: &str, d: &Decision) -> [String; 10] {
+    [
+        file.to_owned(),
+        d.basis_id.clone(),
+        decision_word(d),
+        d.policy_id.clone().unwrap_or_default(),
+        d.policy_version.clone().unwrap_or_default(),
+        d.board_decision
+            .as_ref()
+            .map(|b| b.reference.clone())
+            .unwrap_or_default(),
+        d.rule_ids().join(" "),
+        d.removed.join(" "),
+        String::new(),
+        d.reason.clone().unwrap_or_default(),
+    ]
 }
 
 #[expect(
     clippy::too_many_lines,
-    reason = "the command's steps in order (policies, files, decisions, output); the output moves to the one output language next (issue 22, item 6)"
+    reason = "the command's steps in order (policies, files, each file's decision in each format, the tally)"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let policies = match PolicySet::load(&args.policy) {
@@ -104,6 +157,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
 
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.format == Format::Csv {
+        csv_row(&mut out, &COLUMNS)?;
+    }
     let (mut invalid, mut unreadable) = (0usize, 0usize);
     let mut tally = std::collections::BTreeMap::<String, usize>::new();
     for path in &files {
@@ -130,11 +186,33 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Format::Json => {
                     let line = Invalid {
                         file,
+                        basis_id: report.id.as_deref(),
+                        decision: None,
+                        findings: &report.findings,
                         id: report.id.as_deref(),
                         outcome: "invalid",
                         errors: &report.findings,
                     };
-                    writeln!(out, "{}", serde_json::to_string(&line)?)?;
+                    json_line(&mut out, &line)?;
+                }
+                Format::Csv => {
+                    let findings: Vec<String> =
+                        report.findings.iter().map(|f| f.to_string()).collect();
+                    let id = report.id.as_deref().unwrap_or("");
+                    let reason = "invalid: not assessed";
+                    let row = [
+                        &file,
+                        id,
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        "",
+                        &findings.join("\n"),
+                        reason,
+                    ];
+                    csv_row(&mut out, &row)?;
                 }
             }
             continue;
@@ -146,10 +224,12 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Format::Json => {
                 let line = Assessed {
                     file,
-                    decision: &decision,
+                    decision: decision_word(&decision),
+                    assessed: &decision,
                 };
-                writeln!(out, "{}", serde_json::to_string(&line)?)?;
+                json_line(&mut out, &line)?;
             }
+            Format::Csv => csv_row(&mut out, &csv_assessed(&file, &decision))?,
         }
         if let (Some(dir), Some(doc)) = (&args.out, &decision.disclosed) {
             let name = path.file_name().context("a file has no name")?;

@@ -16,6 +16,7 @@ use crate::audit::{
     check_evidence, AuditLog, Entry, Event, EvidenceError, LogPublicKey, LogSigningKey,
     PatientHash, PatientKey, Query, SignedTreeHead, VerifyOptions,
 };
+use crate::cli::output::{csv_field, say, Format};
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
 
 mod set;
@@ -69,16 +70,6 @@ pub(super) enum Cmd {
     Keygen(KeygenArgs),
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Format {
-    /// Aligned columns for people.
-    Table,
-    /// One JSON object: {entries, records_read, next_after}.
-    Json,
-    /// One CSV row per entry, with a header row.
-    Csv,
-}
-
 #[derive(clap::Args, Debug)]
 pub(super) struct QueryArgs {
     /// Invoice basis id.
@@ -117,7 +108,9 @@ pub(super) struct QueryArgs {
     /// Continue after this entry (the `next_after` of the previous page).
     #[arg(long, value_name = "SEQ")]
     pub after: Option<u64>,
-    #[arg(long, value_enum, default_value_t = Format::Table)]
+    /// Output format: text (aligned columns, `table` also works), json (one page document:
+    /// entries, records_read, next_after), csv (a header row, then one row per entry).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 }
 
@@ -131,9 +124,18 @@ pub(super) struct VerifyArgs {
     /// A head saved earlier (JSON from `audit head`): the log must still extend it. Repeatable.
     #[arg(long, value_name = "HEAD.json")]
     pub against: Vec<PathBuf>,
-    /// Print the report as JSON.
-    #[arg(long)]
+    /// Output format: text (the report for people), json (the report as one document).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+    /// The same as --format json (the flag before the output language; kept until format 2).
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
+}
+
+impl VerifyArgs {
+    fn json(&self) -> bool {
+        self.json || self.format == Format::Json
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -207,10 +209,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     match args.command {
         Cmd::Keygen(k) => {
             let out = keygen(&k.out).context("audit keygen")?;
-            println!("wrote {}", out.signing_key.display());
-            println!("wrote {}", out.public_key.display());
-            println!("wrote {}", out.patient_key.display());
-            println!("public key id {}", out.key_id);
+            say!("wrote {}", out.signing_key.display());
+            say!("wrote {}", out.public_key.display());
+            say!("wrote {}", out.patient_key.display());
+            say!("public key id {}", out.key_id);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::CheckProof(c) => check_proof(&c),
@@ -256,7 +258,7 @@ fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
         }
         Format::Csv => write_csv(&mut out, &res.entries, None)?,
-        Format::Table => write_table(&mut out, &res.entries, None)?,
+        Format::Text => write_table(&mut out, &res.entries, None)?,
     }
     if format != Format::Json {
         eprintln!(
@@ -320,14 +322,6 @@ fn refuse_key_inside_log(key: &Path, dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_owned()
-    }
-}
-
 const COLUMNS: [&str; 17] = [
     "seq",
     "time",
@@ -381,7 +375,7 @@ fn row(e: &Entry) -> [String; 17] {
 
 /// Writes entries as CSV; with `logs` (one log id per entry, when several logs answer) the first
 /// column says which log, i.e. which hub instance, holds the entry.
-fn write_csv(
+pub(super) fn write_csv(
     out: &mut dyn Write,
     entries: &[Entry],
     logs: Option<&[String]>,
@@ -403,7 +397,7 @@ fn write_csv(
 }
 
 /// Writes entries as aligned columns; `logs` as for [`write_csv`].
-fn write_table(
+pub(super) fn write_table(
     out: &mut dyn Write,
     entries: &[Entry],
     logs: Option<&[String]>,
@@ -472,10 +466,10 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             saved_heads: saved,
         })
         .context("verifying the disclosure log")?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+    if a.json() {
+        say!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.ok() {
-        println!(
+        say!(
             "OK: log {:?}, {} entries, {} signed heads and {} saved heads checked, {} index keys, root {}",
             report.log_id,
             report.entries,
@@ -485,16 +479,16 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             report.root_hash
         );
         if a.key.is_empty() {
-            println!(
+            say!(
                 "note: checked with the public key stored in the log; give --key PUB to check \
                  against the key you trust"
             );
         }
     } else {
         let first = report.first().expect("not ok has a problem");
-        println!("FAILED: {first}");
+        say!("FAILED: {first}");
         for p in report.problems.iter().skip(1) {
-            println!("  also: {p}");
+            say!("  also: {p}");
         }
     }
     Ok(if report.ok() {
@@ -511,13 +505,13 @@ fn head(dir: &Path, a: &HeadArgs) -> anyhow::Result<ExitCode> {
     }
     if a.all {
         for h in log.heads()? {
-            println!("{}", serde_json::to_string(&h)?);
+            say!("{}", serde_json::to_string(&h)?);
         }
     } else {
         let h = log
             .latest_head()?
             .context("the log has no signed head yet (use --sign-with KEY)")?;
-        println!("{}", serde_json::to_string_pretty(&h)?);
+        say!("{}", serde_json::to_string_pretty(&h)?);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -528,9 +522,9 @@ fn proof(dir: &Path, a: &ProofArgs) -> anyhow::Result<ExitCode> {
         let old = SignedTreeHead::load(saved)?;
         let new = log.latest_head()?.context("the log has no signed head")?;
         match log.consistency_proof(&old, &new) {
-            Ok(b) => println!("{}", serde_json::to_string_pretty(&b)?),
+            Ok(b) => say!("{}", serde_json::to_string_pretty(&b)?),
             Err(e) => {
-                println!("FAILED: {e}");
+                say!("FAILED: {e}");
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
         }
@@ -540,7 +534,7 @@ fn proof(dir: &Path, a: &ProofArgs) -> anyhow::Result<ExitCode> {
         let b = log
             .prove_entry(seq)
             .with_context(|| format!("proving entry {seq}"))?;
-        println!("{}", serde_json::to_string_pretty(&b)?);
+        say!("{}", serde_json::to_string_pretty(&b)?);
         return Ok(ExitCode::SUCCESS);
     }
     let basis = a.basis.clone().expect("clap requires one of them");
@@ -558,7 +552,7 @@ fn proof(dir: &Path, a: &ProofArgs) -> anyhow::Result<ExitCode> {
         .map(|e| log.prove_entry(e.seq))
         .collect::<Result<Vec<_>, _>>()
         .with_context(|| format!("proving the entries of basis {basis:?}"))?;
-    println!("{}", serde_json::to_string_pretty(&proofs)?);
+    say!("{}", serde_json::to_string_pretty(&proofs)?);
     Ok(ExitCode::SUCCESS)
 }
 
@@ -575,12 +569,12 @@ fn check_proof(a: &CheckProofArgs) -> anyhow::Result<ExitCode> {
     match check_evidence(&mut BufReader::new(f), &keys) {
         Ok(proved) => {
             for p in proved {
-                println!("OK: {p}");
+                say!("OK: {p}");
             }
             Ok(ExitCode::SUCCESS)
         }
         Err(EvidenceError::Invalid(e)) => {
-            println!("FAILED: {name}: {e}");
+            say!("FAILED: {name}: {e}");
             Ok(ExitCode::from(EXIT_INVALID))
         }
         Err(e) => Err(e).with_context(|| format!("checking {name}")),
@@ -607,7 +601,7 @@ fn export(dir: &Path, a: &ExportArgs) -> anyhow::Result<ExitCode> {
         .map_err(|e| e.into_error())
         .and_then(|f| f.sync_all())
         .with_context(|| format!("writing {}", a.out.display()))?;
-    println!(
+    say!(
         "wrote {}: {} entries, proved against the signed head of size {} (root {})",
         a.out.display(),
         s.count,

@@ -7,6 +7,10 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use hyper::{Method, StatusCode};
 
+use std::io::Write as _;
+
+use crate::audit::Entry;
+use crate::cli::output::{csv_row, json_line, say, Format};
 use crate::store::client::Answer;
 use crate::store::StoreClient;
 
@@ -46,8 +50,13 @@ enum Command {
         after: Option<u64>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
-        /// Print the store's JSON instead of a table.
-        #[arg(long)]
+        /// Output format: text (a table), json (one object per basis and line), csv
+        /// (seq,basis_id,sender,received_at,sha256,size).
+        #[arg(long, value_enum, default_value_t = Format::Text)]
+        format: Format,
+        /// The store's own answer (one JSON page: items, next_after), as before the output
+        /// language; kept until format 2.
+        #[arg(long, conflicts_with = "format")]
         json: bool,
     },
     /// Fetch one basis (the read is recorded in the store's access log).
@@ -67,9 +76,17 @@ enum Command {
         after: Option<u64>,
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Output format: json (the store's page: size, entries, next_after), text (a table),
+        /// csv (the columns of `audit query --format csv`).
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
     },
     /// Have the store recompute and check its access log (reviewers).
-    VerifyLog,
+    VerifyLog {
+        /// Output format: json (the store's report and signed head), text (one line).
+        #[arg(long, value_enum, default_value_t = Format::Json)]
+        format: Format,
+    },
 }
 
 fn query(pairs: &[(&str, Option<String>)]) -> String {
@@ -102,7 +119,7 @@ fn refused(a: &Answer) -> anyhow::Error {
 
 #[expect(
     clippy::too_many_lines,
-    reason = "the command's steps in the order its user sees them (arguments, client, request, output); the output moves to the one output language next (issue 22, item 6)"
+    reason = "one arm per subcommand, each the request and its output in the order the user sees them"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut client = StoreClient::from_files(&args.store, &args.ca, &args.cert, &args.key)
@@ -119,6 +136,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 until,
                 after,
                 limit,
+                format,
                 json,
             } => {
                 let q = query(&[
@@ -133,27 +151,11 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     return Err(refused(&a));
                 }
                 if json {
-                    println!("{}", a.text());
+                    say!("{}", a.text());
                     return Ok(ExitCode::SUCCESS);
                 }
                 let j = a.json().context("the store's answer is not JSON")?;
-                println!(
-                    "{:>6}  {:<26} {:<11} {:<21} sha256",
-                    "seq", "id", "sender", "received"
-                );
-                for it in j["items"].as_array().into_iter().flatten() {
-                    println!(
-                        "{:>6}  {:<26} {:<11} {:<21} {}",
-                        it["seq"],
-                        it["id"].as_str().unwrap_or(""),
-                        it["sender"].as_str().unwrap_or(""),
-                        it["received_at"].as_str().unwrap_or(""),
-                        it["sha256"].as_str().unwrap_or("")
-                    );
-                }
-                if let Some(n) = j["next_after"].as_u64() {
-                    println!("more: --after {n}");
-                }
+                print_list(&j, format)?;
                 Ok(ExitCode::SUCCESS)
             }
             Command::Get { id, out } => {
@@ -193,6 +195,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 basis,
                 after,
                 limit,
+                format,
             } => {
                 let q = query(&[
                     ("actor", actor),
@@ -207,10 +210,24 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if a.status != StatusCode::OK {
                     return Err(refused(&a));
                 }
-                println!("{}", a.text());
+                if format == Format::Json {
+                    say!("{}", a.text());
+                } else {
+                    let j = a.json().context("the store's answer is not JSON")?;
+                    let entries: Vec<Entry> = serde_json::from_value(j["entries"].clone())
+                        .context("the store's access log entries do not read")?;
+                    let mut out = std::io::stdout().lock();
+                    match format {
+                        Format::Csv => super::audit::write_csv(&mut out, &entries, None)?,
+                        _ => super::audit::write_table(&mut out, &entries, None)?,
+                    }
+                    if let Some(n) = j["next_after"].as_u64() {
+                        eprintln!("more: --after {n}");
+                    }
+                }
                 Ok(ExitCode::SUCCESS)
             }
-            Command::VerifyLog => {
+            Command::VerifyLog { format } => {
                 let a = client
                     .request(Method::GET, "/v1/access-log/verify", None)
                     .await
@@ -218,8 +235,15 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 if a.status != StatusCode::OK {
                     return Err(refused(&a));
                 }
-                println!("{}", a.text());
                 let ok = a.json().and_then(|j| j["ok"].as_bool()).unwrap_or(false);
+                match format {
+                    Format::Text => say!(
+                        "{}: the store's access log {}",
+                        args.store,
+                        if ok { "verifies" } else { "does NOT verify" }
+                    ),
+                    _ => say!("{}", a.text()),
+                }
                 if !ok {
                     bail!("the store's access log does not verify");
                 }
@@ -227,4 +251,63 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     })
+}
+
+/// One page of `fetch list` in `format`; the next page's `--after` on standard error.
+fn print_list(page: &serde_json::Value, format: Format) -> anyhow::Result<()> {
+    const COLUMNS: [&str; 6] = ["seq", "basis_id", "sender", "received_at", "sha256", "size"];
+    let mut out = std::io::stdout().lock();
+    let items = page["items"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let field = |it: &serde_json::Value, k: &str| match &it[k] {
+        serde_json::Value::String(s) => s.clone(),
+        v => v.to_string(),
+    };
+    match format {
+        Format::Text => {
+            writeln!(
+                out,
+                "{:>6}  {:<26} {:<11} {:<21} sha256",
+                "seq", "id", "sender", "received"
+            )?;
+            for it in items {
+                writeln!(
+                    out,
+                    "{:>6}  {:<26} {:<11} {:<21} {}",
+                    field(it, "seq"),
+                    field(it, "id"),
+                    field(it, "sender"),
+                    field(it, "received_at"),
+                    field(it, "sha256")
+                )?;
+            }
+        }
+        Format::Json => {
+            for it in items {
+                let line = serde_json::json!({
+                    "seq": it["seq"], "basis_id": it["id"], "sender": it["sender"],
+                    "received_at": it["received_at"], "sha256": it["sha256"], "size": it["size"],
+                });
+                json_line(&mut out, &line)?;
+            }
+        }
+        Format::Csv => {
+            csv_row(&mut out, &COLUMNS)?;
+            for it in items {
+                let row =
+                    ["seq", "id", "sender", "received_at", "sha256", "size"].map(|k| field(it, k));
+                csv_row(&mut out, &row)?;
+            }
+        }
+    }
+    if let Some(n) = page["next_after"].as_u64() {
+        if format == Format::Text {
+            writeln!(out, "more: --after {n}")?;
+        } else {
+            eprintln!("more: --after {n}");
+        }
+    }
+    Ok(())
 }

@@ -2,6 +2,7 @@
 //! one and the list of patients with protected identity, the same bytes for the same options
 //! however many threads write them.
 
+use crate::cli::output::say;
 use std::collections::{BTreeMap, HashSet};
 use std::io::{BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -232,7 +233,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .collect();
     write_manifest(&args.out, &generated)?;
     let protected = write_protected(&args.out, &generated)?;
-    print_summary(&args, &generated, protected, started.elapsed());
+    print_summary(&args, &generated, protected, started.elapsed())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -316,7 +317,12 @@ fn write_protected(dir: &Path, docs: &[Generated]) -> anyhow::Result<usize> {
     Ok(seen.len())
 }
 
-fn print_summary(args: &Args, docs: &[Generated], protected: usize, elapsed: std::time::Duration) {
+fn print_summary(
+    args: &Args,
+    docs: &[Generated],
+    protected: usize,
+    elapsed: std::time::Duration,
+) -> std::io::Result<()> {
     let bytes: u64 = docs.iter().map(|d| d.entry.bytes).sum();
     let lines: u64 = docs.iter().map(|d| u64::from(d.entry.lines)).sum();
     let credit = docs
@@ -330,28 +336,30 @@ fn print_summary(args: &Args, docs: &[Generated], protected: usize, elapsed: std
         }
     }
     let invalid: usize = per_rule.values().sum();
-    println!(
+    say!(
         "wrote {} documents ({credit} credit notes, {lines} lines, {:.1} MB) to {} in {:.1} s",
         docs.len(),
         bytes as f64 / 1e6,
         args.out.display(),
         elapsed.as_secs_f64()
     );
-    println!(
+    say!(
         "{} patient id(s) with protected identity in {}",
-        protected, PROTECTED_FILE
+        protected,
+        PROTECTED_FILE
     );
     if invalid == 0 {
-        println!("invalid on purpose: none (every document must pass `invoice-hub validate`)");
+        say!("invalid on purpose: none (every document must pass `invoice-hub validate`)");
     } else {
         let list: Vec<String> = per_rule.iter().map(|(r, n)| format!("{r} {n}")).collect();
-        println!(
+        say!(
             "invalid on purpose: {invalid} ({} rules): {}",
             per_rule.len(),
             list.join(", ")
         );
     }
-    println!("manifest: {}", args.out.join(MANIFEST_FILE).display());
+    say!("manifest: {}", args.out.join(MANIFEST_FILE).display());
+    Ok(())
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ mod fetch;
 mod gen;
 mod hub;
 mod notify;
+mod output;
 mod pki;
 mod publish;
 mod status;
@@ -85,6 +86,8 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // `| head` stopped reading: nothing went wrong that the user needs to hear about.
+        Err(e) if output::closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(EXIT_USAGE)

@@ -1,5 +1,6 @@
 //! `invoice-hub pki`: development certificates for a whole federation on one machine.
 
+use crate::cli::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -57,7 +58,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             };
             let made = pki::generate(&out, &opts)
                 .with_context(|| format!("making development certificates in {}", out.display()))?;
-            println!(
+            say!(
                 "{} CA in {} ({})",
                 if made.ca_reused {
                     "reused the"
@@ -67,9 +68,12 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 out.display(),
                 out.join("ca.pem").display()
             );
-            println!(
+            say!(
                 "{:<32} {:<9} {:<20} {:<28} valid until",
-                "certificate (+ .key, 0600)", "role", "organisation", "common name"
+                "certificate (+ .key, 0600)",
+                "role",
+                "organisation",
+                "common name"
             );
             for w in &made.written {
                 let file = w
@@ -77,7 +81,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                     .file_name()
                     .map(|f| f.to_string_lossy().into_owned())
                     .unwrap_or_default();
-                println!(
+                say!(
                     "{:<32} {:<9} {:<20} {:<28} {}",
                     file,
                     w.role.as_str(),

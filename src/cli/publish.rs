@@ -3,6 +3,7 @@
 //! basis is on disk in the hub's queue and will get an outcome on the status queue; anything not
 //! confirmed must be sent again (running the same command again is safe: the hub is idempotent).
 
+use crate::cli::output::say;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -181,7 +182,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             eprintln!("NOT CONFIRMED {}: {why}", path.display());
         }
         let rate = confirmed as f64 / elapsed.as_secs_f64().max(1e-9);
-        println!(
+        say!(
             "region {}: {} bases, {} confirmed ({} after a retry), {} not confirmed, {:.1} s, {:.0} bases/s",
             cfg.org,
             results.len(),

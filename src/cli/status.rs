@@ -11,21 +11,18 @@ use anyhow::Context;
 
 use crate::broker::inbox::{self, Mode};
 use crate::broker::messages::{Outcome, StatusMessage};
-use crate::broker::{BrokerError, RegionConfig, Session};
-
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Format {
-    /// One line per basis (and one per finding).
-    Text,
-    /// The status messages as they travel, one JSON object per line.
-    Json,
-}
+use crate::broker::{RegionConfig, Session};
+use crate::cli::output::{csv_row, say, Format};
 
 #[derive(clap::Args, Debug)]
 #[command(
     after_help = "Without --follow: prints what is waiting and exits. Messages are taken \
 off the queue once printed; --keep leaves them there.\n\n\
-Example:\n  invoice-hub status --config deploy/region-stockholm.toml --follow"
+--format json prints each status message as it travels (invoice-hub.status.v1, one per line); \
+--format csv one row per basis: basis_id,outcome,receiver,rule,board_decision,reason,findings,\
+receipt_sha256,at. docs/output.md has the field names and outcome words.\n\n\
+Examples:\n  invoice-hub status --config deploy/region-stockholm.toml --follow\n  \
+invoice-hub status --config deploy/region-stockholm.toml --keep --format csv > outcomes.csv"
 )]
 pub(super) struct Args {
     /// The region's configuration.
@@ -37,8 +34,41 @@ pub(super) struct Args {
     /// Leave the messages on the queue (not with --follow).
     #[arg(long, conflicts_with = "follow")]
     pub keep: bool,
+    /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+}
+
+/// The CSV columns of `status --format csv`.
+const COLUMNS: [&str; 9] = [
+    "basis_id",
+    "outcome",
+    "receiver",
+    "rule",
+    "board_decision",
+    "reason",
+    "findings",
+    "receipt_sha256",
+    "at",
+];
+
+fn csv(s: &StatusMessage) -> [String; 9] {
+    let w = s.withheld.as_ref();
+    let findings = s.findings.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    [
+        s.basis_id.clone(),
+        s.outcome.to_string(),
+        s.receiver.clone().unwrap_or_default(),
+        w.map(|w| w.rule.clone()).unwrap_or_default(),
+        w.map(|w| w.board_decision.clone()).unwrap_or_default(),
+        w.map(|w| w.reason.clone()).unwrap_or_default(),
+        findings.join("\n"),
+        s.receipt
+            .as_ref()
+            .map(|r| r.sha256.clone())
+            .unwrap_or_default(),
+        s.at.to_rfc3339(),
+    ]
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -46,44 +76,53 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let queue = cfg.status_queue();
     let mut counts = [0usize; 4];
     let format = args.format;
-    let n = read_queue(
-        &cfg,
-        &queue,
-        args.follow,
-        args.keep,
-        |body, id| match serde_json::from_slice::<StatusMessage>(body) {
-            Ok(s) => {
-                counts[match s.outcome {
-                    Outcome::Ok => 0,
-                    Outcome::Error => 1,
-                    Outcome::Withheld => 2,
-                    Outcome::Rejected => 3,
-                }] += 1;
-                match format {
-                    Format::Text => println!("{}", s.summary_line()),
-                    Format::Json => println!("{}", String::from_utf8_lossy(body)),
-                }
+    if format == Format::Csv {
+        csv_row(&mut std::io::stdout().lock(), &COLUMNS)?;
+    }
+    let n = read_queue(&cfg, &queue, args.follow, args.keep, |body, id| {
+        let s = match serde_json::from_slice::<StatusMessage>(body) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("skipping an unreadable status message {id}: {e}");
+                return Ok(());
             }
-            Err(e) => eprintln!("skipping an unreadable status message {id}: {e}"),
-        },
-    )?;
+        };
+        counts[match s.outcome {
+            Outcome::Ok => 0,
+            Outcome::Error => 1,
+            Outcome::Withheld => 2,
+            Outcome::Rejected => 3,
+        }] += 1;
+        match format {
+            Format::Text => say!("{}", s.summary_line()),
+            Format::Json => say!("{}", String::from_utf8_lossy(body)),
+            Format::Csv => csv_row(&mut std::io::stdout().lock(), &csv(&s))?,
+        }
+        Ok(())
+    })?;
     if !args.follow && format == Format::Text {
-        println!(
+        say!(
             "{n} outcomes for region {}: {} OK, {} ERROR, {} WITHHELD, {} REJECTED",
-            cfg.org, counts[0], counts[1], counts[2], counts[3]
+            cfg.org,
+            counts[0],
+            counts[1],
+            counts[2],
+            counts[3]
         );
     }
     Ok(ExitCode::SUCCESS)
 }
 
 /// Shared by `status` and `notify`: drain or follow one of the region's queues, handing each body
-/// (and its message id, for messages about unreadable ones) to `print`.
+/// (and its message id, for messages about unreadable ones) to `print`. A message is taken off
+/// the queue only once `print` has written it: if it fails (the output pipe closed), reading
+/// stops and that message and the rest stay where they were.
 pub(crate) fn read_queue(
     cfg: &RegionConfig,
     queue: &str,
     follow: bool,
     keep: bool,
-    mut print: impl FnMut(&[u8], &str),
+    mut print: impl FnMut(&[u8], &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -103,15 +142,14 @@ pub(crate) fn read_queue(
         } else {
             Mode::Drain { keep }
         };
-        let reading = inbox::read(session.clone(), queue, mode, |d| {
+        let reading = inbox::read_with(session.clone(), queue, mode, |d| {
             let id = d
                 .properties
                 .message_id()
                 .as_ref()
                 .map(|s| s.to_string())
                 .unwrap_or_default();
-            print(&d.data, &id);
-            Ok::<(), BrokerError>(())
+            print(&d.data, &id)
         });
         let n = tokio::select! {
             r = reading => r.with_context(|| format!("reading {queue}"))?,

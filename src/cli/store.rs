@@ -1,5 +1,6 @@
 //! `invoice-hub store`: run a receiving region's restricted store.
 
+use crate::cli::output::say;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,10 +25,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.init {
         let made = init_keys(&cfg).context("making the store's keys")?;
         if made.is_empty() {
-            println!("all keys present in {}", cfg.keys_dir.display());
+            say!("all keys present in {}", cfg.keys_dir.display());
         }
         for p in made {
-            println!("made {}", p.display());
+            say!("made {}", p.display());
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -46,7 +47,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             "starting the store (try `invoice-hub store --config FILE --init` if keys are missing)",
         )?;
         // The first line of stdout says where: scripts and tests started with port 0 read it.
-        println!(
+        say!(
             "store of {org} listening on https://{}",
             server.local_addr()
         );

@@ -13,6 +13,7 @@ use anyhow::{bail, Context};
 use chrono::NaiveDate;
 use serde::Serialize;
 
+use crate::cli::output::{csv_row, json_line};
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
 use crate::validate::{Finding, Limits, Profile, Report, RuleContext, Validator};
 
@@ -21,8 +22,12 @@ pub(super) enum Format {
     /// One line per file (OK/ERROR and the basis id), then one indented line per problem.
     Text,
     /// One JSON object per file and line:
-    /// {"file","id","result":"OK"|"ERROR","errors":[{"rule","path","message"}]}.
+    /// {"file","basis_id","outcome":"OK"|"ERROR"|"UNREADABLE","findings":[{"rule","path","message"}],
+    /// "warnings":[…]} (and, until format 2, the same as "id", "result" and "errors").
     Json,
+    /// One row per finding (one for a file without any), with a header row:
+    /// file,basis_id,outcome,severity,rule,path,message.
+    Csv,
     /// The contract's own answer, a ProcessClaimSpecificationResponse document per file
     /// (resultCode OK, or ERROR with the report as comment).
     Response,
@@ -103,20 +108,51 @@ enum Outcome {
     Unreadable(String),
 }
 
+/// One file's line of `--format json`, in the output language (docs/output.md).
 #[derive(Serialize)]
 struct JsonLine<'a> {
-    file: String,
+    file: &'a str,
+    basis_id: Option<&'a str>,
+    outcome: &'static str,
+    findings: &'a [Finding],
+    /// What a receiver running the official Schematron would reject beyond `findings`.
+    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
+    warnings: &'a [Finding],
+    /// The names this line had before the output language; kept until format 2.
     id: Option<&'a str>,
     result: &'static str,
     errors: &'a [Finding],
-    /// What a receiver running the official Schematron would reject beyond `errors`.
-    #[serde(skip_serializing_if = "<[Finding]>::is_empty")]
-    warnings: &'a [Finding],
 }
+
+impl<'a> JsonLine<'a> {
+    fn new(
+        file: &'a str,
+        basis_id: Option<&'a str>,
+        outcome: &'static str,
+        findings: &'a [Finding],
+        warnings: &'a [Finding],
+    ) -> Self {
+        JsonLine {
+            file,
+            basis_id,
+            outcome,
+            findings,
+            warnings,
+            id: basis_id,
+            result: outcome,
+            errors: findings,
+        }
+    }
+}
+
+/// The columns of `--format csv`.
+const COLUMNS: [&str; 7] = [
+    "file", "basis_id", "outcome", "severity", "rule", "path", "message",
+];
 
 #[expect(
     clippy::too_many_lines,
-    reason = "the command's steps in order (profile, files, reports, exit code); the output moves to the one output language next (issue 22, item 6)"
+    reason = "the command's steps in order (profile, files, parallel checks printed in order, exit code), each a few lines"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.max_bytes == 0 {
@@ -156,6 +192,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    if args.format == Format::Csv {
+        csv_row(&mut out, &COLUMNS)?;
+    }
     let (mut invalid, mut unreadable) = (0usize, 0usize);
 
     std::thread::scope(|s| -> anyhow::Result<()> {
@@ -267,12 +306,13 @@ fn print(
     match (format, outcome) {
         (_, Outcome::Unreadable(msg)) => {
             eprintln!("error: {msg}");
-            if format == Format::Json {
-                let line = serde_json::json!({
-                    "file": file, "id": null, "result": "UNREADABLE",
-                    "errors": [{"rule": "IO", "path": "/", "message": msg}],
-                });
-                writeln!(out, "{line}")?;
+            let io = [Finding::new("IO", "/", msg.clone())];
+            match format {
+                Format::Json => {
+                    json_line(out, &JsonLine::new(&file, None, "UNREADABLE", &io, &[]))?
+                }
+                Format::Csv => csv_row(out, &[&file, "", "UNREADABLE", "error", "IO", "/", msg])?,
+                Format::Text | Format::Response => {}
             }
         }
         (Format::Text, Outcome::Checked(r)) => {
@@ -290,15 +330,11 @@ fn print(
             }
         }
         (Format::Json, Outcome::Checked(r)) => {
-            let line = JsonLine {
-                file,
-                id: r.id.as_deref(),
-                result: if r.is_valid() { "OK" } else { "ERROR" },
-                errors: &r.findings,
-                warnings: &r.warnings,
-            };
-            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+            let outcome = if r.is_valid() { "OK" } else { "ERROR" };
+            let line = JsonLine::new(&file, r.id.as_deref(), outcome, &r.findings, &r.warnings);
+            json_line(out, &line)?;
         }
+        (Format::Csv, Outcome::Checked(r)) => write_csv(out, &file, r)?,
         (Format::Response, Outcome::Checked(r)) => {
             let xml = r.to_response().to_xml();
             if total > 1 {
@@ -307,6 +343,29 @@ fn print(
             }
             out.write_all(xml.as_bytes())?;
         }
+    }
+    Ok(())
+}
+
+/// A checked file's rows: one per finding and warning, or one saying OK.
+fn write_csv(out: &mut impl Write, file: &str, r: &Report) -> std::io::Result<()> {
+    let id = r.id.as_deref().unwrap_or("");
+    let outcome = if r.is_valid() { "OK" } else { "ERROR" };
+    let rows = r
+        .findings
+        .iter()
+        .map(|f| ("error", f))
+        .chain(r.warnings.iter().map(|w| ("warning", w)));
+    let mut any = false;
+    for (severity, f) in rows {
+        any = true;
+        csv_row(
+            out,
+            &[file, id, outcome, severity, &f.rule, &f.path, &f.message],
+        )?;
+    }
+    if !any {
+        csv_row(out, &[file, id, outcome, "", "", "", ""])?;
     }
     Ok(())
 }

@@ -11,8 +11,9 @@ use std::process::ExitCode;
 use anyhow::{bail, Context};
 use serde::Serialize;
 
-use super::{build_query, write_csv, write_table, Cmd, Format, EXIT_INVALID, EXIT_USAGE};
+use super::{build_query, write_csv, write_table, Cmd, EXIT_INVALID, EXIT_USAGE};
 use crate::audit::{Entry, LogPublicKey, LogSet, Query, SetEntry, SignedTreeHead};
+use crate::cli::output::{say, Format};
 
 /// One log of the set, as the JSON answer lists it.
 #[derive(Serialize)]
@@ -74,7 +75,7 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
                     serde_json::to_writer_pretty(&mut out, &answer)?;
                     writeln!(out)?;
                 }
-                Format::Csv | Format::Table => {
+                Format::Csv | Format::Text => {
                     let logs: Vec<String> = res.entries.iter().map(|e| e.log.clone()).collect();
                     let entries: Vec<Entry> = res.entries.into_iter().map(|e| e.entry).collect();
                     if format == Format::Csv {
@@ -124,34 +125,34 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .verify(&keys, &saved)
                 .context("verifying the disclosure logs")?;
             let ok = reports.iter().all(|r| r.ok());
-            if v.json {
-                println!("{}", serde_json::to_string_pretty(&reports)?);
+            if v.json() {
+                say!("{}", serde_json::to_string_pretty(&reports)?);
             } else {
                 for r in &reports {
                     if r.ok() {
-                        println!(
+                        say!(
                             "OK: log {:?}, {} entries, {} signed heads and {} saved heads checked, root {}",
                             r.log_id, r.entries, r.heads_checked, r.saved_heads_checked, r.root_hash
                         );
                     } else {
-                        println!(
+                        say!(
                             "FAILED: log {:?}: {}",
                             r.log_id,
                             r.first().expect("not ok has a problem")
                         );
                         for p in r.problems.iter().skip(1) {
-                            println!("  also: {p}");
+                            say!("  also: {p}");
                         }
                     }
                 }
-                println!(
+                say!(
                     "{}: {} logs, {} entries in all",
                     if ok { "OK" } else { "FAILED" },
                     reports.len(),
                     reports.iter().map(|r| r.entries).sum::<u64>()
                 );
                 if keys.is_empty() {
-                    println!(
+                    say!(
                         "note: each log was checked with the public key stored in it; give \
                          --key PUB for each log to check against the keys you trust"
                     );
@@ -171,13 +172,13 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
             for log in set.logs() {
                 if h.all {
                     for head in log.heads()? {
-                        println!("{}", serde_json::to_string(&head)?);
+                        say!("{}", serde_json::to_string(&head)?);
                     }
                 } else {
                     let head = log.latest_head()?.with_context(|| {
                         format!("log {:?} has no signed head yet", log.log_id())
                     })?;
-                    println!("{}", serde_json::to_string(&head)?);
+                    say!("{}", serde_json::to_string(&head)?);
                 }
             }
             Ok(ExitCode::SUCCESS)
@@ -206,7 +207,7 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
                 eprintln!("error: no entry for basis {basis:?} in any of the logs");
                 return Ok(ExitCode::from(EXIT_USAGE));
             }
-            println!("{}", serde_json::to_string_pretty(&proofs)?);
+            say!("{}", serde_json::to_string_pretty(&proofs)?);
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Export(e) => {
@@ -232,9 +233,9 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
                 .map_err(|e| e.into_error())
                 .and_then(|f| f.sync_all())
                 .with_context(|| format!("writing {}", e.out.display()))?;
-            println!("wrote {}: {} logs", e.out.display(), all.len());
+            say!("wrote {}: {} logs", e.out.display(), all.len());
             for (log_id, s) in &all {
-                println!(
+                say!(
                     "  log {log_id:?}: {} entries, proved against the signed head of size {} (root {})",
                     s.count, s.head.tree_size, s.head.root_hash
                 );
