@@ -136,6 +136,14 @@ impl VerifyArgs {
     fn json(&self) -> bool {
         self.json || self.format == Format::Json
     }
+
+    /// A report has no CSV form: refused before anything is read.
+    fn check_format(&self) -> anyhow::Result<()> {
+        if self.format == Format::Csv {
+            bail!("--format csv: a verification is one report; use text or json");
+        }
+        Ok(())
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -226,7 +234,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             let dir = args.log[0].clone();
             match cmd {
                 Cmd::Query(q) => query(&dir, q),
-                Cmd::Verify(v) => verify(&dir, &v),
+                Cmd::Verify(v) => v.check_format().and_then(|()| verify(&dir, &v)),
                 Cmd::Head(h) => head(&dir, &h),
                 Cmd::Proof(p) => proof(&dir, &p),
                 Cmd::Export(e) => export(&dir, &e),

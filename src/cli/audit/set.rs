@@ -106,6 +106,7 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Verify(v) => {
+            v.check_format()?;
             let keys = v
                 .key
                 .iter()
