@@ -38,6 +38,7 @@ use tokio::task::JoinSet;
 use crate::audit::{AuditLog, LogConfig, LogSigningKey, PatientKey};
 use crate::broker::{settle, topology, Publisher, Session, Subscription};
 use crate::policy::PolicySet;
+use crate::retry::Backoff;
 use crate::validate::xsd::Schema;
 
 /// Builds everything the configuration names, refusing to start on any problem (a bad policy,
@@ -112,6 +113,7 @@ pub async fn run(
     tracing::info!(instance = %cfg.instance, prefetch = cfg.consume.prefetch, "hub consuming");
 
     let mut tasks = JoinSet::new();
+    let pause = Arc::new(RequeuePause::new());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -124,9 +126,9 @@ pub async fn run(
             next = subscription.next() => {
                 let delivery = next.context("consuming the submit queue")?;
                 metrics::gauge!("ih_in_flight").increment(1.0);
-                let (p, publisher) = (pipeline.clone(), publisher.clone());
+                let (p, publisher, pause) = (pipeline.clone(), publisher.clone(), pause.clone());
                 tasks.spawn(async move {
-                    handle(&p, &publisher, delivery).await;
+                    handle(&p, &publisher, &pause, delivery).await;
                     metrics::gauge!("ih_in_flight").decrement(1.0);
                 });
             }
@@ -152,7 +154,7 @@ pub async fn run(
 
 /// One message: process, answer, acknowledge. Failures to answer or acknowledge leave the message
 /// with the broker, which delivers it again; the pipeline's idempotency makes that harmless.
-async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
+async fn handle(pipeline: &Pipeline, publisher: &Publisher, pause: &RequeuePause, d: Delivery) {
     let incoming = Incoming {
         sender: d.properties.user_id().as_ref().map(|s| s.to_string()),
         message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
@@ -167,6 +169,7 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
             // `redelivered`: the broker gave this message out before (a hub crash, a lost ack):
             // the answer came from the log, which the operator can see here.
             tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, redelivered = d.redelivered, "answered");
+            pause.reset();
             let mut answers = vec![("status", status.to_outgoing(&sender))];
             if let Some((receiver, notice)) = notice {
                 answers.push(("notice", notice.to_outgoing(&receiver)));
@@ -189,8 +192,9 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
             }
         }
         Verdict::Retry { why } => {
-            tracing::error!(reason = %why, "the hub could not finish a basis; it will come again");
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            let delay = pause.next();
+            tracing::error!(reason = %why, delay_ms = delay.as_millis() as u64, "the hub could not finish a basis; it will come again");
+            tokio::time::sleep(delay).await;
             requeue(&d).await;
         }
     }
@@ -200,4 +204,33 @@ async fn handle(pipeline: &Pipeline, publisher: &Publisher, d: Delivery) {
 /// nack is lost with the connection, it comes again all the same).
 async fn requeue(d: &Delivery) {
     let _ = settle::requeue(d).await;
+}
+
+/// How long a basis the hub could not finish waits before it goes back to the queue: up to 0.5 s
+/// after a first failure, doubling up to 10 s while failures follow each other (a log disk that
+/// fails, a broker that refuses), back to the start once a basis is answered (jittered, as every
+/// [`Backoff`], so that hubs sharing a broker do not retry in step). Without the pause a failing
+/// basis would come straight back; with a fixed one, a hub whose log is broken would retry its
+/// whole prefetch twice a second for as long as it lasts.
+struct RequeuePause(std::sync::Mutex<Backoff>);
+
+impl RequeuePause {
+    fn new() -> Self {
+        RequeuePause(std::sync::Mutex::new(Backoff::fixed(
+            std::time::Duration::from_millis(500),
+            std::time::Duration::from_secs(10),
+        )))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Backoff> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn next(&self) -> std::time::Duration {
+        self.lock().next_delay()
+    }
+
+    fn reset(&self) {
+        self.lock().reset();
+    }
 }
