@@ -119,96 +119,204 @@ pub(super) struct LineIds {
     written: std::collections::HashSet<String>,
 }
 
-#[expect(
-    clippy::too_many_lines,
-    reason = "the line rules in the order of the contract's table; to become a rule table (issue 22, item 3)"
-)]
-pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, out: &mut Findings) {
-    let issued = date(&c.issue_date);
-    let inpatient = hp.healthcare_category.is_inpatient();
-    let psychiatry = v(&hp.activity.medical_field_code).starts_with('9');
+/// One line and what its rules share.
+struct Line<'a> {
+    c: &'a ClaimSpecification,
+    hp: &'a HealthcarePerformed,
+    at: &'a At<'a>,
+    issued: Option<chrono::NaiveDate>,
+    inpatient: bool,
+    psychiatry: bool,
+}
 
-    // ÖR11: inpatient care names its care contact (the official file compares untrimmed).
-    let type_of_care = out.oval(&hp.healthcare_category.type_of_care.code);
-    if type_of_care == Some("02") && hp.care_contact_id.is_none() {
+/// A leaf from a closed code list: where it is below the line, its name in messages, the codes
+/// the contract allows, and how to read it (`None` when it, or what holds it, is absent).
+struct Closed {
+    rule: &'static str,
+    path: &'static [&'static str],
+    what: &'static str,
+    allowed: &'static [&'static str],
+    value: for<'h> fn(&'h HealthcarePerformed) -> Option<&'h str>,
+}
+
+/// One row of the line rules: a closed code list, or a check of its own.
+enum Rule {
+    Closed(Closed),
+    Check(fn(&Line, &mut Findings)),
+}
+
+use Rule::{Check, Closed as List};
+
+/// The line rules, in the order of the contract's table (findings come out in this order).
+const RULES: &[Rule] = &[
+    Check(care_contact), // ÖR11
+    List(Closed {
+        rule: "ÖR36",
+        path: &["reasonForCredit"],
+        what: "reasonForCredit",
+        allowed: CREDIT_REASONS,
+        value: |hp| ov(&hp.reason_for_credit),
+    }),
+    List(Closed {
+        rule: "ÖR12",
+        path: &["paymentCommitment", "typeOfAgreement"],
+        what: "typeOfAgreement",
+        allowed: AGREEMENTS,
+        value: |hp| {
+            hp.payment_commitment
+                .as_ref()
+                .and_then(|p| ov(&p.type_of_agreement))
+        },
+    }),
+    List(Closed {
+        rule: "ÖR13",
+        path: &["paymentCommitment", "typeOfChapter"],
+        what: "typeOfChapter (Riksavtal chapter)",
+        allowed: CHAPTERS,
+        value: |hp| {
+            hp.payment_commitment
+                .as_ref()
+                .and_then(|p| ov(&p.type_of_chapter))
+        },
+    }),
+    List(Closed {
+        rule: "ÖR50",
+        path: &["paymentCommitment", "agreementInRiksavtalet"],
+        what: "agreementInRiksavtalet",
+        allowed: RIKSAVTAL,
+        value: |hp| {
+            hp.payment_commitment
+                .as_ref()
+                .and_then(|p| ov(&p.agreement_in_riksavtalet))
+        },
+    }),
+    List(Closed {
+        rule: "ÖR14",
+        path: &["paymentCommitment", "typeOfReimbursement"],
+        what: "typeOfReimbursement",
+        allowed: REIMBURSEMENTS,
+        value: |hp| {
+            hp.payment_commitment
+                .as_ref()
+                .and_then(|p| ov(&p.type_of_reimbursement))
+        },
+    }),
+    Check(type_of_care_coded), // ÖR39
+    List(Closed {
+        rule: "ÖR15",
+        path: &["healthcareCategory", "typeOfCare", "code"],
+        what: "typeOfCare",
+        allowed: TYPES_OF_CARE,
+        value: |hp| ov(&hp.healthcare_category.type_of_care.code),
+    }),
+    List(Closed {
+        rule: "ÖR16",
+        path: &["healthcareCategory", "typeOfVisit"],
+        what: "typeOfVisit",
+        allowed: TYPES_OF_VISIT,
+        value: |hp| ov(&hp.healthcare_category.type_of_visit),
+    }),
+    Check(dates),     // ÖR17–ÖR21, ÖR38, ÖR51
+    Check(care_unit), // ID-HSA, ÖR22, ÖR23
+    List(Closed {
+        rule: "ÖR24",
+        path: &["categorization", "productCategory"],
+        what: "productCategory",
+        allowed: PRODUCT_CATEGORIES,
+        value: |hp| {
+            hp.categorization
+                .as_ref()
+                .and_then(|c| ov(&c.product_category))
+        },
+    }),
+    List(Closed {
+        rule: "ÖR25",
+        path: &["categorization", "priceList"],
+        what: "priceList",
+        allowed: PRICE_LISTS,
+        value: |hp| hp.categorization.as_ref().and_then(|c| ov(&c.price_list)),
+    }),
+    Check(price_basis),           // ÖR44
+    Check(drg_cost),              // ÖR45, ÖR42
+    Check(patient_specific_care), // ÖR47
+    List(Closed {
+        rule: "ÖR29",
+        path: &["invoicedAmountDetails", "patientFeeReducedCategory"],
+        what: "patientFeeReducedCategory",
+        allowed: FEE_CATEGORIES,
+        value: |hp| ov(&hp.invoiced_amount_details.patient_fee_reduced_category),
+    }),
+    Check(medical_field_code),      // ÖR49
+    Check(business_classification), // ÖR39
+    List(Closed {
+        rule: "ÖR30",
+        path: &["activity", "careLevel"],
+        what: "careLevel",
+        allowed: CARE_LEVELS,
+        value: |hp| ov(&hp.activity.care_level),
+    }),
+    Check(psychiatry_and_inpatient_diagnosis), // ÖR33, ÖR31
+    Check(diagnosis_and_treatment_codes),      // ÖR39
+];
+
+/// The line rules of one `healthcarePerformed`, row by row of [`RULES`].
+pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, out: &mut Findings) {
+    let line = Line {
+        c,
+        hp,
+        at,
+        issued: date(&c.issue_date),
+        inpatient: hp.healthcare_category.is_inpatient(),
+        psychiatry: v(&hp.activity.medical_field_code).starts_with('9'),
+    };
+    for rule in RULES {
+        match rule {
+            Rule::Closed(list) => {
+                let value = (list.value)(hp);
+                below(at, list.path, &mut |at| {
+                    closed(value, list.allowed, list.rule, at, list.what, out);
+                });
+            }
+            Rule::Check(check) => check(&line, out),
+        }
+    }
+}
+
+/// Calls `f` with the place `path` names below `at`.
+fn below(at: &At, path: &[&str], f: &mut dyn FnMut(&At)) {
+    match path {
+        [] => f(at),
+        [first, rest @ ..] => below(&at.at(first), rest, f),
+    }
+}
+
+/// ÖR11: inpatient care names its care contact (the official file compares untrimmed).
+fn care_contact(l: &Line, out: &mut Findings) {
+    let type_of_care = out.oval(&l.hp.healthcare_category.type_of_care.code);
+    if type_of_care == Some("02") && l.hp.care_contact_id.is_none() {
         out.add(
             "ÖR11",
-            &at.at("careContactId"),
+            &l.at.at("careContactId"),
             "careContactId is required for inpatient care (typeOfCare 02)".to_owned(),
         );
     }
-    closed(
-        ov(&hp.reason_for_credit),
-        CREDIT_REASONS,
-        "ÖR36",
-        &at.at("reasonForCredit"),
-        "reasonForCredit",
-        out,
-    );
+}
 
-    if let Some(pc) = &hp.payment_commitment {
-        let at_pc = at.at("paymentCommitment");
-        closed(
-            ov(&pc.type_of_agreement),
-            AGREEMENTS,
-            "ÖR12",
-            &at_pc.at("typeOfAgreement"),
-            "typeOfAgreement",
-            out,
-        );
-        closed(
-            ov(&pc.type_of_chapter),
-            CHAPTERS,
-            "ÖR13",
-            &at_pc.at("typeOfChapter"),
-            "typeOfChapter (Riksavtal chapter)",
-            out,
-        );
-        closed(
-            ov(&pc.agreement_in_riksavtalet),
-            RIKSAVTAL,
-            "ÖR50",
-            &at_pc.at("agreementInRiksavtalet"),
-            "agreementInRiksavtalet",
-            out,
-        );
-        closed(
-            ov(&pc.type_of_reimbursement),
-            REIMBURSEMENTS,
-            "ÖR14",
-            &at_pc.at("typeOfReimbursement"),
-            "typeOfReimbursement",
-            out,
-        );
-    }
+/// ÖR39 for the type of care.
+fn type_of_care_coded(l: &Line, out: &mut Findings) {
+    let at = l.at.at("healthcareCategory");
+    let toc = &l.hp.healthcare_category.type_of_care;
+    cv_code_and_system(toc, &at.at("typeOfCare"), "type of care", out);
+}
 
-    // Category.
-    let at_cat = at.at("healthcareCategory");
-    let toc = &hp.healthcare_category.type_of_care;
-    let at_toc = at_cat.at("typeOfCare");
-    cv_code_and_system(toc, &at_toc, "type of care", out);
-    closed(
-        ov(&toc.code),
-        TYPES_OF_CARE,
-        "ÖR15",
-        &at_toc.at("code"),
-        "typeOfCare",
-        out,
-    );
-    closed(
-        ov(&hp.healthcare_category.type_of_visit),
-        TYPES_OF_VISIT,
-        "ÖR16",
-        &at_cat.at("typeOfVisit"),
-        "typeOfVisit",
-        out,
-    );
+fn dates(l: &Line, out: &mut Findings) {
+    timespan(l.c, l.hp, l.at, l.issued, l.inpatient, out);
+}
 
-    timespan(c, hp, at, issued, inpatient, out);
-
-    // Care unit.
-    let at_u = at.at("healthcareUnit");
-    let unit = &hp.healthcare_unit;
+/// The care unit: its HSA-id (when it is one), ÖR22's profession codes, ÖR23 for outpatient care.
+fn care_unit(l: &Line, out: &mut Findings) {
+    let at_u = l.at.at("healthcareUnit");
+    let unit = &l.hp.healthcare_unit;
     if let Some(id) = &unit.care_unit_id {
         if v(&id.root) == HSA_OID {
             if let Err(problem) = ids::check_hsa_id(&id.extension) {
@@ -229,7 +337,7 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
             "professionCodeForHealthcare",
             out,
         ),
-        None if out.oval(&hp.healthcare_category.type_of_care.code) == Some("01") => out.add(
+        None if out.oval(&l.hp.healthcare_category.type_of_care.code) == Some("01") => out.add(
             "ÖR23",
             &at_u.at("professionCodeForHealthcare"),
             "professionCodeForHealthcare is required for outpatient care (typeOfCare 01)"
@@ -237,159 +345,156 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
         ),
         None => {}
     }
+}
 
-    // Pricing.
-    if let Some(cat) = &hp.categorization {
-        let at_c = at.at("categorization");
-        closed(
-            ov(&cat.product_category),
-            PRODUCT_CATEGORIES,
-            "ÖR24",
-            &at_c.at("productCategory"),
-            "productCategory",
-            out,
+/// ÖR44: a categorization says how the price was set.
+fn price_basis(l: &Line, out: &mut Findings) {
+    let Some(cat) = &l.hp.categorization else {
+        return;
+    };
+    if cat.drg_cost.is_none() && cat.patient_specific_care.is_empty() {
+        out.add(
+            "ÖR44",
+            &l.at.at("categorization"),
+            "categorization has neither a DRGCost nor any patientSpecificCare; one of them \
+             is required to show how the price was set"
+                .to_owned(),
         );
-        closed(
-            ov(&cat.price_list),
-            PRICE_LISTS,
-            "ÖR25",
-            &at_c.at("priceList"),
-            "priceList",
-            out,
+    }
+}
+
+/// ÖR45: a DRGCost has its price and code; ÖR42: the code is the DRG in originalText only.
+fn drg_cost(l: &Line, out: &mut Findings) {
+    let Some(drg) =
+        l.hp.categorization
+            .as_ref()
+            .and_then(|c| c.drg_cost.as_ref())
+    else {
+        return;
+    };
+    let at_c = l.at.at("categorization");
+    let at_d = at_c.at("DRGCost");
+    if drg.drg_price.is_none() {
+        out.add(
+            "ÖR45",
+            &at_d.at("DRGPrice"),
+            "a DRGCost needs a DRGPrice".to_owned(),
         );
-        if cat.drg_cost.is_none() && cat.patient_specific_care.is_empty() {
+    }
+    let Some(code) = &drg.drg_code else {
+        out.add(
+            "ÖR45",
+            &at_d.at("DRGCode"),
+            "a DRGCost needs a DRGCode".to_owned(),
+        );
+        return;
+    };
+    let others = code.code.is_some()
+        || code.code_system.is_some()
+        || code.code_system_name.is_some()
+        || code.code_system_version.is_some()
+        || code.display_name.is_some()
+        // The official file counts extension elements among the others.
+        || (out.official() && !code.extensions.is_empty());
+    if code.original_text.is_none() || others {
+        out.add(
+            "ÖR42",
+            &at_d.at("DRGCode"),
+            "DRGCode must hold the DRG in originalText and nothing else (no code, codeSystem, \
+             codeSystemName, codeSystemVersion or displayName)"
+                .to_owned(),
+        );
+    }
+}
+
+/// ÖR47: each patientSpecificCare has code, code name, price and count.
+fn patient_specific_care(l: &Line, out: &mut Findings) {
+    let Some(cat) = &l.hp.categorization else {
+        return;
+    };
+    let at_c = l.at.at("categorization");
+    for (i, psc) in cat.patient_specific_care.iter().enumerate() {
+        let missing: Vec<&str> = [
+            (
+                psc.patient_specific_care_code.is_none(),
+                "patientSpecificCareCode",
+            ),
+            (
+                psc.patient_specific_care_code_name.is_none(),
+                "patientSpecificCareCodeName",
+            ),
+            (
+                psc.patient_specific_care_price.is_none(),
+                "patientSpecificCarePrice",
+            ),
+            (
+                psc.number_of_patient_specific_care.is_none(),
+                "numberOfPatientSpecificCare",
+            ),
+        ]
+        .into_iter()
+        .filter_map(|(absent, name)| absent.then_some(name))
+        .collect();
+        if !missing.is_empty() {
             out.add(
-                "ÖR44",
-                &at_c,
-                "categorization has neither a DRGCost nor any patientSpecificCare; one of them \
-                 is required to show how the price was set"
-                    .to_owned(),
+                "ÖR47",
+                &at_c.nth("patientSpecificCare", i),
+                format!(
+                    "patientSpecificCare lacks {}; code, code name, price and count are all \
+                     required",
+                    one_of(&missing).replace(" or ", " and ")
+                ),
             );
         }
-        if let Some(drg) = &cat.drg_cost {
-            let at_d = at_c.at("DRGCost");
-            if drg.drg_price.is_none() {
-                out.add(
-                    "ÖR45",
-                    &at_d.at("DRGPrice"),
-                    "a DRGCost needs a DRGPrice".to_owned(),
-                );
-            }
-            match &drg.drg_code {
-                None => out.add(
-                    "ÖR45",
-                    &at_d.at("DRGCode"),
-                    "a DRGCost needs a DRGCode".to_owned(),
-                ),
-                Some(code) => {
-                    let others = code.code.is_some()
-                        || code.code_system.is_some()
-                        || code.code_system_name.is_some()
-                        || code.code_system_version.is_some()
-                        || code.display_name.is_some()
-                        // The official file counts extension elements among the others.
-                        || (out.official() && !code.extensions.is_empty());
-                    if code.original_text.is_none() || others {
-                        out.add(
-                            "ÖR42",
-                            &at_d.at("DRGCode"),
-                            "DRGCode must hold the DRG in originalText and nothing else (no \
-                             code, codeSystem, codeSystemName, codeSystemVersion or displayName)"
-                                .to_owned(),
-                        );
-                    }
-                }
-            }
-        }
-        for (i, psc) in cat.patient_specific_care.iter().enumerate() {
-            let mut missing: Vec<&str> = Vec::new();
-            if psc.patient_specific_care_code.is_none() {
-                missing.push("patientSpecificCareCode");
-            }
-            if psc.patient_specific_care_code_name.is_none() {
-                missing.push("patientSpecificCareCodeName");
-            }
-            if psc.patient_specific_care_price.is_none() {
-                missing.push("patientSpecificCarePrice");
-            }
-            if psc.number_of_patient_specific_care.is_none() {
-                missing.push("numberOfPatientSpecificCare");
-            }
-            if !missing.is_empty() {
-                out.add(
-                    "ÖR47",
-                    &at_c.nth("patientSpecificCare", i),
-                    format!(
-                        "patientSpecificCare lacks {}; code, code name, price and count are all \
-                         required",
-                        one_of(&missing).replace(" or ", " and ")
-                    ),
-                );
-            }
-        }
     }
+}
 
-    closed(
-        ov(&hp.invoiced_amount_details.patient_fee_reduced_category),
-        FEE_CATEGORIES,
-        "ÖR29",
-        &at.at("invoicedAmountDetails")
-            .at("patientFeeReducedCategory"),
-        "patientFeeReducedCategory",
-        out,
-    );
-
-    // Activity.
-    let at_a = at.at("activity");
-    let act = &hp.activity;
-    // Official: exactly three characters as written, no whitespace.
-    let mfc = out.val(&act.medical_field_code);
+/// ÖR49: the medical field code is in the register (official: exactly as written).
+fn medical_field_code(l: &Line, out: &mut Findings) {
+    let mfc = out.val(&l.hp.activity.medical_field_code);
     if !out.ctx.medical_field_codes().contains(mfc) {
         let n = out.ctx.medical_field_codes().len();
         out.add(
             "ÖR49",
-            &at_a.at("medicalFieldCode"),
+            &l.at.at("activity").at("medicalFieldCode"),
             format!(
                 "the medical field code is not in the register of medical field codes \
                  ({n} codes); expected a 3-digit code from Socialstyrelsen's register"
             ),
         );
     }
-    if let Some(bc) = &act.business_classification {
-        cv_code_and_system(
-            bc,
-            &at_a.at("businessClassification"),
-            "business classification",
-            out,
-        );
-    }
-    closed(
-        ov(&act.care_level),
-        CARE_LEVELS,
-        "ÖR30",
-        &at_a.at("careLevel"),
-        "careLevel",
-        out,
-    );
+}
 
-    // Diagnoses and treatment.
-    if psychiatry {
+/// ÖR39 for the business classification.
+fn business_classification(l: &Line, out: &mut Findings) {
+    if let Some(bc) = &l.hp.activity.business_classification {
+        let at = l.at.at("activity");
+        let at = at.at("businessClassification");
+        cv_code_and_system(bc, &at, "business classification", out);
+    }
+}
+
+/// ÖR33: psychiatric care carries no diagnoses or treatment codes; ÖR31: other inpatient care
+/// has a main diagnosis unless an invoice period is given.
+fn psychiatry_and_inpatient_diagnosis(l: &Line, out: &mut Findings) {
+    let hp = l.hp;
+    if l.psychiatry {
         if hp.diagnosis.is_some() {
             out.add(
                 "ÖR33",
-                &at.at("diagnosis"),
+                &l.at.at("diagnosis"),
                 "psychiatric care (medical field code 9xx) must not carry diagnoses".to_owned(),
             );
         }
         if hp.treatment.is_some() {
             out.add(
                 "ÖR33",
-                &at.at("treatment"),
+                &l.at.at("treatment"),
                 "psychiatric care (medical field code 9xx) must not carry treatment codes"
                     .to_owned(),
             );
         }
-    } else if inpatient
+    } else if l.inpatient
         && hp.timespan.invoice_period.is_none()
         && hp
             .diagnosis
@@ -399,13 +504,17 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
         // Psychiatry is exempt: ÖR33 forbids its diagnoses.
         out.add(
             "ÖR31",
-            &at.at("diagnosis").at("inpatientCareDiagnosis"),
+            &l.at.at("diagnosis").at("inpatientCareDiagnosis"),
             "inpatient care needs an inpatient main diagnosis unless an invoicePeriod is given"
                 .to_owned(),
         );
     }
-    if let Some(d) = &hp.diagnosis {
-        let at_d = at.at("diagnosis");
+}
+
+/// ÖR39 for every diagnosis, procedure and ATC code.
+fn diagnosis_and_treatment_codes(l: &Line, out: &mut Findings) {
+    if let Some(d) = &l.hp.diagnosis {
+        let at_d = l.at.at("diagnosis");
         for (name, cd) in [
             ("inpatientCareDiagnosis", &d.inpatient_care_diagnosis),
             ("outpatientCareDiagnosis", &d.outpatient_care_diagnosis),
@@ -415,8 +524,8 @@ pub(super) fn check(c: &ClaimSpecification, hp: &HealthcarePerformed, at: &At, o
             }
         }
     }
-    if let Some(t) = &hp.treatment {
-        let at_t = at.at("treatment");
+    if let Some(t) = &l.hp.treatment {
+        let at_t = l.at.at("treatment");
         for (i, cv) in t.type_of_treatment.iter().enumerate() {
             cv_code_and_system(cv, &at_t.nth("typeOfTreatment", i), "procedure (KVÅ)", out);
         }
