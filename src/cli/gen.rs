@@ -116,7 +116,7 @@ fn parse_day(s: &str) -> Result<NaiveDate, String> {
 
 #[expect(
     clippy::too_many_lines,
-    reason = "the command's steps in order (options, generation with progress, summary); the output moves to the one output language next (issue 22, item 6)"
+    reason = "the command's steps in order (options, generation with progress, manifest, summary), each a few lines"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     if args.count == 0 || args.count > MAX_DOCUMENTS {

@@ -106,7 +106,7 @@ fn describe(e: &BrokerError) -> String {
 
 #[expect(
     clippy::too_many_lines,
-    reason = "the adapter's steps in order (files, connection, publish with confirms, summary); the output moves to the one output language next (issue 22, item 6)"
+    reason = "the adapter's steps in order (files, connection, publish with confirms and progress, summary), each a few lines"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
