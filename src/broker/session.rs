@@ -122,9 +122,17 @@ impl Session {
         Ok(live.conn.create_channel().await?)
     }
 
-    /// Closes the connection politely; the next use reconnects.
+    /// Closes the connection politely; the next use reconnects. Bounded: while the broker is
+    /// unreachable someone holds the connection's lock to reconnect, and there is nothing to
+    /// close, so a closer that cannot get the lock within 2 s just goes (a stopping hub must not
+    /// wait for a broker that may never come back).
     pub async fn close(&self) {
-        if let Some(live) = self.live.lock().await.take() {
+        let Ok(mut live) = tokio::time::timeout(Duration::from_secs(2), self.live.lock()).await
+        else {
+            tracing::debug!("not closing the broker connection: a reconnect holds it");
+            return;
+        };
+        if let Some(live) = live.take() {
             if live.conn.status().connected() {
                 let _ = tokio::time::timeout(
                     Duration::from_secs(2),

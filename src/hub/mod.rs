@@ -106,15 +106,26 @@ pub async fn run(
         topology::SUBMIT_QUEUE,
         cfg.consume.prefetch,
     );
-    subscription
-        .subscribe()
-        .await
-        .context("subscribing to the submit queue")?;
+    tokio::pin!(shutdown);
+    // The broker may not be there yet: the hub keeps trying, and a SIGTERM meanwhile ends it.
+    let stopped = tokio::select! {
+        subscribed = subscription.subscribe() => {
+            subscribed.context("subscribing to the submit queue")?;
+            false
+        }
+        _ = &mut shutdown => true,
+    };
+    if stopped {
+        tracing::info!("stopped before the broker was reached");
+        // The subscription keeps its unfinished attempt, which holds the connection while it
+        // retries: dropped first, so closing does not wait for it.
+        drop(subscription);
+        return stop(&session, &pipeline).await;
+    }
     tracing::info!(instance = %cfg.instance, prefetch = cfg.consume.prefetch, "hub consuming");
 
     let mut tasks = JoinSet::new();
     let pause = Arc::new(RequeuePause::new());
-    tokio::pin!(shutdown);
     loop {
         tokio::select! {
             _ = &mut shutdown => break,
@@ -134,15 +145,42 @@ pub async fn run(
             }
         }
     }
+    drop(subscription);
+    finish_in_flight(tasks).await;
+    stop(&session, &pipeline).await
+}
+
+/// How long a stopping hub lets the bases in flight finish (a delivery retrying against a store
+/// that is down, an answer waiting for a broker that is gone) before it leaves them: unfinished,
+/// they were never acknowledged, so the broker gives them out again and the log finishes them.
+pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+
+async fn finish_in_flight(mut tasks: JoinSet<()>) {
     tracing::info!(
         in_flight = tasks.len(),
         "stopping: finishing the messages in flight"
     );
-    while let Some(done) = tasks.join_next().await {
-        if let Err(e) = done {
-            tracing::error!(error = %e, "a message task failed");
+    let drain = async {
+        while let Some(done) = tasks.join_next().await {
+            if let Err(e) = done {
+                tracing::error!(error = %e, "a message task failed");
+            }
         }
+    };
+    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
+        tracing::warn!(
+            unfinished = tasks.len(),
+            grace_secs = SHUTDOWN_GRACE.as_secs(),
+            "stopping with bases unfinished: they were not acknowledged and will come again"
+        );
+        tasks.abort_all();
+        while tasks.join_next().await.is_some() {}
     }
+}
+
+/// The last steps of every stop: the broker connection closed (if it can be), a head signed
+/// over everything logged.
+async fn stop(session: &Session, pipeline: &Pipeline) -> anyhow::Result<()> {
     session.close().await;
     match pipeline.sign_head() {
         Ok(h) => tracing::info!(tree_size = h.tree_size, root = %h.root_hash, "signed tree head"),

@@ -72,6 +72,14 @@ pub(crate) struct Store {
     child: Child,
 }
 
+impl Store {
+    /// The store goes down (SIGKILL), as a region's store does in an outage.
+    pub(crate) fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -153,24 +161,61 @@ impl Hub {
         }
     }
 
-    /// SIGTERM: the hub finishes what is in flight and exits 0.
+    /// SIGTERM: the hub finishes what is in flight and exits 0 (within two minutes: a hub that
+    /// does not stop is a failure, not a hung test).
     pub(crate) fn stop(&mut self) {
-        let mut c = self.child.take().expect("running");
-        let ok = Command::new("kill")
-            .args(["-TERM", &c.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(ok.success());
-        let status = c.wait().unwrap();
+        let status = self.terminate_within(Duration::from_secs(120));
         assert!(
-            status.success(),
-            "hub exit on SIGTERM: {status}\n{}",
+            status.is_some_and(|s| s.success()),
+            "hub exit on SIGTERM: {status:?}\n{}",
             self.log()
         );
     }
 
     pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// SIGTERM, then up to `limit` for the hub to exit: its exit status, or `None` (the hub is
+    /// then killed) if it did not.
+    pub(crate) fn terminate_within(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let mut c = self.child.take().expect("running");
+        let ok = Command::new("kill")
+            .args(["-TERM", &c.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(ok.success());
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = c.try_wait().unwrap() {
+                return Some(status);
+            }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the test's own thread waits; no async runtime runs on it"
+            )]
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = c.kill();
+        let _ = c.wait();
+        None
+    }
+
+    /// Waits up to `limit` for `needle` in the hub's log after its first `since` bytes (the log
+    /// is appended to across restarts).
+    pub(crate) fn wait_for_log(&self, since: usize, needle: &str, limit: Duration) -> bool {
+        let deadline = std::time::Instant::now() + limit;
+        while std::time::Instant::now() < deadline {
+            if self.log().get(since..).is_some_and(|l| l.contains(needle)) {
+                return true;
+            }
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "the test's own thread waits; no async runtime runs on it"
+            )]
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        false
     }
 }
 
