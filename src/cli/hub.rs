@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 
+use crate::cli::output::say;
 use crate::hub::{self, HubConfig};
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +28,8 @@ disclosure log of another instance stop it with the file named.\n\n\
 SIGTERM or Ctrl-C: stop taking messages, finish the ones in flight, exit 0.\n\n\
 Logs never hold a patient identifier; --log-format json for a collector. Metrics in Prometheus \
 text format at http://<[metrics] listen>/metrics.\n\n\
-Example: invoice-hub hub --config deploy/hub.toml"
+Examples:\n  invoice-hub hub --config deploy/hub.toml --check   # before a start or a change\n  \
+invoice-hub hub --config deploy/hub.toml --log-format json"
 )]
 pub(super) struct Args {
     /// The hub's configuration (see deploy/hub.toml).
@@ -37,6 +39,12 @@ pub(super) struct Args {
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Check the configuration and everything it names (policies and which is in force today,
+    /// the schemas, the keys, the disclosure log read-only, the certificates), say what was
+    /// found, and exit: 0 when the hub would start. Creates nothing, calls no broker.
+    #[arg(long)]
+    pub check: bool,
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -50,6 +58,15 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         LogFormat::Text => builder.init(),
     }
     let cfg = HubConfig::load(&args.config)?;
+    if args.check {
+        for line in
+            hub::check(&cfg).with_context(|| format!("checking {}", args.config.display()))?
+        {
+            say!("ok: {line}");
+        }
+        say!("{}: the hub would start", args.config.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

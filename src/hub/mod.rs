@@ -35,7 +35,7 @@ use anyhow::Context;
 use lapin::message::Delivery;
 use tokio::task::JoinSet;
 
-use crate::audit::{AuditLog, LogConfig, LogSigningKey, PatientKey};
+use crate::audit::{AuditError, AuditLog, LogConfig, LogSigningKey, PatientKey};
 use crate::broker::{settle, topology, Publisher, Session, Subscription};
 use crate::policy::PolicySet;
 use crate::retry::Backoff;
@@ -66,6 +66,70 @@ pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
         cfg.consume.per_receiver,
     )
     .with_validation(cfg.validation.clone()))
+}
+
+/// What `hub --check` found: one line per part of the configuration, each checked as the hub
+/// checks it at start (and no more: nothing is created, the broker is not called).
+pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
+    let mut found = Vec::new();
+    let policies = PolicySet::load(&cfg.policy.paths).context("loading the policies")?;
+    let today = crate::clock::today();
+    for region in policies.regions() {
+        found.push(match policies.in_force(region, today) {
+            Some(p) => format!(
+                "policy of {region}: {} v{} in force today ({})",
+                p.id, p.version, p.board_decision.reference
+            ),
+            None => format!("policy of {region}: none in force today: its bases are withheld"),
+        });
+    }
+    Schema::embedded().context("compiling the contract's schemas")?;
+    found.push("the contract's schemas compile".into());
+    let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
+    PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
+    found.push("the log signing key and the patient key load".into());
+    found.push(check_log(cfg, signing)?);
+    cfg.broker
+        .tls_config()
+        .context("the hub's broker certificate")?;
+    Deliverer::new(cfg.delivery.clone(), cfg.receivers.values())
+        .context("the hub's delivery certificate")?;
+    found.push(format!(
+        "certificates load; {} receivers: {}",
+        cfg.receivers.len(),
+        cfg.receivers.keys().cloned().collect::<Vec<_>>().join(", ")
+    ));
+    Ok(found)
+}
+
+/// The disclosure log, read-only: this instance's with this key, or not there yet.
+fn check_log(cfg: &HubConfig, signing: LogSigningKey) -> anyhow::Result<String> {
+    let dir = &cfg.audit.dir;
+    let log = match AuditLog::open_existing(dir, Some(signing)) {
+        Err(AuditError::NotFound(_)) => {
+            return Ok(format!(
+                "disclosure log {}: none yet; the hub creates it at start",
+                dir.display()
+            ))
+        }
+        opened => {
+            opened.with_context(|| format!("opening the disclosure log in {}", dir.display()))?
+        }
+    };
+    if log.log_id() != cfg.instance {
+        anyhow::bail!(
+            "the disclosure log in {} belongs to instance {:?}, not {:?}",
+            dir.display(),
+            log.log_id(),
+            cfg.instance
+        );
+    }
+    Ok(format!(
+        "disclosure log {}: instance {:?}, {} entries, signed with this key",
+        dir.display(),
+        cfg.instance,
+        log.size()
+    ))
 }
 
 /// A hub that was killed (SIGKILL, power loss) never signed a head over its last entries, so

@@ -495,6 +495,11 @@ impl PolicySet {
     }
 
     /// The version of `region`'s policy in force on `day`.
+    /// The sending regions that have at least one policy, in order.
+    pub fn regions(&self) -> impl Iterator<Item = &str> {
+        self.by_region.keys().map(String::as_str)
+    }
+
     pub fn in_force(&self, region: &str, day: NaiveDate) -> Option<&Policy> {
         self.by_region.get(region)?.iter().find(|p| p.in_force(day))
     }

@@ -37,6 +37,19 @@ pub(crate) struct TestBroker {
     pub repo: PathBuf,
 }
 
+/// Runs the `invoice-hub` binary: exit code (`None` for a signal), standard output and error.
+pub(crate) fn ih(args: &[&str]) -> (Option<i32>, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        o.status.code(),
+        String::from_utf8(o.stdout).unwrap(),
+        String::from_utf8(o.stderr).unwrap(),
+    )
+}
+
 pub(crate) fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }

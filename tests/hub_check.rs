@@ -1,0 +1,105 @@
+//! `invoice-hub hub --check`: an operator checks a configuration before starting or changing a
+//! hub. It says what it found, exits 0 when the hub would start, and names the file and the
+//! problem when it would not — without creating anything or calling a broker.
+
+mod common;
+
+use std::path::Path;
+
+use common::ih;
+
+use invoice_hub::audit::{AuditLog, LogConfig, LogSigningKey};
+
+/// A hub configuration in `dir` with development certificates, keys and Halland's policy; the
+/// broker port is one nothing listens on (the check must not need it).
+fn hub_toml(dir: &Path) -> String {
+    let d = dir.to_str().unwrap();
+    let (code, _, err) = ih(&[
+        "pki",
+        "dev",
+        "--out",
+        &format!("{d}/pki"),
+        "--regions",
+        "01,13",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = ih(&["audit", "keygen", "--out", &format!("{d}/keys")]);
+    assert_eq!(code, Some(0), "{err}");
+    std::fs::create_dir_all(dir.join("policies")).unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for f in ["region-halland.toml", "protected-identities.txt"] {
+        std::fs::copy(
+            repo.join("deploy/policies").join(f),
+            dir.join("policies").join(f),
+        )
+        .unwrap();
+    }
+    let path = dir.join("hub.toml");
+    std::fs::write(
+        &path,
+        "instance = \"hub-a\"\n\
+         [broker]\nport = 1\nca = \"pki/ca.pem\"\ncert = \"pki/hub.pem\"\nkey = \"pki/hub.key\"\n\
+         [policy]\npaths = [\"policies\"]\n\
+         [audit]\ndir = \"hub-log\"\nsigning_key = \"keys/log-signing.key\"\npatient_key = \"keys/patient-hmac.key\"\n\
+         [delivery]\nca = \"pki/ca.pem\"\ncert = \"pki/hub.pem\"\nkey = \"pki/hub.key\"\n\
+         [receivers]\n\"2321000016\" = \"https://127.0.0.1:1\"\n",
+    )
+    .unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn check_says_what_it_found_and_names_what_would_stop_the_hub() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = hub_toml(dir.path());
+
+    let (code, out, err) = ih(&["hub", "--config", &cfg, "--check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("policy of 2321000115: halland-utomlansfakturering"),
+        "{out}"
+    );
+    assert!(
+        out.contains("none yet; the hub creates it at start"),
+        "{out}"
+    );
+    assert!(out.contains("the hub would start"), "{out}");
+    assert!(
+        !dir.path().join("hub-log").exists(),
+        "a check creates nothing"
+    );
+
+    // A disclosure log that another instance wrote, with the same key.
+    let key = LogSigningKey::load(&dir.path().join("keys/log-signing.key")).unwrap();
+    drop(AuditLog::open(&dir.path().join("hub-log"), LogConfig::new("hub-b", key)).unwrap());
+    let (code, _, err) = ih(&["hub", "--config", &cfg, "--check"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(
+        err.contains("belongs to instance \"hub-b\", not \"hub-a\""),
+        "{err}"
+    );
+    std::fs::remove_dir_all(dir.path().join("hub-log")).unwrap();
+
+    // A policy that does not load: the file is named.
+    std::fs::write(dir.path().join("policies/broken.toml"), "id = \n").unwrap();
+    let (code, _, err) = ih(&["hub", "--config", &cfg, "--check"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("broken.toml"), "{err}");
+}
+
+/// `hub --help` points to deploy/hub.toml: it exists, reads, and delivers to the stores of
+/// deploy/store-*.toml at the addresses they listen on.
+#[test]
+fn the_example_configuration_reads_and_matches_the_example_stores() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let cfg = invoice_hub::hub::HubConfig::load(&repo.join("deploy/hub.toml")).unwrap();
+    for (org, url) in &cfg.receivers {
+        let store =
+            invoice_hub::store::StoreConfig::load(&repo.join(format!("deploy/store-{org}.toml")))
+                .unwrap_or_else(|e| {
+                    panic!("deploy/hub.toml names {org}, whose store file does not read: {e}")
+                });
+        assert_eq!(url, &format!("https://{}", store.listen), "{org}");
+    }
+    assert_eq!(cfg.receivers.len(), 3);
+}
