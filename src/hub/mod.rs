@@ -209,8 +209,9 @@ pub async fn run(
             }
         }
     }
-    drop(subscription);
+    // The bases in flight ack on the subscription's channel: it stays until they are done.
     finish_in_flight(tasks).await;
+    drop(subscription);
     stop(&session, &pipeline).await
 }
 
