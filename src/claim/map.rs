@@ -87,9 +87,9 @@ impl ToXml for String {
 
 /// An `xsi:*` attribute (`xsi:type`, `xsi:schemaLocation`, …) on a contract element. The schema
 /// allows these on every element and libxml2 judges them; the model keeps them so that what it
-/// writes back means what was read. A type keeps those of its child elements (`child` and the
-/// child's place among its name — 1 for a single one), because a leaf is a plain `String`;
-/// a removed child's attributes are simply not written.
+/// writes back means what was read. A type keeps those of its child elements (`child`, the
+/// child's name, and `index`, its place among the children of that name from 1), because a
+/// leaf is a plain `String`; a removed child's attributes are simply not written.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct XsiAttribute {
     pub child: String,
