@@ -17,11 +17,25 @@ pub(super) struct Args {
     /// signing and patient keys; never overwrites), then exit.
     #[arg(long)]
     init: bool,
+    /// Check the configuration and everything it names (keys, certificates, the schemas, the
+    /// access log read-only), say what was found, and exit: 0 when the store would start.
+    /// Creates nothing, listens on nothing.
+    #[arg(long, conflicts_with = "init")]
+    check: bool,
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = StoreConfig::load(&args.config)
         .with_context(|| format!("reading the store configuration {}", args.config.display()))?;
+    if args.check {
+        let found = crate::store::check(&cfg)
+            .with_context(|| format!("checking {}", args.config.display()))?;
+        for line in found {
+            say!("ok: {line}");
+        }
+        say!("{}: the store would start", args.config.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     if args.init {
         let made = init_keys(&cfg).context("making the store's keys")?;
         if made.is_empty() {

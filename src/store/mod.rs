@@ -13,10 +13,12 @@
 //! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
 //! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
 //! - [`client`] — the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
-//! - [`config`] — `store.toml`.
+//! - [`config`] — `store.toml`;
+//! - `check` — `store --check`: the configuration read as a start would, without starting.
 
 pub mod access;
 pub mod authz;
+mod check;
 pub mod client;
 pub mod commit;
 pub mod config;
@@ -24,6 +26,7 @@ pub mod crypto;
 pub mod server;
 pub mod storage;
 
+pub use check::check;
 pub use client::{StoreClient, StoreClientError};
 pub use config::StoreConfig;
 pub use server::{Server, Store};

@@ -1,6 +1,7 @@
-//! `invoice-hub hub --check`: an operator checks a configuration before starting or changing a
-//! hub. It says what it found, exits 0 when the hub would start, and names the file and the
-//! problem when it would not — without creating anything or calling a broker.
+//! `invoice-hub hub --check` and `store --check`: an operator checks a configuration before
+//! starting or changing a hub or a store. Each says what it found, exits 0 when the service
+//! would start, and names the file and the problem when it would not — without creating
+//! anything, listening or calling a broker.
 
 mod common;
 
@@ -102,4 +103,57 @@ fn the_example_configuration_reads_and_matches_the_example_stores() {
         assert_eq!(url, &format!("https://{}", store.listen), "{org}");
     }
     assert_eq!(cfg.receivers.len(), 3);
+}
+
+/// `invoice-hub store --check`, the same for a receiving region's store: keys, certificates,
+/// schemas, and an access log that is this region's or not there yet.
+#[test]
+fn store_check_says_what_it_found_and_refuses_another_regions_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (code, _, err) = ih(&[
+        "pki",
+        "dev",
+        "--out",
+        d.join("pki").to_str().unwrap(),
+        "--regions",
+        "01",
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let cfg = d.join("store.toml");
+    std::fs::write(
+        &cfg,
+        "org = \"2321000016\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
+         [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/store-2321000016.pem\"\nkey = \"pki/store-2321000016.key\"\n\
+         [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-2321000016-reader\"]\n",
+    )
+    .unwrap();
+    let cfg = cfg.to_str().unwrap();
+
+    let (code, _, err) = ih(&["store", "--config", cfg, "--check"]);
+    assert_eq!(code, Some(2), "keys are missing before --init: {err}");
+    assert!(err.contains("body.key"), "the missing key is named: {err}");
+
+    let (code, _, err) = ih(&["store", "--config", cfg, "--init"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, out, err) = ih(&["store", "--config", cfg, "--check"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(
+        out.contains("none yet; the store creates it at start"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1 writer(s), 1 reader(s), 0 reviewer(s)"),
+        "{out}"
+    );
+    assert!(out.contains("the store would start"), "{out}");
+    assert!(!d.join("data").exists(), "a check creates nothing");
+
+    // An access log another region's store wrote, with the same key.
+    let key = LogSigningKey::load(&d.join("keys/log-signing.key")).unwrap();
+    let other = LogConfig::new("store-2321000115", key);
+    drop(AuditLog::open(&d.join("data/access-log"), other).unwrap());
+    let (code, _, err) = ih(&["store", "--config", cfg, "--check"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("belongs to \"store-2321000115\""), "{err}");
 }

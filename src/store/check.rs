@@ -1,0 +1,70 @@
+//! `store --check`: what a start would read, read without starting — the keys, the TLS material,
+//! the schemas, the access log (read-only: this region's, with this key, or not there yet) and
+//! who may do what. Creates nothing and listens on nothing.
+
+use crate::audit::keys::{PATIENT_KEY_FILE, SIGNING_KEY_FILE};
+use crate::audit::{AuditError, AuditLog, LogSigningKey, PatientKey};
+use crate::validate::xsd::Schema;
+
+use super::access::AccessLog;
+use super::crypto::BodyKey;
+use super::{StoreConfig, StoreError, BODY_KEY_FILE};
+
+/// One line per part of the configuration, each checked as [`super::Server::bind`] checks it.
+pub fn check(cfg: &StoreConfig) -> Result<Vec<String>, StoreError> {
+    let mut found = Vec::new();
+    BodyKey::load(&cfg.keys_dir.join(BODY_KEY_FILE))?;
+    let signing = LogSigningKey::load(&cfg.keys_dir.join(SIGNING_KEY_FILE))?;
+    PatientKey::load(&cfg.keys_dir.join(PATIENT_KEY_FILE))?;
+    found.push(format!(
+        "the body key and the access log's keys load from {}",
+        cfg.keys_dir.display()
+    ));
+    crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key)?;
+    found.push(format!(
+        "TLS: {} with clients of {}",
+        cfg.tls.cert.display(),
+        cfg.tls.ca.display()
+    ));
+    Schema::embedded()?;
+    found.push("the contract's schemas compile".into());
+    found.push(access_log(cfg, signing)?);
+    let a = &cfg.access;
+    found.push(format!(
+        "access: {} writer(s), {} reader(s), {} reviewer(s); listens on {}",
+        a.writers.len(),
+        a.readers.len(),
+        a.reviewers.len(),
+        cfg.listen
+    ));
+    Ok(found)
+}
+
+/// The access log, read-only: this region's store's, signed with this key, or not there yet.
+fn access_log(cfg: &StoreConfig, signing: LogSigningKey) -> Result<String, StoreError> {
+    let dir = AccessLog::dir(&cfg.data_dir);
+    let log = match AuditLog::open_existing(&dir, Some(signing)) {
+        Err(AuditError::NotFound(_)) => {
+            return Ok(format!(
+                "access log {}: none yet; the store creates it at start",
+                dir.display()
+            ))
+        }
+        opened => opened?,
+    };
+    let want = format!("store-{}", cfg.org);
+    if log.log_id() != want {
+        return Err(StoreError::Config {
+            path: dir,
+            message: format!(
+                "the access log belongs to {:?}, not {want:?} (another region's data directory?)",
+                log.log_id()
+            ),
+        });
+    }
+    Ok(format!(
+        "access log {}: {want}, {} entries, signed with this key",
+        dir.display(),
+        log.size()
+    ))
+}
