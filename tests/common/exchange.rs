@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use invoice_hub::broker::StatusMessage;
 use invoice_hub::claim::ClaimSpecification;
 
-use super::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
+use super::{poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 
 pub(crate) fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
@@ -185,37 +185,24 @@ impl Hub {
             .status()
             .unwrap();
         assert!(ok.success());
-        let deadline = std::time::Instant::now() + limit;
-        while std::time::Instant::now() < deadline {
-            if let Some(status) = c.try_wait().unwrap() {
-                return Some(status);
-            }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the test's own thread waits; no async runtime runs on it"
-            )]
-            std::thread::sleep(Duration::from_millis(100));
+        let status = poll(limit, Duration::from_millis(100), || c.try_wait().unwrap());
+        if status.is_none() {
+            let _ = c.kill();
+            let _ = c.wait();
         }
-        let _ = c.kill();
-        let _ = c.wait();
-        None
+        status
     }
 
     /// Waits up to `limit` for `needle` in the hub's log after its first `since` bytes (the log
     /// is appended to across restarts).
     pub(crate) fn wait_for_log(&self, since: usize, needle: &str, limit: Duration) -> bool {
-        let deadline = std::time::Instant::now() + limit;
-        while std::time::Instant::now() < deadline {
-            if self.log().get(since..).is_some_and(|l| l.contains(needle)) {
-                return true;
-            }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the test's own thread waits; no async runtime runs on it"
-            )]
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        false
+        poll(limit, Duration::from_millis(100), || {
+            let log = self.log();
+            log.get(since..)
+                .is_some_and(|l| l.contains(needle))
+                .then_some(())
+        })
+        .is_some()
     }
 }
 

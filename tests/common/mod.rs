@@ -14,6 +14,7 @@ pub(crate) mod exchange;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::Duration;
 
 use invoice_hub::broker::error::amqp_reply;
 use invoice_hub::broker::{BrokerError, Endpoint};
@@ -35,6 +36,28 @@ pub(crate) struct TestBroker {
     /// A second, unrelated PKI: same file names, another CA.
     pub other_certs: PathBuf,
     pub repo: PathBuf,
+}
+
+/// Asks `look` every `every` until it answers or `limit` has passed: its answer, or `None`.
+pub(crate) fn poll<T>(
+    limit: Duration,
+    every: Duration,
+    mut look: impl FnMut() -> Option<T>,
+) -> Option<T> {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(found) = look() {
+            return Some(found);
+        }
+        if std::time::Instant::now() >= deadline {
+            return None;
+        }
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the test's own thread waits; no async runtime runs on it"
+        )]
+        std::thread::sleep(every);
+    }
 }
 
 /// Runs the `invoice-hub` binary: exit code (`None` for a signal), standard output and error.
@@ -220,33 +243,19 @@ impl TestBroker {
 
     /// Waits (up to 10 s) until the broker's log has a line containing `needle`.
     pub(crate) fn wait_for_log(&self, needle: &str) -> bool {
-        for _ in 0..50 {
-            if self.log().contains(needle) {
-                return true;
-            }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the test's own thread waits; no async runtime runs on it"
-            )]
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
-        false
+        poll(Duration::from_secs(10), Duration::from_millis(200), || {
+            self.log().contains(needle).then_some(())
+        })
+        .is_some()
     }
 
     /// Waits (up to 20 s) until the broker counts `n` messages in `queue`; the counts are
     /// statistics the broker refreshes every few seconds, so one look is not enough.
     pub(crate) fn queue_settles_at(&self, queue: &str, n: u64) -> bool {
-        for _ in 0..40 {
-            if self.queue_depth(queue) == n {
-                return true;
-            }
-            #[expect(
-                clippy::disallowed_methods,
-                reason = "the test's own thread waits; no async runtime runs on it"
-            )]
-            std::thread::sleep(std::time::Duration::from_millis(500));
-        }
-        false
+        poll(Duration::from_secs(20), Duration::from_millis(500), || {
+            (self.queue_depth(queue) == n).then_some(())
+        })
+        .is_some()
     }
 
     /// Messages in a queue, as the broker's (periodically refreshed) statistics count them.
