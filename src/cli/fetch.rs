@@ -228,9 +228,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Ok(ExitCode::SUCCESS)
             }
             Command::VerifyLog { format } => {
-                if format == Format::Csv {
-                    bail!("--format csv: a verification is one report; use text or json");
-                }
+                let format = format.for_report()?;
                 let a = client
                     .request(Method::GET, "/v1/access-log/verify", None)
                     .await

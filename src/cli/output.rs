@@ -21,6 +21,17 @@ pub(crate) enum Format {
     Csv,
 }
 
+impl Format {
+    /// A report (a verification) is one document with no rows: `csv` is refused by name before
+    /// anything is read.
+    pub(crate) fn for_report(self) -> anyhow::Result<Format> {
+        if self == Format::Csv {
+            anyhow::bail!("--format csv: a verification is one report; use text or json");
+        }
+        Ok(self)
+    }
+}
+
 /// Writes `value` as one line of JSON.
 pub(crate) fn json_line(out: &mut impl Write, value: &impl Serialize) -> std::io::Result<()> {
     serde_json::to_writer(&mut *out, value)?;

@@ -238,24 +238,7 @@ fn export(dirs: &[PathBuf], e: ExportArgs) -> anyhow::Result<ExitCode> {
         bail!("--sign-with signs one log's head: give one --log (the hubs sign a head when they stop)");
     }
     let set = open(dirs)?;
-    let f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(&e.out)
-        .with_context(|| {
-            format!(
-                "creating {} (an existing file is not overwritten)",
-                e.out.display()
-            )
-        })?;
-    let mut w = std::io::BufWriter::new(f);
-    let all = set
-        .export(e.from, e.to, &mut w)
-        .with_context(|| format!("exporting to {}", e.out.display()))?;
-    w.into_inner()
-        .map_err(|e| e.into_error())
-        .and_then(|f| f.sync_all())
-        .with_context(|| format!("writing {}", e.out.display()))?;
+    let all = super::write_export(&e.out, |w| set.export(e.from, e.to, w))?;
     say!("wrote {}: {} logs", e.out.display(), all.len());
     for (log_id, s) in &all {
         say!(
