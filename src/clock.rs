@@ -23,6 +23,38 @@ pub fn today() -> NaiveDate {
     swedish_date(now())
 }
 
+/// Where a step asks for "now" and "today". The running exchange passes [`SystemClock`]; a test
+/// of a step passes [`FixedClock`], so the day's edge (23:30 UTC is already tomorrow in Sweden)
+/// is tested without waiting for midnight.
+pub trait Clock: Send + Sync {
+    fn now(&self) -> DateTime<Utc>;
+
+    /// Today's date in Sweden at [`Clock::now`].
+    fn today(&self) -> NaiveDate {
+        swedish_date(self.now())
+    }
+}
+
+/// The machine's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        now()
+    }
+}
+
+/// A clock that stands still at one instant.
+#[derive(Debug, Clone, Copy)]
+pub struct FixedClock(pub DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
 /// The Swedish calendar date at instant `t` (CET, or CEST in summer).
 pub fn swedish_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&SWEDEN).date_naive()

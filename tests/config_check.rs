@@ -94,7 +94,8 @@ fn check_says_what_it_found_and_names_what_would_stop_the_hub() {
 fn the_example_configuration_reads_and_matches_the_example_stores() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg = invoice_hub::hub::HubConfig::load(&repo.join("deploy/hub.toml")).unwrap();
-    for (org, url) in &cfg.receivers {
+    for (org, sink) in &cfg.receivers {
+        let invoice_hub::hub::Sink::Store { url } = sink;
         let store =
             invoice_hub::store::StoreConfig::load(&repo.join(format!("deploy/store-{org}.toml")))
                 .unwrap_or_else(|e| {

@@ -13,7 +13,7 @@ use super::{AuditError, Result};
 
 /// What happened to a basis. `Accessed` is a staff read in a receiving region's store (its access
 /// log is this same log type).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Event {
     Received,

@@ -8,7 +8,7 @@
 //! then the others in turn, and only backs off after a whole round failed: a node that stops
 //! costs one refused connection, not a backoff.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
@@ -34,6 +34,8 @@ pub struct Session {
     connects: AtomicU64,
     /// The node to try first (the one connected last).
     node: AtomicUsize,
+    /// Someone is (re)connecting: there is no connection until they succeed.
+    connecting: AtomicBool,
 }
 
 impl Session {
@@ -46,6 +48,7 @@ impl Session {
             give_up_after: None,
             connects: AtomicU64::new(0),
             node: AtomicUsize::new(0),
+            connecting: AtomicBool::new(false),
         }
     }
 
@@ -84,6 +87,19 @@ impl Session {
             Ok(live) => !live.as_ref().is_some_and(|l| l.conn.status().connected()),
             // Someone is taking a channel or reconnecting right now: ask again later.
             Err(_) => false,
+        }
+    }
+
+    /// Whether the session has a connection now (for a readiness probe): it connected once, no
+    /// one is reconnecting, and the connection it holds is open.
+    pub fn is_connected(&self) -> bool {
+        if self.connects() == 0 || self.connecting.load(Ordering::Relaxed) {
+            return false;
+        }
+        match self.live.try_lock() {
+            Ok(live) => live.as_ref().is_some_and(|l| l.conn.status().connected()),
+            // Someone is taking a channel on the open connection.
+            Err(_) => true,
         }
     }
 
@@ -148,6 +164,17 @@ impl Session {
             return Ok(live.as_mut().expect("checked above"));
         }
         *live = None;
+        self.connecting.store(true, Ordering::Relaxed);
+        let connected = self.reconnect().await;
+        self.connecting.store(false, Ordering::Relaxed);
+        Ok(live.insert(Live {
+            conn: connected?,
+            publish: None,
+        }))
+    }
+
+    /// Connects with backoff, for ever or until `give_up_after`.
+    async fn reconnect(&self) -> Result<Connection, BrokerError> {
         let limit = self.give_up_after.map_or(Limit::Never, Limit::Time);
         let on_retry = |e: &BrokerError, _, delay: Duration| {
             tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "broker unreachable");
@@ -166,10 +193,7 @@ impl Session {
                     last: last.to_string(),
                 },
             })?;
-        Ok(live.insert(Live {
-            conn,
-            publish: None,
-        }))
+        Ok(conn)
     }
 
     /// One round: the node connected last, then the others in turn; the last error if none

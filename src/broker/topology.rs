@@ -21,6 +21,10 @@ pub const STATUS_EXCHANGE: &str = "ih.status";
 /// The hub publishes notices here with the receiving region's organisation number as routing key.
 pub const NOTIFY_EXCHANGE: &str = "ih.notify";
 
+/// The decide stage hands each disclosed basis over here, routed by the receiving region's
+/// organisation number, to that region's [`deliver_queue`].
+pub const DELIVER_EXCHANGE: &str = "ih.deliver";
+
 /// Default `x-delivery-limit` of the submit queue (`broker/ctl start --delivery-limit`).
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
 
@@ -32,6 +36,21 @@ pub fn status_queue(org: &str) -> String {
 /// The queue a receiving region reads its notices from; only that region may read it.
 pub fn notify_queue(org: &str) -> String {
     format!("{NOTIFY_EXCHANGE}.{org}")
+}
+
+/// A receiving region's delivery queue: a quorum queue of its own (with the delivery limit and
+/// dead-lettering into [`PARKED_QUEUE`]), so a region whose store is down holds only its own
+/// bases. The hub's deliver stage consumes it for a region with a store.
+pub fn deliver_queue(org: &str) -> String {
+    format!("{DELIVER_EXCHANGE}.{org}")
+}
+
+/// A hub instance's name: it travels in message headers and names the disclosure log, so it is
+/// kept to letters, digits, `-` and `_` (at most 64).
+pub fn is_instance_name(s: &str) -> bool {
+    (1..=64).contains(&s.len())
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
 /// A region is a broker user named by its organisation number: ten digits, nothing else, so a
@@ -48,6 +67,7 @@ mod tests {
     fn region_queues_are_named_by_org_number() {
         assert_eq!(status_queue("2321000016"), "ih.status.2321000016");
         assert_eq!(notify_queue("2321000131"), "ih.notify.2321000131");
+        assert_eq!(deliver_queue("2321000115"), "ih.deliver.2321000115");
     }
 
     #[test]

@@ -71,15 +71,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()
         .context("starting the runtime")?;
-    rt.block_on(async {
-        if let Some(addr) = cfg.metrics.listen {
-            metrics_exporter_prometheus::PrometheusBuilder::new()
-                .with_http_listener(addr)
-                .install()
-                .with_context(|| format!("metrics listener on {addr}"))?;
-        }
-        hub::run(cfg, shutdown()).await
-    })?;
+    rt.block_on(hub::run(cfg, shutdown()))?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -24,12 +24,66 @@ pub struct HubConfig {
     pub policy: PolicySettings,
     pub audit: AuditSettings,
     pub delivery: DeliverySettings,
-    /// Receiving region (organisation number) → its store's base URL (`https://host:port`).
-    pub receivers: BTreeMap<String, String>,
+    /// Receiving region (organisation number) → where its bases go (its [`Sink`]).
+    pub receivers: BTreeMap<String, Sink>,
     #[serde(default)]
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub validation: ValidationSettings,
+}
+
+/// How one receiving region gets its bases, written in `[receivers]` as
+///
+/// ```toml
+/// "2321000016" = "https://store.sll.example:8443"          # its store (the `store` sink)
+/// "2321000131" = { sink = "store", url = "https://…" }      # the same, spelled out
+/// ```
+///
+/// Every receiver has its own delivery queue (`ih.deliver.<org>`); its deliver stage consumes it
+/// and puts each basis into the sink. A new kind of delivery is a new variant here and a new
+/// [`super::sink`] beside the store's.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "SinkEntry")]
+pub enum Sink {
+    /// The region's restricted store, by mutual-TLS `PUT`.
+    Store { url: String },
+}
+
+impl Sink {
+    /// The sink's name in the configuration, the metrics and `/ready`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Sink::Store { .. } => "store",
+        }
+    }
+}
+
+/// `[receivers]` as written: a bare URL, or a table naming the sink.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum SinkEntry {
+    Url(String),
+    Table(SinkTable),
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "sink", rename_all = "lowercase", deny_unknown_fields)]
+enum SinkTable {
+    Store { url: String },
+}
+
+impl TryFrom<SinkEntry> for Sink {
+    type Error = String;
+
+    fn try_from(e: SinkEntry) -> Result<Sink, String> {
+        let (SinkEntry::Url(url) | SinkEntry::Table(SinkTable::Store { url })) = e;
+        if !url.starts_with("https://") {
+            return Err(format!(
+                "{url:?} is not an https:// URL (stores speak only TLS)"
+            ));
+        }
+        Ok(Sink::Store { url })
+    }
 }
 
 /// Which rule profile each sender's bases are checked under (docs/validation.md): the
@@ -57,11 +111,11 @@ impl ValidationSettings {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ConsumeSettings {
-    /// Unacknowledged messages the broker hands the hub: the in-flight limit.
+    /// Unacknowledged bases the broker hands the decide stage: its in-flight limit.
     pub prefetch: u16,
-    /// At most this many bases for one receiver in flight, so a slow store cannot take every
-    /// slot from the others.
-    pub per_receiver: usize,
+    /// Unacknowledged bases each receiver's deliver stage holds (its own prefetch): a store
+    /// that is slow or down holds these and nothing of anyone else's.
+    pub per_receiver: u16,
 }
 
 impl Default for ConsumeSettings {
@@ -209,13 +263,17 @@ impl HubConfig {
                 bail!("`validation.senders.{org}`: not a 10-digit organisation number");
             }
         }
-        for (org, url) in &self.receivers {
+        for org in self.receivers.keys() {
             if !crate::broker::topology::is_org_number(org) {
                 bail!("`receivers.{org}`: not a 10-digit organisation number");
             }
-            if !url.starts_with("https://") {
-                bail!("`receivers.{org}`: {url:?} is not an https:// URL (stores speak only TLS)");
-            }
+        }
+        if !crate::broker::topology::is_instance_name(&self.instance) {
+            bail!(
+                "`instance` {:?}: letters, digits, `-` and `_` only, at most 64 (it names the \
+                 hub in every log entry and in the hand-overs it publishes)",
+                self.instance
+            );
         }
         Ok(())
     }
@@ -224,6 +282,38 @@ impl HubConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_receiver_is_a_store_url_or_a_table_naming_its_sink() {
+        #[derive(Debug, Deserialize)]
+        struct R {
+            receivers: BTreeMap<String, Sink>,
+        }
+        let r: R = toml::from_str(
+            "[receivers]\n\"1\" = \"https://a:1\"\n\"2\" = { sink = \"store\", url = \"https://b:2\" }\n",
+        )
+        .unwrap();
+        assert_eq!(
+            r.receivers["1"],
+            Sink::Store {
+                url: "https://a:1".into()
+            }
+        );
+        assert_eq!(
+            r.receivers["2"],
+            Sink::Store {
+                url: "https://b:2".into()
+            }
+        );
+        for bad in [
+            "\"1\" = \"http://a:1\"",
+            "\"1\" = { sink = \"store\", url = \"a\" }",
+        ] {
+            let e = toml::from_str::<R>(&format!("[receivers]\n{bad}\n")).unwrap_err();
+            assert!(e.to_string().contains("https://"), "{bad}: {e}");
+        }
+        assert!(toml::from_str::<R>("[receivers]\n\"1\" = { sink = \"fax\" }\n").is_err());
+    }
 
     #[test]
     fn a_sender_gets_its_own_profile_and_the_rest_the_default() {

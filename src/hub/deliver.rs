@@ -1,185 +1,127 @@
-//! Delivery to a receiving region's store: `PUT /v1/claims/{id}` over HTTPS with the hub's client
-//! certificate (TLS 1.3, the federation CA as the only root), retried with backoff while the
-//! store is down or failing, for at most a configured time.
+//! A receiver's deliver stage: its delivery queue → its [`Sink`] → `delivered` logged with the
+//! receipt → status OK to the sender and the notice to the receiver (both confirmed) → ack.
 //!
-//! A store's PUT is idempotent (the same bytes under the same id answer 200 and the first
-//! receipt), so a retry after a lost answer, or a redelivery after a crash, never makes a second
-//! copy.
+//! ```text
+//! hand-over ─▶ deliver (the sink, retried   ─▶ log `delivered` ─▶ answer OK (+ notice, once)
+//!              within its limits)              (durable)
+//! ```
+//!
+//! One stage per receiver, each with its own channel and prefetch: a store that is down holds
+//! only its own queue's bases (visible in `/ready` and `/metrics`), while every other receiver's
+//! keep flowing.
+//!
+//! Exactly once: a hand-over whose delivery is already logged (a second hand-over of one basis,
+//! a redelivery after a crash) is answered from the log, and the sink is not called again. The
+//! receiver's notice goes with the delivery that logged `delivered`, and again only if this
+//! message was given out before (the broker's `redelivered`): a hub that crashed between logging
+//! and confirming the notice may not have sent it. That one window — after the notice's confirm,
+//! before the ack — can still tell a receiver twice; the notice carries the receipt, so the
+//! second says nothing new.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::Mutex;
+use super::handover::Received;
+use super::health::ReceiverHealth;
+use super::id_locks::IdLocks;
+use super::journal::{History, Journal};
+use super::sink::Sink;
+use super::stage::Verdict;
+use crate::audit::{Event, Record};
+use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt};
+use crate::clock::Clock;
 
-use super::config::DeliverySettings;
-use crate::broker::StoreReceipt;
-use crate::retry::{BackoffError, Limit, Retry, Stopped};
-use crate::store::{StoreClient, StoreClientError};
-
-/// Why a delivery did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum DeliveryError {
-    /// Worth another try: the store is down, slow, or answered 5xx.
-    #[error("store {url} unavailable: {why}")]
-    Unavailable { url: String, why: String },
-    /// The store refused the basis for good (409, 413, 422, 403): retrying will not help.
-    #[error("store {url} refused the basis: HTTP {status}: {body}")]
-    Refused {
-        url: String,
-        status: u16,
-        body: String,
-    },
-    /// Retried for the configured time without success.
-    #[error("gave up after {attempts} attempts over {secs} s: {last}")]
-    GaveUp {
-        attempts: u32,
-        secs: u64,
-        last: String,
-    },
-    #[error("hub TLS configuration: {0}")]
-    Tls(String),
-    #[error("delivery.retry_initial_ms and retry_max_secs: {0}")]
-    Backoff(#[from] BackoffError),
+/// What one receiver's deliver stage is made of.
+pub(crate) struct Deliver<S: Sink> {
+    pub receiver: String,
+    pub sink: S,
+    pub instance: String,
+    pub clock: Arc<dyn Clock>,
+    pub journal: Journal,
+    pub id_locks: Arc<IdLocks>,
+    pub health: Arc<ReceiverHealth>,
 }
 
-/// What an unavailable store's answer was (the whole error for any other).
-fn why_of(e: &DeliveryError) -> String {
-    match e {
-        DeliveryError::Unavailable { why, .. } => why.clone(),
-        other => other.to_string(),
-    }
-}
-
-/// A delivered basis: the store's receipt, parsed and as it was sent (logged verbatim).
-#[derive(Debug, Clone)]
-pub struct Delivered {
-    pub receipt: StoreReceipt,
-    pub raw: String,
-}
-
-/// Idle kept-alive clients per store, so month-end batches do not pay a TLS handshake per
-/// basis.
-type Pool = Mutex<Vec<StoreClient>>;
-
-/// The hub's client for every store.
-pub struct Deliverer {
-    tls: Arc<rustls::ClientConfig>,
-    settings: DeliverySettings,
-    retry: Retry,
-    pools: BTreeMap<String, Pool>,
-}
-
-impl Deliverer {
-    /// `stores` are the base URLs of every receiving region's store.
-    pub fn new<'a>(
-        settings: DeliverySettings,
-        stores: impl IntoIterator<Item = &'a String>,
-    ) -> Result<Deliverer, DeliveryError> {
-        let tls = crate::tls::client_config(
-            &settings.ca,
-            Some((settings.cert.as_path(), settings.key.as_path())),
-        )
-        .map_err(|e| DeliveryError::Tls(e.to_string()))?;
-        let tls = Arc::new(tls);
-        let retry = Retry::new(settings.backoff()?, Limit::Time(settings.give_up()));
-        let pools = stores
-            .into_iter()
-            .map(|u| (u.clone(), Mutex::new(Vec::new())))
-            .collect();
-        Ok(Deliverer {
-            tls,
-            settings,
-            retry,
-            pools,
-        })
-    }
-
-    /// Delivers one basis, retrying what is worth retrying until `give_up_secs`.
-    pub async fn deliver(
-        &self,
-        store: &str,
-        basis_id: &str,
-        body: Bytes,
-    ) -> Result<Delivered, DeliveryError> {
-        let attempt = |_| {
-            let body = body.clone();
-            async move {
-                let limit = self.settings.timeout();
-                tokio::time::timeout(limit, self.put(store, basis_id, body))
-                    .await
-                    .unwrap_or_else(|_| {
-                        Err(DeliveryError::Unavailable {
-                            url: store.to_string(),
-                            why: format!("no answer in {} s", limit.as_secs()),
-                        })
-                    })
-            }
-        };
-        let unavailable = |e: &DeliveryError| matches!(e, DeliveryError::Unavailable { .. });
-        let on_retry = |e: &DeliveryError, _, delay: Duration| {
-            tracing::warn!(store, basis_id, error = %why_of(e), retry_in_ms = delay.as_millis() as u64, "store unavailable");
-            metrics::counter!("ih_delivery_retries_total").increment(1);
-        };
-        match self.retry.run(attempt, unavailable, on_retry).await {
-            Ok((delivered, _)) => Ok(delivered),
-            Err(Stopped::Fatal(e)) => Err(e),
-            Err(Stopped::GaveUp {
-                attempts,
-                elapsed,
-                last,
-            }) => Err(DeliveryError::GaveUp {
-                attempts,
-                secs: elapsed.as_secs(),
-                last: why_of(&last),
-            }),
+impl<S: Sink> Deliver<S> {
+    /// Handles one hand-over completely; every outcome is a [`Verdict`].
+    pub(crate) async fn process(&self, r: Received) -> Verdict {
+        let h = &r.handover;
+        if h.receiver != self.receiver {
+            return Verdict::Park {
+                basis_id: h.basis_id.clone(),
+                why: format!(
+                    "a hand-over for {} on {}'s delivery queue",
+                    h.receiver, self.receiver
+                ),
+            };
         }
+        let _held = self.health.hold(r.handed_over_at);
+        let _same_id = self.id_locks.lock(&h.basis_id).await;
+        let history = match self.journal.history(&h.basis_id, h.received_sha256) {
+            Ok(history) => history,
+            Err(why) => return Verdict::Retry { why },
+        };
+        let (receipt, logged_now) = match history.delivered_receipt() {
+            Some(receipt) => (receipt, false),
+            None => match self.deliver(&r, &history).await {
+                Ok(receipt) => (receipt, true),
+                Err(verdict) => return verdict,
+            },
+        };
+        let notice = (logged_now || r.redelivered).then(|| {
+            let notice = Notice {
+                basis_id: h.basis_id.clone(),
+                sender: h.sender.clone(),
+                receipt: receipt.clone(),
+                at: self.clock.now(),
+            };
+            (self.receiver.clone(), notice)
+        });
+        let status = StatusMessage {
+            basis_id: h.basis_id.clone(),
+            outcome: Outcome::Ok,
+            findings: Vec::new(),
+            withheld: None,
+            receiver: Some(self.receiver.clone()),
+            receipt: Some(receipt),
+            at: self.clock.now(),
+        };
+        Verdict::answered(&h.sender, status, notice)
     }
 
-    /// One `PUT` on a kept-alive client from the store's pool (a new one if none is idle).
-    async fn put(
-        &self,
-        store: &str,
-        basis_id: &str,
-        body: Bytes,
-    ) -> Result<Delivered, DeliveryError> {
-        let unavailable = |why: String| DeliveryError::Unavailable {
-            url: store.to_string(),
-            why,
-        };
-        let pool = self
-            .pools
-            .get(store)
-            .ok_or_else(|| unavailable("not a configured store".into()))?;
-        let idle = pool.lock().await.pop();
-        let mut client = match idle {
-            Some(c) => c,
-            None => StoreClient::new(store, self.tls.clone())
-                .map_err(|e| DeliveryError::Tls(e.to_string()))?,
-        };
-        let answer = match client.put_claim(basis_id, body).await {
-            Ok(a) => a,
-            Err(e @ StoreClientError::Url { .. }) | Err(e @ StoreClientError::Setup(_)) => {
-                return Err(DeliveryError::Tls(e.to_string()))
+    /// The sink, then `delivered` with its receipt, durable. A sink that gives up (the receiver
+    /// refused, the retries ran out) parks the basis; anything else brings it back later.
+    async fn deliver(&self, r: &Received, history: &History) -> Result<StoreReceipt, Verdict> {
+        let h = &r.handover;
+        let delivered = match self.sink.deliver(&h.basis_id, r.body.clone()).await {
+            Ok(d) => d,
+            Err(e) => {
+                self.health.failed(self.clock.now(), &e.to_string());
+                return Err(if e.gives_up() {
+                    Verdict::Park {
+                        basis_id: h.basis_id.clone(),
+                        why: format!("delivery to {} given up: {e}", self.sink.describe()),
+                    }
+                } else {
+                    Verdict::Retry { why: e.to_string() }
+                });
             }
-            Err(e) => return Err(unavailable(e.to_string())),
         };
-        pool.lock().await.push(client);
-        let status = answer.status.as_u16();
-        match status {
-            200 | 201 => {
-                let raw = answer.text();
-                let receipt: StoreReceipt = serde_json::from_str(&raw)
-                    .map_err(|e| unavailable(format!("receipt is not JSON: {e}")))?;
-                Ok(Delivered { receipt, raw })
-            }
-            500..=599 | 408 | 429 => Err(unavailable(format!("HTTP {status}"))),
-            _ => Err(DeliveryError::Refused {
-                url: store.to_string(),
-                status,
-                body: answer.text().chars().take(500).collect(),
-            }),
+        self.health.delivered(self.clock.now());
+        let mut logged = Record::new(
+            self.clock.now(),
+            Event::Delivered,
+            h.basis_id.clone(),
+            h.sender.clone(),
+            h.receiver.clone(),
+            self.instance.clone(),
+        );
+        logged.patients = h.patients.clone();
+        logged.received_sha256 = Some(h.received_sha256);
+        logged.policy = h.policy.clone();
+        logged.receipt = Some(delivered.raw);
+        if let Err(why) = self.journal.append_new(vec![logged], history).await {
+            return Err(Verdict::Retry { why });
         }
+        Ok(delivered.receipt)
     }
 }

@@ -1,12 +1,18 @@
 //! Group commit for the disclosure log: every in-flight basis hands its records to one writer
 //! thread, which appends whatever has queued up with a single flush. One durable write then
 //! serves many bases, and each still waits until its own records are on disk before it moves on.
+//!
+//! The log is also the stages' memory: [`Journal::history`] reads what is already logged for a
+//! basis, and [`Journal::append_new`] appends only what is not, so a redelivery or a re-publish
+//! adds nothing but its answer.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
-use crate::audit::{Appended, AuditLog, Record};
+use crate::audit::{Appended, AuditLog, Digest, Event, Query, Record};
+use crate::broker::StoreReceipt;
 
 type Reply = oneshot::Sender<Result<Vec<Appended>, String>>;
 
@@ -84,5 +90,71 @@ impl Journal {
     /// The log, for reads (idempotency checks).
     pub fn log(&self) -> &Arc<AuditLog> {
         &self.log
+    }
+
+    /// What the log already holds for basis `id` with content `sha`, and whether other content
+    /// under the same id was already disclosed, delivered or withheld.
+    pub(crate) fn history(&self, id: &str, sha: Digest) -> Result<History, String> {
+        let q = Query {
+            basis: Some(id.to_string()),
+            ..Query::default()
+        };
+        let found = self.log.query(&q).map_err(|e| e.to_string())?;
+        let mut h = History::default();
+        for e in found.entries {
+            let r = e.record;
+            if r.received_sha256 == Some(sha) {
+                h.logged.insert(r.event);
+                if r.event == Event::Delivered {
+                    h.receipt = r.receipt;
+                }
+            } else if matches!(
+                r.event,
+                Event::Disclosed | Event::Delivered | Event::Withheld
+            ) {
+                h.other_content_final = true;
+            }
+        }
+        Ok(h)
+    }
+
+    /// Appends those of `records` whose events `history` does not hold yet (durable on return).
+    pub(crate) async fn append_new(
+        &self,
+        records: Vec<Record>,
+        history: &History,
+    ) -> Result<(), String> {
+        let new: Vec<Record> = records
+            .into_iter()
+            .filter(|r| !history.logged.contains(&r.event))
+            .collect();
+        self.append(new).await.map(|_| ())
+    }
+}
+
+/// What the log holds for one basis id and content.
+#[derive(Debug, Default)]
+pub(crate) struct History {
+    /// The events logged for this content.
+    pub logged: BTreeSet<Event>,
+    /// Other content under this id was already disclosed, delivered or withheld.
+    pub other_content_final: bool,
+    /// The receipt `delivered` was logged with, verbatim.
+    pub receipt: Option<String>,
+}
+
+impl History {
+    pub(crate) fn has(&self, event: Event) -> bool {
+        self.logged.contains(&event)
+    }
+
+    /// The receipt of the delivery already logged for this content, if there was one.
+    pub(crate) fn delivered_receipt(&self) -> Option<StoreReceipt> {
+        if !self.has(Event::Delivered) {
+            return None;
+        }
+        self.receipt
+            .as_deref()
+            .and_then(|raw| serde_json::from_str(raw).ok())
     }
 }

@@ -1,71 +1,133 @@
-//! The routing core: consumes bases from the submit queue and runs each through the
-//! [`pipeline`], several at once, acknowledging a message only after its outcome is durable in
-//! the disclosure log, delivered where it belongs, and answered to the sender.
+//! The routing core, in two stages with a durable hand-over between them:
 //!
 //! ```text
-//! ih.submit ──▶ Subscription ──▶ task per message (≤ prefetch) ──▶ Pipeline::process
-//!                                     │                                 │ validate, assess,
-//!                                     │                                 │ Journal (group commit),
-//!                                     │                                 │ Deliverer (mTLS PUT)
-//!                                     ◀── Verdict ──────────────────────┘
-//!                     Answer: publish status (+ notice) with confirms, then ack
-//!                     Park:   reject without requeue → dead-letter → ih.parked
-//!                     Retry:  nack with requeue (the hub's own trouble; idempotency makes it safe)
+//!                 ┌──────────── decide (one consumer, prefetch) ───────────────┐
+//! ih.submit ──▶   │ admit → validate → check → assess → log (received+decision)│ ──▶ ERROR / WITHHELD /
+//!                 └───────────────┬────────────────────────────────────────────┘     REJECTED to the sender
+//!                                 │ a disclosure, with publisher confirms
+//!                                 ▼
+//!        ih.deliver.<receiver> (a quorum queue per receiving region, delivery limit → ih.parked)
+//!                                 │
+//!                 ┌───────────────▼── deliver (one consumer per receiver) ─────┐
+//!                 │ its sink (store: mTLS PUT) → log `delivered` with receipt  │ ──▶ OK to the sender,
+//!                 └────────────────────────────────────────────────────────────┘     notice to the receiver
 //! ```
 //!
-//! The broker going away is the [`Subscription`]'s business (it resubscribes with backoff); a
-//! message whose ack is lost with the connection comes back and is answered again from the log.
-//! SIGTERM stops taking messages, lets the ones in flight finish, and exits.
+//! Each stage acknowledges a message only after what it did is durable in the disclosure log
+//! and, where it publishes, confirmed by the broker ([`stage`]). A receiver whose store is down
+//! holds only its own queue: its bases wait there, visible in `/ready` and `/metrics`
+//! ([`health`]), and everyone else's keep flowing. SIGTERM stops every stage taking messages,
+//! lets the ones in flight finish, signs a tree head and exits.
 
 mod config;
+mod decide;
 mod deliver;
+mod handover;
+mod health;
+mod id_locks;
 mod journal;
-mod pipeline;
+mod sink;
+mod stage;
+#[cfg(test)]
+mod tests;
 
-pub use config::HubConfig;
-pub use deliver::{Deliverer, DeliveryError};
+pub use config::{HubConfig, Sink};
+pub use decide::{Incoming, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
 pub use journal::Journal;
-pub use pipeline::{
-    Incoming, Pipeline, Verdict, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER,
-};
+pub use stage::SHUTDOWN_GRACE;
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use anyhow::Context;
 use lapin::message::Delivery;
+use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::audit::{AuditError, AuditLog, LogConfig, LogSigningKey, PatientKey};
-use crate::broker::{settle, topology, Publisher, Session, Subscription};
+use crate::broker::{topology, Publisher, Session};
+use crate::clock::{Clock, SystemClock};
 use crate::policy::PolicySet;
-use crate::retry::Backoff;
 use crate::validate::xsd::Schema;
+use decide::Decide;
+use deliver::Deliver;
+use handover::Received;
+use health::{Health, ReceiverHealth};
+use id_locks::IdLocks;
+use sink::StoreSink;
+use stage::{Consumer, Verdict};
+
+/// Everything the configuration names, built and checked; nothing runs yet.
+struct Built {
+    decide: Arc<Decide>,
+    /// The deliver stage of every receiver with a store.
+    delivers: BTreeMap<String, Arc<Deliver<StoreSink>>>,
+    health: BTreeMap<String, Arc<ReceiverHealth>>,
+    log: Arc<AuditLog>,
+}
 
 /// Builds everything the configuration names, refusing to start on any problem (a bad policy,
 /// a key that cannot be read, a log that belongs to another instance).
-pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
+fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
     let policies = PolicySet::load(&cfg.policy.paths).context("loading the policies")?;
     let schema = Arc::new(Schema::embedded().context("compiling the contract's schemas")?);
-    let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
     let patient_key = PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
+    let log = Arc::new(open_log(cfg)?);
+    let journal = Journal::start(log.clone());
+    let id_locks = Arc::new(IdLocks::default());
+    let tls = StoreSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
+    let (mut delivers, mut health) = (BTreeMap::new(), BTreeMap::new());
+    for (org, sink) in &cfg.receivers {
+        let Sink::Store { url } = sink;
+        let h = ReceiverHealth::new(org, format!("store {url}"));
+        let store = StoreSink::new(
+            url,
+            tls.clone(),
+            cfg.delivery.clone(),
+            h.clone(),
+            clock.clone(),
+        )
+        .with_context(|| format!("receivers.{org}"))?;
+        let deliver = Deliver {
+            receiver: org.clone(),
+            sink: store,
+            instance: cfg.instance.clone(),
+            clock: clock.clone(),
+            journal: journal.clone(),
+            id_locks: id_locks.clone(),
+            health: h.clone(),
+        };
+        delivers.insert(org.clone(), Arc::new(deliver));
+        health.insert(org.clone(), h);
+    }
+    let decide = Decide::new(decide::Parts {
+        instance: cfg.instance.clone(),
+        clock,
+        schema,
+        policies,
+        validation: cfg.validation.clone(),
+        journal,
+        patient_key,
+        receivers: cfg.receivers.keys().cloned().collect::<BTreeSet<_>>(),
+        id_locks,
+    });
+    Ok(Built {
+        decide: Arc::new(decide),
+        delivers,
+        health,
+        log,
+    })
+}
+
+/// The disclosure log, opened (or created) as this instance's, its unsigned tail signed.
+fn open_log(cfg: &HubConfig) -> anyhow::Result<AuditLog> {
+    let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
     let mut log_cfg = LogConfig::new(cfg.instance.clone(), signing);
     log_cfg.checkpoint_every = cfg.audit.checkpoint_every;
     let log = AuditLog::open(&cfg.audit.dir, log_cfg)
         .with_context(|| format!("opening the disclosure log in {}", cfg.audit.dir.display()))?;
     sign_unsigned_tail(&log)?;
-    let deliverer = Deliverer::new(cfg.delivery.clone(), cfg.receivers.values())
-        .context("the hub's delivery certificate")?;
-    Ok(Pipeline::new(
-        cfg.instance.clone(),
-        schema,
-        policies,
-        Journal::start(Arc::new(log)),
-        patient_key,
-        deliverer,
-        cfg.receivers.clone(),
-        cfg.consume.per_receiver,
-    )
-    .with_validation(cfg.validation.clone()))
+    Ok(log)
 }
 
 /// What `hub --check` found: one line per part of the configuration, each checked as the hub
@@ -73,7 +135,7 @@ pub fn pipeline(cfg: &HubConfig) -> anyhow::Result<Pipeline> {
 pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
     let policies = PolicySet::load(&cfg.policy.paths).context("loading the policies")?;
-    let today = crate::clock::today();
+    let today = SystemClock.today();
     for region in policies.regions() {
         found.push(match policies.in_force(region, today) {
             Some(p) => format!(
@@ -92,12 +154,15 @@ pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
     cfg.broker
         .tls_config()
         .context("the hub's broker certificate")?;
-    Deliverer::new(cfg.delivery.clone(), cfg.receivers.values())
-        .context("the hub's delivery certificate")?;
+    StoreSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
     found.push(format!(
         "certificates load; {} receivers: {}",
         cfg.receivers.len(),
-        cfg.receivers.keys().cloned().collect::<Vec<_>>().join(", ")
+        cfg.receivers
+            .iter()
+            .map(|(org, sink)| format!("{org} ({})", sink.kind()))
+            .collect::<Vec<_>>()
+            .join(", ")
     ));
     Ok(found)
 }
@@ -158,182 +223,171 @@ pub async fn run(
     cfg: HubConfig,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let pipeline = Arc::new(pipeline(&cfg)?);
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let built = build(&cfg, clock.clone())?;
     let mut endpoint = cfg.broker.clone();
     endpoint
         .connection_name
         .get_or_insert_with(|| format!("hub {}", cfg.instance));
     let session = Arc::new(Session::new(endpoint));
-    let publisher = Publisher::new(session.clone());
-    let mut subscription = Subscription::new(
-        session.clone(),
-        topology::SUBMIT_QUEUE,
-        cfg.consume.prefetch,
-    );
-    tokio::pin!(shutdown);
-    // The broker may not be there yet: the hub keeps trying, and a SIGTERM meanwhile ends it.
-    let stopped = tokio::select! {
-        subscribed = subscription.subscribe() => {
-            subscribed.context("subscribing to the submit queue")?;
-            false
-        }
-        _ = &mut shutdown => true,
-    };
-    if stopped {
-        tracing::info!("stopped before the broker was reached");
-        // The subscription keeps its unfinished attempt, which holds the connection while it
-        // retries: dropped first, so closing does not wait for it.
-        drop(subscription);
-        return stop(&session, &pipeline).await;
+    let health = Arc::new(Health::new(session.clone(), clock, built.health.clone()));
+    if let Some(addr) = cfg.metrics.listen {
+        serve_health(addr, health.clone()).await?;
     }
-    tracing::info!(instance = %cfg.instance, prefetch = cfg.consume.prefetch, "hub consuming");
+    let poller = tokio::spawn(health.poll_queues());
 
-    let mut tasks = JoinSet::new();
-    let pause = Arc::new(RequeuePause::new());
-    loop {
-        tokio::select! {
-            _ = &mut shutdown => break,
-            Some(done) = tasks.join_next(), if !tasks.is_empty() => {
-                if let Err(e) = done {
-                    tracing::error!(error = %e, "a message task failed");
-                }
-            }
-            next = subscription.next() => {
-                let delivery = next.context("consuming the submit queue")?;
-                metrics::gauge!("ih_in_flight").increment(1.0);
-                let (p, publisher, pause) = (pipeline.clone(), publisher.clone(), pause.clone());
-                tasks.spawn(async move {
-                    handle(&p, &publisher, &pause, delivery).await;
-                    metrics::gauge!("ih_in_flight").decrement(1.0);
-                });
-            }
-        }
+    let (stop, stopped) = watch::channel(false);
+    let mut stages = JoinSet::new();
+    let publisher = Publisher::new(session.clone());
+    let (subscribed, decide_consuming) = oneshot::channel();
+    stages.spawn(stage::run(
+        Consumer {
+            name: "decide".into(),
+            queue: topology::SUBMIT_QUEUE.into(),
+            prefetch: cfg.consume.prefetch,
+        },
+        session.clone(),
+        publisher.clone(),
+        stopped.clone(),
+        Some(subscribed),
+        decide_handler(built.decide.clone()),
+    ));
+    for (org, deliver) in &built.delivers {
+        let consumer = Consumer {
+            name: format!("deliver {org}"),
+            queue: topology::deliver_queue(org),
+            prefetch: cfg.consume.per_receiver,
+        };
+        stages.spawn(deliver_stage(
+            consumer,
+            (session.clone(), publisher.clone(), stopped.clone()),
+            deliver.clone(),
+        ));
     }
-    // The bases in flight ack on the subscription's channel: it stays until they are done.
-    finish_in_flight(tasks).await;
-    drop(subscription);
-    stop(&session, &pipeline).await
+    let (instance, receivers) = (cfg.instance.clone(), built.delivers.len());
+    tokio::spawn(async move {
+        if decide_consuming.await.is_ok() {
+            tracing::info!(instance = %instance, receivers, "hub consuming");
+        }
+    });
+
+    let result = until_stopped(&mut stages, shutdown, &stop).await;
+    poller.abort();
+    stop_last(&session, &built.log).await;
+    result
 }
 
-/// How long a stopping hub lets the bases in flight finish (a delivery retrying against a store
-/// that is down, an answer waiting for a broker that is gone) before it leaves them: unfinished,
-/// they were never acknowledged, so the broker gives them out again and the log finishes them.
-pub const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(20);
+/// A stage's handler: one delivery in, one verdict out.
+type Handler = Box<
+    dyn Fn(Arc<Delivery>) -> std::pin::Pin<Box<dyn std::future::Future<Output = Verdict> + Send>>
+        + Send
+        + Sync,
+>;
 
-async fn finish_in_flight(mut tasks: JoinSet<()>) {
-    tracing::info!(
-        in_flight = tasks.len(),
-        "stopping: finishing the messages in flight"
-    );
-    let drain = async {
-        while let Some(done) = tasks.join_next().await {
-            if let Err(e) = done {
-                tracing::error!(error = %e, "a message task failed");
-            }
+fn decide_handler(decide: Arc<Decide>) -> Handler {
+    Box::new(move |d| {
+        let decide = decide.clone();
+        Box::pin(async move { decide.process(incoming(&d)).await })
+    })
+}
+
+/// A receiver's deliver stage, for as long as the hub runs. Its queue may be missing or refused
+/// (a receiver in `[receivers]` the broker was not set up for): that holds this receiver's bases
+/// and nobody else's, so it is said loudly, shown in `/ready`, and tried again every 30 s.
+async fn deliver_stage(
+    consumer: Consumer,
+    (session, publisher, mut stopped): (Arc<Session>, Publisher, watch::Receiver<bool>),
+    deliver: Arc<Deliver<StoreSink>>,
+) -> anyhow::Result<()> {
+    const AGAIN: std::time::Duration = std::time::Duration::from_secs(30);
+    loop {
+        let (s, p, st) = (session.clone(), publisher.clone(), stopped.clone());
+        let handler = deliver_handler(deliver.clone());
+        let Err(e) = stage::run(consumer.clone(), s, p, st, None, handler).await else {
+            return Ok(());
+        };
+        tracing::error!(stage = %consumer.name, error = %format!("{e:#}"), retry_in_secs = AGAIN.as_secs(), "this receiver's delivery queue cannot be consumed: its bases wait");
+        deliver
+            .health
+            .failed(deliver.clock.now(), &format!("its delivery queue: {e:#}"));
+        tokio::select! {
+            _ = tokio::time::sleep(AGAIN) => {}
+            _ = stopped.wait_for(|s| *s) => return Ok(()),
         }
-    };
-    if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-        tracing::warn!(
-            unfinished = tasks.len(),
-            grace_secs = SHUTDOWN_GRACE.as_secs(),
-            "stopping with bases unfinished: they were not acknowledged and will come again"
-        );
-        tasks.abort_all();
-        while tasks.join_next().await.is_some() {}
     }
+}
+
+fn deliver_handler(deliver: Arc<Deliver<StoreSink>>) -> Handler {
+    Box::new(move |d| {
+        let deliver = deliver.clone();
+        Box::pin(async move {
+            match Received::read(&d) {
+                Ok(r) => deliver.process(r).await,
+                Err(why) => Verdict::Park {
+                    basis_id: d
+                        .properties
+                        .message_id()
+                        .as_ref()
+                        .map(|s| s.to_string())
+                        .unwrap_or_default(),
+                    why,
+                },
+            }
+        })
+    })
+}
+
+fn incoming(d: &Delivery) -> Incoming {
+    Incoming {
+        sender: d.properties.user_id().as_ref().map(|s| s.to_string()),
+        message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
+        body: bytes::Bytes::from(d.data.clone()),
+    }
+}
+
+/// Waits for `shutdown` (or a stage that ends by itself, which only a refusal for good does),
+/// then stops every stage and waits for each to finish what it holds.
+async fn until_stopped(
+    stages: &mut JoinSet<anyhow::Result<()>>,
+    shutdown: impl std::future::Future<Output = ()>,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let flatten = |done: Result<anyhow::Result<()>, tokio::task::JoinError>| {
+        done.unwrap_or_else(|e| Err(anyhow::anyhow!("a stage failed: {e}")))
+    };
+    let ended = tokio::select! {
+        _ = shutdown => None,
+        Some(done) = stages.join_next() => Some(flatten(done)),
+    };
+    let _ = stop.send(true);
+    let mut result = ended.unwrap_or(Ok(()));
+    while let Some(done) = stages.join_next().await {
+        if let (Err(e), true) = (flatten(done), result.is_ok()) {
+            result = Err(e);
+        }
+    }
+    result
+}
+
+/// Installs the metrics recorder and serves `/metrics`, `/ready` and `/live` on `addr`.
+async fn serve_health(addr: std::net::SocketAddr, health: Arc<Health>) -> anyhow::Result<()> {
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("the metrics listener on {addr}"))?;
+    tokio::spawn(health::serve(listener, health, metrics));
+    Ok(())
 }
 
 /// The last steps of every stop: the broker connection closed (if it can be), a head signed
 /// over everything logged.
-async fn stop(session: &Session, pipeline: &Pipeline) -> anyhow::Result<()> {
+async fn stop_last(session: &Session, log: &AuditLog) {
     session.close().await;
-    match pipeline.sign_head() {
+    match log.sign_head() {
         Ok(h) => tracing::info!(tree_size = h.tree_size, root = %h.root_hash, "signed tree head"),
         Err(e) => tracing::error!(error = %e, "could not sign a tree head at shutdown"),
     }
     tracing::info!("hub stopped");
-    Ok(())
-}
-
-/// One message: process, answer, acknowledge. Failures to answer or acknowledge leave the message
-/// with the broker, which delivers it again; the pipeline's idempotency makes that harmless.
-async fn handle(pipeline: &Pipeline, publisher: &Publisher, pause: &RequeuePause, d: Delivery) {
-    let incoming = Incoming {
-        sender: d.properties.user_id().as_ref().map(|s| s.to_string()),
-        message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
-        body: bytes::Bytes::from(d.data.clone()),
-    };
-    match pipeline.process(incoming).await {
-        Verdict::Answer {
-            sender,
-            status,
-            notice,
-        } => {
-            // `redelivered`: the broker gave this message out before (a hub crash, a lost ack):
-            // the answer came from the log, which the operator can see here.
-            tracing::info!(basis_id = %status.basis_id, sender = %sender, outcome = %status.outcome, redelivered = d.redelivered, "answered");
-            pause.reset();
-            let mut answers = vec![("status", status.to_outgoing(&sender))];
-            if let Some((receiver, notice)) = notice {
-                answers.push(("notice", notice.to_outgoing(&receiver)));
-            }
-            for (what, message) in answers {
-                if let Err(e) = publisher.publish(&message).await {
-                    tracing::warn!(basis_id = %status.basis_id, error = %e, "{what} not confirmed: the basis will come again");
-                    requeue(&d).await;
-                    return;
-                }
-            }
-            if let Err(e) = settle::ack(&d).await {
-                tracing::warn!(basis_id = %status.basis_id, error = %e, "ack lost: the basis will come again and be answered from the log");
-            }
-        }
-        Verdict::Park { basis_id, why } => {
-            tracing::error!(basis_id = %basis_id, reason = %why, "parked for an operator");
-            if let Err(e) = settle::reject(&d).await {
-                tracing::warn!(basis_id = %basis_id, error = %e, "reject lost: the basis will come again");
-            }
-        }
-        Verdict::Retry { why } => {
-            let delay = pause.next();
-            tracing::error!(reason = %why, delay_ms = delay.as_millis() as u64, "the hub could not finish a basis; it will come again");
-            tokio::time::sleep(delay).await;
-            requeue(&d).await;
-        }
-    }
-}
-
-/// Gives the message back to the queue: it comes again and is finished from the log (and if the
-/// nack is lost with the connection, it comes again all the same).
-async fn requeue(d: &Delivery) {
-    let _ = settle::requeue(d).await;
-}
-
-/// How long a basis the hub could not finish waits before it goes back to the queue: up to 0.5 s
-/// after a first failure, doubling up to 10 s while failures follow each other (a log disk that
-/// fails, a broker that refuses), back to the start once a basis is answered (jittered, as every
-/// [`Backoff`], so that hubs sharing a broker do not retry in step). Without the pause a failing
-/// basis would come straight back; with a fixed one, a hub whose log is broken would retry its
-/// whole prefetch twice a second for as long as it lasts.
-struct RequeuePause(std::sync::Mutex<Backoff>);
-
-impl RequeuePause {
-    fn new() -> Self {
-        RequeuePause(std::sync::Mutex::new(Backoff::fixed(
-            std::time::Duration::from_millis(500),
-            std::time::Duration::from_secs(10),
-        )))
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Backoff> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    fn next(&self) -> std::time::Duration {
-        self.lock().next_delay()
-    }
-
-    fn reset(&self) {
-        self.lock().reset();
-    }
 }

@@ -69,6 +69,7 @@ pub(crate) fn write(dir: &Path, c: &ClaimSpecification) -> String {
 pub(crate) struct Store {
     pub org: &'static str,
     pub url: String,
+    config: PathBuf,
     child: Child,
 }
 
@@ -77,6 +78,21 @@ impl Store {
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+
+    /// The store comes back after [`Store::kill`], with its data, at the same address.
+    pub(crate) fn restart(&mut self) {
+        self.kill();
+        let text = std::fs::read_to_string(&self.config).unwrap();
+        let listen = self.url.trim_start_matches("https://");
+        let text = text.replace(
+            "listen = \"127.0.0.1:0\"",
+            &format!("listen = \"{listen}\""),
+        );
+        std::fs::write(&self.config, text).unwrap();
+        let (url, child) = spawn_store(&self.config, self.org);
+        assert_eq!(url, self.url, "the store came back elsewhere");
+        self.child = child;
     }
 }
 
@@ -102,10 +118,26 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
     )
     .unwrap();
     run_ok(bin().args(["store", "--init", "--config"]).arg(&cfg));
-    let log = std::fs::File::create(dir.join("store.log")).unwrap();
+    let (url, child) = spawn_store(&cfg, org);
+    Store {
+        org,
+        url,
+        config: cfg,
+        child,
+    }
+}
+
+/// Starts the store of `cfg` and reads where it listens from its first line.
+fn spawn_store(cfg: &Path, org: &str) -> (String, Child) {
+    let dir = cfg.parent().unwrap();
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join("store.log"))
+        .unwrap();
     let mut child = bin()
         .args(["store", "--config"])
-        .arg(&cfg)
+        .arg(cfg)
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -119,7 +151,7 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
         .find(|w| w.starts_with("https://"))
         .unwrap_or_else(|| panic!("store of {org} did not say where it listens: {first:?}"))
         .to_string();
-    Store { org, url, child }
+    (url, child)
 }
 
 pub(crate) struct Hub {
@@ -300,6 +332,17 @@ impl Exchange {
         name: &str,
         extra_receivers: &[(&str, &str)],
     ) -> Exchange {
+        Exchange::start_with(broker, name, extra_receivers, "")
+    }
+
+    /// [`Exchange::start`] with `extra_toml` (whole tables, e.g. `[metrics]`) at the end of the
+    /// hub's configuration.
+    pub(crate) fn start_with(
+        broker: &TestBroker,
+        name: &str,
+        extra_receivers: &[(&str, &str)],
+        extra_toml: &str,
+    ) -> Exchange {
         let certs = broker.certs.clone();
         let work = broker.repo.join("run").join(&broker.name).join(name);
         let _ = std::fs::remove_dir_all(&work);
@@ -345,7 +388,7 @@ impl Exchange {
                  [policy]\npaths = [\"policies\"]\n\
                  [audit]\ndir = \"hub-log\"\nsigning_key = \"hub-keys/log-signing.key\"\npatient_key = \"hub-keys/patient-hmac.key\"\ncheckpoint_every = 64\n\
                  [delivery]\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\nretry_initial_ms = 100\nretry_max_secs = 1\ngive_up_secs = 60\n\
-                 [receivers]\n{receivers}",
+                 [receivers]\n{receivers}{extra_toml}",
                 port = broker.amqps_port,
                 c = certs.display(),
             ),

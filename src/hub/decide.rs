@@ -1,0 +1,512 @@
+//! The decide stage: what the routing core does with one basis from the submit queue, as a
+//! sequence of steps, each a function with named inputs and outputs:
+//!
+//! ```text
+//! admit ─▶ validate ─▶ check ─▶ assess ─▶ log ─┬─▶ hand over (a disclosure → the receiver's delivery queue)
+//! (sender)  (limits,    (id, sender,  (policy)  (received  └─▶ answer ERROR / WITHHELD / REJECTED
+//!            XSD, rules) receiver,              + decision,
+//!                        id reused)              durable)
+//! ```
+//!
+//! Idempotent by basis id and content hash: the log is the memory. Before anything is written,
+//! the entries already logged for this basis id are read, and an event already logged for the
+//! same content is not logged again, so a redelivery after a crash or a re-publish adds nothing
+//! but the answer. A re-publish of a basis already delivered is answered with the first receipt
+//! and handed over no more (its receiver is not told twice). The same id with other content,
+//! after the first was disclosed or withheld, is refused and logged.
+
+use std::collections::BTreeSet;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use chrono::NaiveDate;
+use sha2::{Digest as _, Sha256};
+
+use super::config::ValidationSettings;
+use super::handover::HandOver;
+use super::id_locks::IdLocks;
+use super::journal::{History, Journal};
+use super::stage::Verdict;
+use crate::audit::{Digest, Event, PatientHash, PatientKey, PolicyRef, Record};
+use crate::broker::{Outcome, StatusMessage, StoreReceipt, Withholding};
+use crate::claim::{basis_id_ok, ClaimSpecification, BASIS_ID_RULE};
+use crate::clock::Clock;
+use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome, PolicySet};
+use crate::validate::xsd::Schema;
+use crate::validate::{Finding, Profile, Report, RuleContext, Validator};
+
+/// The sender is not who the document says.
+pub const RULE_SENDER: &str = "SENDER";
+/// The receiver has no store the hub knows.
+pub const RULE_RECEIVER: &str = "RECEIVER";
+/// The basis id was already used for other content.
+pub const RULE_ID_REUSED: &str = "ID-REUSED";
+/// The basis id cannot name a basis safely (a path, a line break, over 64 characters).
+pub const RULE_BASIS_ID: &str = "BASIS-ID";
+
+/// One message from the submit queue.
+#[derive(Debug, Clone)]
+pub struct Incoming {
+    /// The broker-checked `user_id`: the sending region's organisation number.
+    pub sender: Option<String>,
+    pub message_id: Option<String>,
+    pub body: Bytes,
+}
+
+/// What the decide stage is made of.
+pub(crate) struct Parts {
+    pub instance: String,
+    pub clock: Arc<dyn Clock>,
+    pub schema: Arc<Schema>,
+    pub policies: PolicySet,
+    pub validation: ValidationSettings,
+    pub journal: Journal,
+    pub patient_key: PatientKey,
+    /// The receiving regions the hub delivers to.
+    pub receivers: BTreeSet<String>,
+    pub id_locks: Arc<IdLocks>,
+}
+
+/// The decide stage; shared by all its in-flight messages.
+pub(crate) struct Decide {
+    instance: String,
+    clock: Arc<dyn Clock>,
+    schema: Arc<Schema>,
+    policies: Arc<PolicySet>,
+    /// The checks of the current day (the rules compare dates with today).
+    day: Mutex<Day>,
+    validation: ValidationSettings,
+    journal: Journal,
+    patient_key: PatientKey,
+    receivers: BTreeSet<String>,
+    id_locks: Arc<IdLocks>,
+}
+
+/// A message with a sender: what [`admit`] lets through.
+struct Admitted {
+    sender: String,
+    message_id: Option<String>,
+    body: Bytes,
+    sha: Digest,
+}
+
+/// The facts of one basis every record repeats.
+struct Facts {
+    id: String,
+    sha: Digest,
+    supplier: String,
+    customer: String,
+    patients: Vec<PatientHash>,
+}
+
+/// What [`Decide::check`] found: the basis's facts, its model if it was read, every finding.
+struct Checked {
+    facts: Facts,
+    claim: Option<ClaimSpecification>,
+    findings: Vec<Finding>,
+}
+
+impl Decide {
+    pub(crate) fn new(p: Parts) -> Decide {
+        let policies = Arc::new(p.policies);
+        let day = Day::new(p.clock.today(), &p.schema, &policies);
+        Decide {
+            instance: p.instance,
+            clock: p.clock,
+            schema: p.schema,
+            policies,
+            day: Mutex::new(day),
+            validation: p.validation,
+            journal: p.journal,
+            patient_key: p.patient_key,
+            receivers: p.receivers,
+            id_locks: p.id_locks,
+        }
+    }
+
+    /// Handles one message completely. Never panics on input; every outcome is a [`Verdict`].
+    pub(crate) async fn process(&self, m: Incoming) -> Verdict {
+        let started = Instant::now();
+        let verdict = self.decide(m).await;
+        metrics::counter!("ih_bases_total", "outcome" => verdict.label()).increment(1);
+        metrics::histogram!("ih_basis_seconds").record(started.elapsed().as_secs_f64());
+        verdict
+    }
+
+    async fn decide(&self, m: Incoming) -> Verdict {
+        let admitted = match admit(m) {
+            Ok(a) => a,
+            Err(parked) => return parked,
+        };
+        let day = self.today();
+        let profile = self.validation.profile_of(&admitted.sender);
+        let report = match validate(&day, profile, admitted.body.clone()).await {
+            Ok(r) => r,
+            Err(why) => return Verdict::Retry { why },
+        };
+        let id = basis_id(
+            report.id.as_deref(),
+            admitted.message_id.as_deref(),
+            admitted.sha,
+        );
+        let _same_id = self.id_locks.lock(&id).await;
+        let history = match self.journal.history(&id, admitted.sha) {
+            Ok(h) => h,
+            Err(why) => return Verdict::Retry { why },
+        };
+        let Checked {
+            facts,
+            claim,
+            findings,
+        } = self.check(&admitted, report, id, &history);
+        let claim = match claim {
+            Some(c) if findings.is_empty() => c,
+            _ => return self.refuse(&facts, findings, &history).await,
+        };
+        let decision = day.assessor.assess(&admitted.body, &claim, day.day);
+        match (&decision.disclosed, decision.outcome.discloses()) {
+            (Some(doc), true) => {
+                let doc = Bytes::from(doc.clone());
+                self.disclose(&facts, &decision, doc, &history).await
+            }
+            _ => self.withhold(&facts, &decision, &history).await,
+        }
+    }
+
+    /// Today's validator and assessor (Swedish date), made anew when the date changes.
+    fn today(&self) -> Day {
+        let now = self.clock.today();
+        let mut d = self.day.lock().unwrap_or_else(|p| p.into_inner());
+        if d.day != now {
+            *d = Day::new(now, &self.schema, &self.policies);
+        }
+        d.clone()
+    }
+
+    /// The checks after validation: the id is a safe name, the sender is the supplier, the
+    /// receiver is one the hub delivers to, the id was not used for other content. Every problem
+    /// is found, also on an invalid basis: the sender gets them all in one answer.
+    fn check(&self, a: &Admitted, report: Report, id: String, history: &History) -> Checked {
+        let mut findings = report.findings;
+        if report.id.as_deref().is_some_and(|i| !basis_id_ok(i)) {
+            findings.push(Finding::new(
+                RULE_BASIS_ID,
+                "/claimSpecification/id",
+                format!(
+                    "the basis id is not usable as a name: {BASIS_ID_RULE} (it names the basis \
+                     in the receiver's store and in every log)"
+                ),
+            ));
+        }
+        let mut facts = Facts {
+            id,
+            sha: a.sha,
+            supplier: a.sender.clone(),
+            customer: String::new(),
+            patients: Vec::new(),
+        };
+        if let Some(c) = &report.claim {
+            facts.customer = c
+                .customer_party
+                .organisation_number()
+                .unwrap_or("")
+                .to_string();
+            facts.patients = patients(&self.patient_key, c);
+            findings.extend(route_checks(&a.sender, c, &self.receivers));
+        }
+        if history.other_content_final && findings.is_empty() {
+            findings.push(Finding::new(
+                RULE_ID_REUSED,
+                "/claimSpecification/id",
+                format!(
+                    "basis id {} was already used for a basis with other content; a correction \
+                     needs a new id (or a credit note)",
+                    facts.id
+                ),
+            ));
+        }
+        for f in &findings {
+            metrics::counter!("ih_findings_total", "rule" => f.rule.clone()).increment(1);
+        }
+        Checked {
+            facts,
+            claim: report.claim,
+            findings,
+        }
+    }
+
+    /// An invalid basis: logged as received and rejected with its rules, answered ERROR.
+    async fn refuse(&self, facts: &Facts, findings: Vec<Finding>, history: &History) -> Verdict {
+        let mut rejected = self.record(Event::Rejected, facts);
+        rejected.matched_rules = distinct_rules(&findings);
+        rejected.reason = findings
+            .first()
+            .map(|first| format!("{} problem(s), first: {first}", findings.len()));
+        let records = vec![self.record(Event::Received, facts), rejected];
+        if let Err(why) = self.journal.append_new(records, history).await {
+            return Verdict::Retry { why };
+        }
+        self.answer(facts, Outcome::Error, findings, None, None)
+    }
+
+    /// A basis the sending region's policy withholds or rejects: logged with the policy rule
+    /// and board decision, answered WITHHELD or REJECTED with them.
+    async fn withhold(&self, facts: &Facts, decision: &Decision, history: &History) -> Verdict {
+        let (event, outcome) = match decision.outcome {
+            PolicyOutcome::Reject => (Event::Rejected, Outcome::Rejected),
+            _ => (Event::Withheld, Outcome::Withheld),
+        };
+        let records = vec![
+            self.record(Event::Received, facts),
+            self.decided(event, facts, decision),
+        ];
+        if let Err(why) = self.journal.append_new(records, history).await {
+            return Verdict::Retry { why };
+        }
+        let withheld = withholding(decision);
+        self.answer(facts, outcome, Vec::new(), Some(withheld), None)
+    }
+
+    /// A disclosure: logged (durable) before the document leaves, then handed over to the
+    /// receiver's delivery queue; the deliver stage answers OK once the receiver has it.
+    async fn disclose(
+        &self,
+        facts: &Facts,
+        decision: &Decision,
+        doc: Bytes,
+        history: &History,
+    ) -> Verdict {
+        let disclosed_sha256 = sha256(&doc);
+        let mut disclosed = self.decided(Event::Disclosed, facts, decision);
+        disclosed.disclosed_sha256 = Some(disclosed_sha256);
+        let records = vec![self.record(Event::Received, facts), disclosed];
+        if let Err(why) = self.journal.append_new(records, history).await {
+            return Verdict::Retry { why };
+        }
+        if let Some(receipt) = history.delivered_receipt() {
+            let delivered = Some((facts.customer.clone(), receipt));
+            return self.answer(facts, Outcome::Ok, Vec::new(), None, delivered);
+        }
+        let handover = HandOver {
+            basis_id: facts.id.clone(),
+            sender: facts.supplier.clone(),
+            receiver: facts.customer.clone(),
+            received_sha256: facts.sha,
+            disclosed_sha256,
+            patients: facts.patients.clone(),
+            policy: policy_ref(decision),
+            decided_by: self.instance.clone(),
+        };
+        let at = self.clock.now().timestamp().max(0) as u64;
+        Verdict::Send {
+            basis_id: facts.id.clone(),
+            outcome: "HANDED-OVER".into(),
+            done: "handed over",
+            messages: vec![handover.to_outgoing(doc, at)],
+        }
+    }
+
+    fn record(&self, event: Event, facts: &Facts) -> Record {
+        let mut r = Record::new(
+            self.clock.now(),
+            event,
+            facts.id.clone(),
+            facts.supplier.clone(),
+            facts.customer.clone(),
+            self.instance.clone(),
+        );
+        r.patients = facts.patients.clone();
+        r.received_sha256 = Some(facts.sha);
+        r
+    }
+
+    /// The record of a policy decision: the policy, its rules, what it removed, why.
+    fn decided(&self, event: Event, facts: &Facts, decision: &Decision) -> Record {
+        let mut r = self.record(event, facts);
+        r.policy = policy_ref(decision);
+        r.matched_rules = decision.rule_ids();
+        r.removed_paths = decision.removed.clone();
+        r.reason = decision.reason.clone();
+        r
+    }
+
+    fn answer(
+        &self,
+        facts: &Facts,
+        outcome: Outcome,
+        findings: Vec<Finding>,
+        withheld: Option<Withholding>,
+        delivered: Option<(String, StoreReceipt)>,
+    ) -> Verdict {
+        let (receiver, receipt) = delivered.unzip();
+        let status = StatusMessage {
+            basis_id: facts.id.clone(),
+            outcome,
+            findings,
+            withheld,
+            receiver,
+            receipt,
+            at: self.clock.now(),
+        };
+        Verdict::answered(&facts.supplier, status, None)
+    }
+}
+
+/// The first step: a message must have a broker-checked sender; without one there is nobody to
+/// answer, so it is parked.
+fn admit(m: Incoming) -> Result<Admitted, Verdict> {
+    let sha = sha256(&m.body);
+    match m.sender {
+        Some(sender) => Ok(Admitted {
+            sender,
+            message_id: m.message_id,
+            body: m.body,
+            sha,
+        }),
+        None => Err(Verdict::Park {
+            basis_id: m.message_id.unwrap_or_default(),
+            why: "the message has no user_id, so its sender is unknown".into(),
+        }),
+    }
+}
+
+/// Safety limits, XSD and rules, on a blocking thread (libxml2 works synchronously).
+async fn validate(day: &Day, profile: Profile, body: Bytes) -> Result<Report, String> {
+    let validator = day.validator(profile).clone();
+    tokio::task::spawn_blocking(move || validator.validate(&body))
+        .await
+        .map_err(|e| format!("validation task failed: {e}"))
+}
+
+/// The id names the basis in the disclosure log, in the store's URL and in the hub's own log:
+/// one that is no safe name (a path, a line break) is not used, and the answer goes under the
+/// message's id instead (or a name made from the content's hash).
+fn basis_id(document: Option<&str>, message: Option<&str>, sha: Digest) -> String {
+    document
+        .into_iter()
+        .chain(message)
+        .find(|i| basis_id_ok(i))
+        .map(str::to_string)
+        .unwrap_or_else(|| format!("unknown-{}", &sha.to_hex()[..16]))
+}
+
+/// The sender must be the supplier, and the receiver a region the hub delivers to.
+fn route_checks(
+    sender: &str,
+    c: &ClaimSpecification,
+    receivers: &BTreeSet<String>,
+) -> Vec<Finding> {
+    let mut out = Vec::new();
+    let supplier = c.supplier_party.organisation_number().unwrap_or("");
+    if supplier != sender {
+        out.push(Finding::new(
+            RULE_SENDER,
+            "/claimSpecification/supplierParty/identification",
+            format!(
+                "the supplier's organisation number {supplier} is not the sending region \
+                 {sender} (the certificate the basis was sent with)"
+            ),
+        ));
+    }
+    let customer = c.customer_party.organisation_number().unwrap_or("");
+    if !receivers.contains(customer) {
+        out.push(Finding::new(
+            RULE_RECEIVER,
+            "/claimSpecification/customerParty/identification",
+            format!("the receiving region {customer} has no store this exchange delivers to"),
+        ));
+    }
+    out
+}
+
+/// Why a basis was withheld, for the sender: the rules that decided, the board decision.
+fn withholding(d: &Decision) -> Withholding {
+    Withholding {
+        rule: d
+            .rules
+            .iter()
+            .filter(|r| PolicyOutcome::from(r.action) == d.outcome)
+            .map(|r| r.id.clone())
+            .collect::<Vec<_>>()
+            .join(", "),
+        board_decision: d
+            .board_decision
+            .as_ref()
+            .map(|b| b.reference.clone())
+            .unwrap_or_else(|| "none in force".into()),
+        reason: d.reason.clone().unwrap_or_default(),
+    }
+}
+
+fn policy_ref(d: &Decision) -> Option<PolicyRef> {
+    d.policy_id.as_ref().map(|id| PolicyRef {
+        id: id.clone(),
+        version: d.policy_version.clone().unwrap_or_default(),
+        board_decision: d
+            .board_decision
+            .as_ref()
+            .map(|b| format!("{} ({})", b.reference, b.date))
+            .unwrap_or_default(),
+    })
+}
+
+/// The rule ids of `findings`, each once, in the order they were first found (`dedup` alone
+/// kept a repeat that was not next to its first).
+fn distinct_rules(findings: &[Finding]) -> Vec<String> {
+    let mut seen = std::collections::HashSet::new();
+    findings
+        .iter()
+        .filter(|f| seen.insert(f.rule.as_str()))
+        .map(|f| f.rule.clone())
+        .collect()
+}
+
+pub(crate) fn sha256(bytes: &[u8]) -> Digest {
+    Digest(Sha256::digest(bytes).into())
+}
+
+/// One keyed hash per distinct patient on the basis, in order of first appearance.
+fn patients(key: &PatientKey, c: &ClaimSpecification) -> Vec<PatientHash> {
+    let mut seen = BTreeSet::new();
+    c.health_care_services_specification_line
+        .iter()
+        .map(|l| key.hash(&l.patient_information.patient_identity.extension))
+        .filter(|h| seen.insert(*h))
+        .collect()
+}
+
+/// The checks of one day: the rules compare dates with today, and the policy in force is
+/// today's.
+#[derive(Clone)]
+struct Day {
+    day: NaiveDate,
+    /// The contract's rules; the assessor re-checks removals with these.
+    validator: Validator,
+    /// The official Schematron's verdict, for senders configured to get it.
+    official: Validator,
+    assessor: Assessor,
+}
+
+impl Day {
+    fn new(day: NaiveDate, schema: &Arc<Schema>, policies: &Arc<PolicySet>) -> Day {
+        let validator = Validator::with_schema(schema.clone(), RuleContext::new(day));
+        let official = Validator::with_schema(
+            schema.clone(),
+            RuleContext::new(day).with_profile(Profile::OfficialSchematron),
+        );
+        Day {
+            day,
+            assessor: Assessor::new(policies.clone(), validator.clone()),
+            validator,
+            official,
+        }
+    }
+
+    fn validator(&self, profile: Profile) -> &Validator {
+        match profile {
+            Profile::Contract => &self.validator,
+            Profile::OfficialSchematron => &self.official,
+        }
+    }
+}

@@ -1,0 +1,168 @@
+//! The `store` sink: a receiving region's restricted store, reached by `PUT /v1/claims/{id}` over
+//! HTTPS with the hub's client certificate (TLS 1.3, the federation CA as the only root), retried
+//! with backoff while the store is down or failing, for at most a configured time.
+//!
+//! A store's PUT is idempotent (the same bytes under the same id answer 200 and the first
+//! receipt), so a retry after a lost answer, or a redelivery after a crash, never makes a second
+//! copy.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio::sync::Mutex;
+
+use super::{Delivered, DeliveryError, Sink};
+use crate::broker::StoreReceipt;
+use crate::clock::Clock;
+use crate::hub::config::DeliverySettings;
+use crate::hub::health::ReceiverHealth;
+use crate::retry::{Limit, Retry, Stopped};
+use crate::store::{StoreClient, StoreClientError};
+
+/// What an unavailable store's answer was (the whole error for any other).
+fn why_of(e: &DeliveryError) -> String {
+    match e {
+        DeliveryError::Unavailable { why, .. } => why.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// One receiving region's store, with its idle kept-alive clients, so month-end batches do not
+/// pay a TLS handshake per basis.
+pub(crate) struct StoreSink {
+    url: String,
+    tls: Arc<rustls::ClientConfig>,
+    settings: DeliverySettings,
+    retry: Retry,
+    pool: Mutex<Vec<StoreClient>>,
+    /// Where each failed attempt is told (`/ready`, `ih_sink_errors_total`).
+    health: Arc<ReceiverHealth>,
+    clock: Arc<dyn Clock>,
+}
+
+impl StoreSink {
+    /// The hub's client TLS for every store: its certificate, the federation CA as the only root.
+    pub(crate) fn client_tls(
+        settings: &DeliverySettings,
+    ) -> Result<Arc<rustls::ClientConfig>, DeliveryError> {
+        let tls = crate::tls::client_config(
+            &settings.ca,
+            Some((settings.cert.as_path(), settings.key.as_path())),
+        )
+        .map_err(|e| DeliveryError::Tls(e.to_string()))?;
+        Ok(Arc::new(tls))
+    }
+
+    /// The store at `url` (`https://host:port`), reached with `tls`; each failed attempt is
+    /// told to `health`.
+    pub(crate) fn new(
+        url: &str,
+        tls: Arc<rustls::ClientConfig>,
+        settings: DeliverySettings,
+        health: Arc<ReceiverHealth>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<StoreSink, DeliveryError> {
+        let retry = Retry::new(settings.backoff()?, Limit::Time(settings.give_up()));
+        Ok(StoreSink {
+            url: url.to_string(),
+            tls,
+            settings,
+            retry,
+            pool: Mutex::new(Vec::new()),
+            health,
+            clock,
+        })
+    }
+
+    /// Delivers one basis, retrying what is worth retrying until `give_up_secs`.
+    async fn deliver_retrying(
+        &self,
+        basis_id: &str,
+        body: Bytes,
+    ) -> Result<Delivered, DeliveryError> {
+        let store = self.url.as_str();
+        let attempt = |_| {
+            let body = body.clone();
+            async move {
+                let limit = self.settings.timeout();
+                tokio::time::timeout(limit, self.put(basis_id, body))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(DeliveryError::Unavailable {
+                            url: store.to_string(),
+                            why: format!("no answer in {} s", limit.as_secs()),
+                        })
+                    })
+            }
+        };
+        let unavailable = |e: &DeliveryError| matches!(e, DeliveryError::Unavailable { .. });
+        let on_retry = |e: &DeliveryError, _, delay: Duration| {
+            tracing::warn!(store, basis_id, error = %why_of(e), retry_in_ms = delay.as_millis() as u64, "store unavailable");
+            metrics::counter!("ih_delivery_retries_total").increment(1);
+            self.health.failed(self.clock.now(), &why_of(e));
+        };
+        match self.retry.run(attempt, unavailable, on_retry).await {
+            Ok((delivered, _)) => Ok(delivered),
+            Err(Stopped::Fatal(e)) => Err(e),
+            Err(Stopped::GaveUp {
+                attempts,
+                elapsed,
+                last,
+            }) => Err(DeliveryError::GaveUp {
+                attempts,
+                secs: elapsed.as_secs(),
+                last: why_of(&last),
+            }),
+        }
+    }
+
+    /// One `PUT` on a kept-alive client from the store's pool (a new one if none is idle).
+    async fn put(&self, basis_id: &str, body: Bytes) -> Result<Delivered, DeliveryError> {
+        let store = self.url.as_str();
+        let unavailable = |why: String| DeliveryError::Unavailable {
+            url: store.to_string(),
+            why,
+        };
+        let pool = &self.pool;
+        let idle = pool.lock().await.pop();
+        let mut client = match idle {
+            Some(c) => c,
+            None => StoreClient::new(store, self.tls.clone())
+                .map_err(|e| DeliveryError::Tls(e.to_string()))?,
+        };
+        let answer = match client.put_claim(basis_id, body).await {
+            Ok(a) => a,
+            Err(e @ StoreClientError::Url { .. }) | Err(e @ StoreClientError::Setup(_)) => {
+                return Err(DeliveryError::Tls(e.to_string()))
+            }
+            Err(e) => return Err(unavailable(e.to_string())),
+        };
+        pool.lock().await.push(client);
+        let status = answer.status.as_u16();
+        match status {
+            200 | 201 => {
+                let raw = answer.text();
+                let receipt: StoreReceipt = serde_json::from_str(&raw)
+                    .map_err(|e| unavailable(format!("receipt is not JSON: {e}")))?;
+                Ok(Delivered { receipt, raw })
+            }
+            500..=599 | 408 | 429 => Err(unavailable(format!("HTTP {status}"))),
+            _ => Err(DeliveryError::Refused {
+                url: store.to_string(),
+                status,
+                body: answer.text().chars().take(500).collect(),
+            }),
+        }
+    }
+}
+
+impl Sink for StoreSink {
+    async fn deliver(&self, basis_id: &str, body: Bytes) -> Result<Delivered, DeliveryError> {
+        self.deliver_retrying(basis_id, body).await
+    }
+
+    fn describe(&self) -> String {
+        format!("store {}", self.url)
+    }
+}

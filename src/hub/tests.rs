@@ -1,0 +1,330 @@
+//! The stages' steps, tested with no broker and no store: a disclosure log in a temporary
+//! directory, a clock that stands still, and a sink that counts what it is given. What the
+//! broker and a real store add (confirms, redelivery, mTLS) is tested in tests/hub_*.rs.
+
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+
+use super::config::ValidationSettings;
+use super::decide::{self, Decide, Incoming};
+use super::deliver::Deliver;
+use super::handover::{HandOver, Received};
+use super::health::ReceiverHealth;
+use super::id_locks::IdLocks;
+use super::journal::Journal;
+use super::sink::{Delivered, DeliveryError, Sink};
+use super::stage::Verdict;
+use crate::audit::{AuditLog, Event, LogConfig, LogSigningKey, PatientKey, Query};
+use crate::broker::{topology, Notice, Outgoing, StatusMessage, StoreReceipt};
+use crate::claim::ClaimSpecification;
+use crate::clock::{Clock, FixedClock};
+use crate::policy::{Policy, PolicySet};
+use crate::validate::xsd::Schema;
+
+const SENDER: &str = "2321000016";
+const RECEIVER: &str = "2321000131";
+
+fn at(s: &str) -> Arc<dyn Clock> {
+    Arc::new(FixedClock(
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc),
+    ))
+}
+
+/// A sink that stores nothing and answers as told, counting its calls.
+struct CountingSink {
+    calls: AtomicUsize,
+    answer: fn() -> Result<(), DeliveryError>,
+}
+
+impl Sink for CountingSink {
+    async fn deliver(&self, basis_id: &str, body: Bytes) -> Result<Delivered, DeliveryError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        (self.answer)()?;
+        let receipt = StoreReceipt {
+            id: basis_id.into(),
+            sha256: decide::sha256(&body).to_hex(),
+            received_at: "2026-12-01T10:00:00Z".into(),
+            seq: 1,
+        };
+        let raw = serde_json::to_string(&receipt).unwrap();
+        Ok(Delivered { receipt, raw })
+    }
+
+    fn describe(&self) -> String {
+        "counting sink".into()
+    }
+}
+
+/// Both stages over one log in a temporary directory.
+struct Rig {
+    _dir: tempfile::TempDir,
+    journal: Journal,
+    decide: Decide,
+    deliver: Deliver<CountingSink>,
+}
+
+fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let log = AuditLog::open(
+        &dir.path().join("log"),
+        LogConfig::new("hub-test", LogSigningKey::generate()),
+    )
+    .unwrap();
+    let journal = Journal::start(Arc::new(log));
+    let policy = Policy::parse(
+        &format!(
+            "id = \"sthlm\"\nversion = \"1\"\nregion = \"{SENDER}\"\n\
+             [board_decision]\nreference = \"RS 2026/5\"\ndate = \"2026-01-05\"\n\
+             [validity]\nfrom = \"2026-01-01\"\n\
+             [[rule]]\nid = \"S1\"\ndescription = \"default\"\naction = \"disclose\"\n"
+        ),
+        std::path::Path::new("sthlm.toml"),
+    )
+    .unwrap();
+    let mut policies = PolicySet::default();
+    policies.add(policy).unwrap();
+    let id_locks = Arc::new(IdLocks::default());
+    let decide = Decide::new(decide::Parts {
+        instance: "hub-test".into(),
+        clock: clock.clone(),
+        schema: Arc::new(Schema::embedded().unwrap()),
+        policies,
+        validation: ValidationSettings::default(),
+        journal: journal.clone(),
+        patient_key: PatientKey::from_bytes(&[7; 32]).unwrap(),
+        receivers: BTreeSet::from([RECEIVER.to_string()]),
+        id_locks: id_locks.clone(),
+    });
+    let deliver = Deliver {
+        receiver: RECEIVER.into(),
+        sink: CountingSink {
+            calls: AtomicUsize::new(0),
+            answer,
+        },
+        instance: "hub-test".into(),
+        clock,
+        journal: journal.clone(),
+        id_locks,
+        health: ReceiverHealth::new(RECEIVER, "counting sink".into()),
+    };
+    Rig {
+        _dir: dir,
+        journal,
+        decide,
+        deliver,
+    }
+}
+
+fn accept() -> Result<(), DeliveryError> {
+    Ok(())
+}
+
+/// Basis id number `n` of [`SENDER`] (ÖR37's form).
+fn id(n: u32) -> String {
+    format!("ZVF{SENDER}2611{n:06}")
+}
+
+/// A valid basis from [`SENDER`] to [`RECEIVER`], issued on `issued` (YYYYMMDD).
+fn basis(id: &str, issued: &str) -> Bytes {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/outpatient_patient_specific.xml"
+    );
+    let mut c = ClaimSpecification::from_xml(&std::fs::read(path).unwrap()).unwrap();
+    c.supplier_party.identification[0].extension = SENDER.into();
+    c.customer_party.identification[0].extension = RECEIVER.into();
+    c.id = id.into();
+    c.issue_date = issued.into();
+    Bytes::from(c.to_xml())
+}
+
+fn incoming(body: &Bytes) -> Incoming {
+    Incoming {
+        sender: Some(SENDER.into()),
+        message_id: None,
+        body: body.clone(),
+    }
+}
+
+fn sent(v: Verdict) -> Vec<Outgoing> {
+    match v {
+        Verdict::Send { messages, .. } => messages,
+        other => panic!("expected messages to send, got {other:?}"),
+    }
+}
+
+fn status(m: &Outgoing) -> StatusMessage {
+    assert_eq!(m.exchange, topology::STATUS_EXCHANGE);
+    serde_json::from_slice(&m.payload).unwrap()
+}
+
+/// The hand-over as the deliver stage would read it off its queue.
+fn handed_over(m: &Outgoing, redelivered: bool) -> Received {
+    assert_eq!(m.exchange, topology::DELIVER_EXCHANGE);
+    assert_eq!(m.routing_key, RECEIVER);
+    let header = &m.properties.headers().as_ref().unwrap().inner()["ih-handover"];
+    let lapin::types::AMQPValue::LongString(json) = header else {
+        panic!("{header:?}")
+    };
+    Received {
+        handover: serde_json::from_slice::<HandOver>(json.as_bytes()).unwrap(),
+        body: Bytes::from(m.payload.clone()),
+        handed_over_at: *m.properties.timestamp(),
+        redelivered,
+    }
+}
+
+fn events(journal: &Journal, id: &str) -> Vec<Event> {
+    let q = Query {
+        basis: Some(id.into()),
+        ..Query::default()
+    };
+    let found = journal.log().query(&q).unwrap();
+    found.entries.into_iter().map(|e| e.record.event).collect()
+}
+
+#[tokio::test]
+async fn a_disclosure_is_logged_then_handed_over_and_delivered_once_with_one_notice() {
+    let r = rig(at("2026-12-01T10:00:00Z"), accept);
+    let body = basis(&id(1), "20261130");
+    let out = sent(r.decide.process(incoming(&body)).await);
+    assert_eq!(
+        out.len(),
+        1,
+        "a disclosure is handed over, not yet answered"
+    );
+    assert_eq!(
+        events(&r.journal, &id(1)),
+        [Event::Received, Event::Disclosed]
+    );
+    let h = handed_over(&out[0], false);
+    assert_eq!(
+        (h.handover.sender.as_str(), h.handover.decided_by.as_str()),
+        (SENDER, "hub-test")
+    );
+    assert_eq!(h.handover.patients.len(), 1);
+
+    // Delivered: the status OK to the sender, the notice to the receiver, `delivered` logged.
+    let out = sent(r.deliver.process(h.clone()).await);
+    assert_eq!(out.len(), 2);
+    let s = status(&out[0]);
+    assert_eq!(
+        (s.outcome.to_string(), s.receiver.as_deref()),
+        ("OK".into(), Some(RECEIVER))
+    );
+    assert_eq!(out[1].exchange, topology::NOTIFY_EXCHANGE);
+    assert_eq!(out[1].routing_key, RECEIVER);
+    let notice: Notice = serde_json::from_slice(&out[1].payload).unwrap();
+    assert_eq!(notice.receipt, s.receipt.unwrap());
+    let logged = [Event::Received, Event::Disclosed, Event::Delivered];
+    assert_eq!(events(&r.journal, &id(1)), logged);
+
+    // The same hand-over again (a second one of one basis): answered, not delivered or told.
+    let out = sent(r.deliver.process(h.clone()).await);
+    assert_eq!(out.len(), 1, "a second notice: {out:?}");
+    assert_eq!(r.deliver.sink.calls.load(Ordering::SeqCst), 1);
+    // Given out before (a hub that died before its notice was confirmed): told again.
+    let out = sent(
+        r.deliver
+            .process(Received {
+                redelivered: true,
+                ..h
+            })
+            .await,
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(r.deliver.sink.calls.load(Ordering::SeqCst), 1);
+
+    // A re-publish after delivery: answered OK from the log, handed over no more.
+    let out = sent(r.decide.process(incoming(&body)).await);
+    assert_eq!(out.len(), 1);
+    assert_eq!(status(&out[0]).outcome.to_string(), "OK");
+    assert_eq!(events(&r.journal, &id(1)), logged);
+}
+
+#[tokio::test]
+async fn other_content_under_a_disclosed_id_is_refused_and_logged() {
+    let r = rig(at("2026-12-01T10:00:00Z"), accept);
+    sent(r.decide.process(incoming(&basis(&id(2), "20261130"))).await);
+    let other = basis(&id(2), "20261129");
+    let out = sent(r.decide.process(incoming(&other)).await);
+    let s = status(&out[0]);
+    assert_eq!(s.outcome.to_string(), "ERROR");
+    assert_eq!(s.findings[0].rule, super::RULE_ID_REUSED);
+    let e = events(&r.journal, &id(2));
+    assert_eq!(
+        e.iter().filter(|e| **e == Event::Rejected).count(),
+        1,
+        "{e:?}"
+    );
+}
+
+#[tokio::test]
+async fn no_sender_parks_a_refusing_sink_parks_and_a_sink_that_is_down_retries() {
+    let r = rig(at("2026-12-01T10:00:00Z"), || {
+        Err(DeliveryError::Refused {
+            url: "https://s".into(),
+            status: 409,
+            body: "other content".into(),
+        })
+    });
+    let body = basis(&id(3), "20261130");
+    let anonymous = Incoming {
+        sender: None,
+        ..incoming(&body)
+    };
+    assert!(matches!(
+        r.decide.process(anonymous).await,
+        Verdict::Park { .. }
+    ));
+    let out = sent(r.decide.process(incoming(&body)).await);
+    let h = handed_over(&out[0], false);
+    assert!(matches!(
+        r.deliver.process(h.clone()).await,
+        Verdict::Park { .. }
+    ));
+    assert!(!events(&r.journal, &id(3)).contains(&Event::Delivered));
+
+    let down = rig(at("2026-12-01T10:00:00Z"), || {
+        Err(DeliveryError::Unavailable {
+            url: "https://s".into(),
+            why: "connection refused".into(),
+        })
+    });
+    assert!(matches!(
+        down.deliver.process(h).await,
+        Verdict::Retry { .. }
+    ));
+    let report = down.deliver.health.report(down.deliver.clock.now());
+    assert_eq!((report.state, report.sink_errors), ("down", 1));
+}
+
+/// The day bug: at 23:30 UTC on 1 December it is already 2 December in Sweden, so a basis
+/// issued on 2 December is not from the future. The hub used to take the machine's date.
+#[tokio::test]
+async fn today_is_the_swedish_date_of_the_clock_the_stage_is_given() {
+    let issued_2_dec = basis(&id(4), "20261202");
+    let swedish_2_dec = rig(at("2026-12-01T23:30:00Z"), accept);
+    let out = sent(swedish_2_dec.decide.process(incoming(&issued_2_dec)).await);
+    assert_eq!(
+        out[0].exchange,
+        topology::DELIVER_EXCHANGE,
+        "not handed over"
+    );
+
+    let swedish_1_dec = rig(at("2026-12-01T22:30:00Z"), accept);
+    let out = sent(swedish_1_dec.decide.process(incoming(&issued_2_dec)).await);
+    let s = status(&out[0]);
+    assert_eq!(s.outcome.to_string(), "ERROR");
+    assert!(
+        s.findings
+            .iter()
+            .any(|f| f.message.contains("in the future")),
+        "{:?}",
+        s.findings
+    );
+}

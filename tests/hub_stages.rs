@@ -1,0 +1,163 @@
+//! The two stages on real parts: a receiver whose store is down holds only its own delivery
+//! queue. Its bases wait there, visible in `/ready` and `/metrics`, while the other receiver's
+//! bases keep being answered; when the store comes back they are delivered, each with one notice,
+//! and a re-publish of them is answered from the log without a second notice or copy. Without a
+//! broker connection `/ready` says "not ready".
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use common::exchange::{basis, bin, outcomes, run_ok, stored_ids, write, Exchange};
+use common::{free_port, poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
+
+/// `GET path` on the hub's metrics listener: status code and body.
+fn get(port: u16, path: &str) -> Option<(u16, String)> {
+    let mut tcp = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        tcp,
+        "GET {path} HTTP/1.1\r\nHost: hub\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
+    let mut text = String::new();
+    tcp.read_to_string(&mut text).ok()?;
+    let code = text.split_whitespace().nth(1)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n")?.1.to_string();
+    Some((code, body))
+}
+
+fn ready(port: u16) -> Option<(u16, serde_json::Value)> {
+    let (code, body) = get(port, "/ready")?;
+    Some((code, serde_json::from_str(&body).ok()?))
+}
+
+/// The notices waiting on `region_cfg`'s notify queue (drained), by basis id.
+fn notices(region_cfg: &std::path::Path) -> BTreeMap<String, usize> {
+    let out = run_ok(
+        bin()
+            .args(["notify", "--format", "json", "--config"])
+            .arg(region_cfg),
+    );
+    let mut n = BTreeMap::new();
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *n.entry(v["basis_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    n
+}
+
+#[test]
+fn a_store_that_is_down_holds_only_its_own_queue() {
+    let broker = TestBroker::start("hub-stages");
+    let port = free_port();
+    let metrics = format!("[metrics]\nlisten = \"127.0.0.1:{port}\"\n");
+    let mut x = Exchange::start_with(&broker, "stages", &[], &metrics);
+    assert!(
+        x.hub
+            .wait_for_log(0, "hub consuming", Duration::from_secs(60)),
+        "{}",
+        x.hub.log()
+    );
+
+    // Halland's store goes down; 20 bases for Halland, then 20 for Stockholm.
+    x.halland.kill();
+    let (to_halland, to_stockholm) = (x.work.join("to-halland"), x.work.join("to-stockholm"));
+    let halland_ids: BTreeSet<String> = (1..=20)
+        .map(|n| write(&to_halland, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
+        .collect();
+    let stockholm_ids: BTreeSet<String> = (1..=20)
+        .map(|n| write(&to_stockholm, &basis(ORG_HALLAND, ORG_STOCKHOLM, n)))
+        .collect();
+    let publish = |cfg: &std::path::Path, dir: &std::path::Path| {
+        run_ok(bin().args(["publish", "--config"]).arg(cfg).arg(dir));
+    };
+    publish(&x.stockholm_cfg, &to_halland);
+    publish(&x.halland_cfg, &to_stockholm);
+
+    // Stockholm's are answered OK while Halland's store is down.
+    let mut seen = BTreeMap::new();
+    outcomes(&x.halland_cfg, &stockholm_ids, &x.hub, &mut seen);
+    assert!(
+        seen.values().all(|s| s.outcome.to_string() == "OK"),
+        "{seen:?}"
+    );
+
+    // Halland's wait in its queue, visible: the deliver stage holds 8 (its prefetch), the
+    // queue the rest; the sink is down.
+    let waiting = poll(Duration::from_secs(30), Duration::from_millis(500), || {
+        let (code, r) = ready(port)?;
+        let h = &r["receivers"][ORG_HALLAND];
+        let held = h["in_flight"].as_u64()? + h["queue_depth"].as_u64()?;
+        (code == 200 && held == 20 && h["state"] == "down").then_some(r)
+    })
+    .unwrap_or_else(|| panic!("/ready: {:?}\n{}", ready(port), x.hub.log()));
+    let h = &waiting["receivers"][ORG_HALLAND];
+    assert_eq!(h["in_flight"], 8, "{waiting}");
+    assert!(
+        h["oldest_secs"].is_u64() && h["sink_errors"].as_u64() > Some(0),
+        "{waiting}"
+    );
+    assert_eq!(
+        waiting["receivers"][ORG_STOCKHOLM]["state"], "up",
+        "{waiting}"
+    );
+    assert_eq!(
+        waiting["receivers"][ORG_STOCKHOLM]["delivered"], 20,
+        "{waiting}"
+    );
+    let (_, text) = get(port, "/metrics").unwrap();
+    for line in [
+        format!("ih_delivery_queue_depth{{receiver=\"{ORG_HALLAND}\"}} 12"),
+        format!("ih_delivery_in_flight{{receiver=\"{ORG_HALLAND}\"}} 8"),
+        format!("ih_deliveries_total{{receiver=\"{ORG_STOCKHOLM}\"}} 20"),
+    ] {
+        assert!(text.contains(&line), "/metrics has no {line:?}:\n{text}");
+    }
+    let mut from_stockholm = BTreeMap::new();
+    outcomes(
+        &x.stockholm_cfg,
+        &BTreeSet::new(),
+        &x.hub,
+        &mut from_stockholm,
+    );
+    assert!(
+        from_stockholm.is_empty(),
+        "answered while queued: {from_stockholm:?}"
+    );
+
+    // The store comes back: every waiting basis is delivered, with one notice each.
+    x.halland.restart();
+    outcomes(&x.stockholm_cfg, &halland_ids, &x.hub, &mut from_stockholm);
+    assert!(from_stockholm
+        .values()
+        .all(|s| s.outcome.to_string() == "OK"));
+    let told = notices(&x.halland_cfg);
+    assert_eq!(told.keys().cloned().collect::<BTreeSet<_>>(), halland_ids);
+    assert!(told.values().all(|n| *n == 1), "{told:?}");
+
+    // A re-publish of them all: answered OK from the log; no notice, no second copy.
+    publish(&x.stockholm_cfg, &to_halland);
+    from_stockholm.clear();
+    outcomes(&x.stockholm_cfg, &halland_ids, &x.hub, &mut from_stockholm);
+    assert!(from_stockholm
+        .values()
+        .all(|s| s.outcome.to_string() == "OK"));
+    assert_eq!(notices(&x.halland_cfg), BTreeMap::new(), "notices again");
+    let stored: BTreeSet<String> = stored_ids(&x.halland, &x.certs).into_iter().collect();
+    assert_eq!(stored, halland_ids);
+
+    // No broker: not ready, and it says why.
+    broker.stop();
+    let (code, r) = poll(Duration::from_secs(30), Duration::from_millis(500), || {
+        ready(port).filter(|(code, _)| *code == 503)
+    })
+    .unwrap_or_else(|| panic!("still ready without a broker: {:?}", ready(port)));
+    assert_eq!(
+        (code, &r["broker"]),
+        (503, &serde_json::json!("not connected"))
+    );
+}
