@@ -16,6 +16,8 @@ use crate::validate::Finding;
 pub const STATUS_TYPE: &str = "invoice-hub.status.v1";
 /// AMQP `type` of a notice.
 pub const NOTICE_TYPE: &str = "invoice-hub.notice.v1";
+/// AMQP `type` of a pulling region's receipt.
+pub const RECEIPT_TYPE: &str = "invoice-hub.receipt.v1";
 /// AMQP `type` of a basis on the submit exchange.
 pub const BASIS_TYPE: &str = "invoice-hub.basis.v1";
 
@@ -54,7 +56,9 @@ pub struct Withholding {
     pub reason: String,
 }
 
-/// The store's receipt for a delivered basis, as the store answers `PUT /v1/claims/{id}`.
+/// The receiver's receipt for a delivered basis: as a store answers `PUT /v1/claims/{id}`, or as
+/// `invoice-hub receive` sends it back for a basis it wrote (`seq` 0: a directory keeps no
+/// sequence).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StoreReceipt {
     pub id: String,
@@ -132,6 +136,23 @@ impl StatusMessage {
             }
         }
         line
+    }
+}
+
+impl StoreReceipt {
+    /// A pulling region's receipt: to [`topology::RECEIPT_EXCHANGE`], routed to the hub that
+    /// decided (`hub`, the hand-over's `reply_to`), with the region as `user_id` (the broker
+    /// checks it against the certificate, so the hub knows who confirmed).
+    pub fn to_outgoing(&self, region: &str, hub: &str) -> Outgoing {
+        let mut out = json_outgoing(
+            topology::RECEIPT_EXCHANGE,
+            hub,
+            RECEIPT_TYPE,
+            &self.id,
+            self,
+        );
+        out.properties = out.properties.with_user_id(region.into());
+        out
     }
 }
 

@@ -8,14 +8,18 @@
 //! [`crate::retry`]; [`publisher`] turns publisher confirms into "confirmed or told why not";
 //! [`subscription`] is a consumer that survives a broker restart, [`settle`] acknowledges with a
 //! time limit. [`messages`] are the JSON
-//! bodies the hub sends back (status, notice), [`region`] is a region's adapter configuration.
+//! bodies the hub sends back (status, notice), [`handover`] the message between the hub's two
+//! stages, [`pull`] a region's reader of its own delivery queue, [`region`] is a region's adapter
+//! configuration.
 
 pub mod basis_id;
 pub mod endpoint;
 pub mod error;
+pub mod handover;
 pub mod inbox;
 pub mod messages;
 pub mod publisher;
+pub mod pull;
 pub mod region;
 pub mod session;
 pub mod settle;

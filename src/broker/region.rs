@@ -27,6 +27,10 @@ pub struct RegionConfig {
     pub broker: Endpoint,
     #[serde(default)]
     pub publish: PublishSettings,
+    /// For a region that pulls its bases (`sink = "queue"` in the hub's `[receivers]`): where
+    /// `invoice-hub receive` writes them.
+    #[serde(default)]
+    pub receive: Option<super::pull::ReceiveSettings>,
 }
 
 /// How hard `invoice-hub publish` tries.
@@ -86,6 +90,11 @@ impl RegionConfig {
         }
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
         cfg.broker.resolve_paths(&base);
+        if let Some(r) = &mut cfg.receive {
+            if r.dir.is_relative() {
+                r.dir = base.join(&r.dir);
+            }
+        }
         if cfg.broker.connection_name.is_none() {
             cfg.broker.connection_name = Some(format!("region {}", cfg.org));
         }

@@ -25,6 +25,10 @@ pub const NOTIFY_EXCHANGE: &str = "ih.notify";
 /// organisation number, to that region's [`deliver_queue`].
 pub const DELIVER_EXCHANGE: &str = "ih.deliver";
 
+/// A region that pulls its delivery queue sends each receipt here, routed by the deciding hub's
+/// instance (the hand-over's `reply_to`), to that hub's [`receipt_queue`].
+pub const RECEIPT_EXCHANGE: &str = "ih.receipt";
+
 /// Default `x-delivery-limit` of the submit queue (`broker/ctl start --delivery-limit`).
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
 
@@ -43,6 +47,13 @@ pub fn notify_queue(org: &str) -> String {
 /// bases. The hub's deliver stage consumes it for a region with a store.
 pub fn deliver_queue(org: &str) -> String {
     format!("{DELIVER_EXCHANGE}.{org}")
+}
+
+/// The queue a hub instance reads the receipts of pulling regions from. The hub declares it
+/// (quorum, dead-lettering into [`PARKED_QUEUE`]) and binds it to [`RECEIPT_EXCHANGE`] under its
+/// instance name, so a deployment's broker setup need not list its hubs.
+pub fn receipt_queue(instance: &str) -> String {
+    format!("{RECEIPT_EXCHANGE}.{instance}")
 }
 
 /// A hub instance's name: it travels in message headers and names the disclosure log, so it is
@@ -68,6 +79,7 @@ mod tests {
         assert_eq!(status_queue("2321000016"), "ih.status.2321000016");
         assert_eq!(notify_queue("2321000131"), "ih.notify.2321000131");
         assert_eq!(deliver_queue("2321000115"), "ih.deliver.2321000115");
+        assert_eq!(receipt_queue("hub-a"), "ih.receipt.hub-a");
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod notify;
 mod output;
 mod pki;
 mod publish;
+mod receive;
 mod status;
 mod store;
 mod validate;
@@ -32,7 +33,8 @@ pub const EXIT_USAGE: u8 = 2;
 the patient's home region: it validates each basis against the national contract's schema and \
 business rules, applies the sending region's standardised harm assessment, delivers over mutual \
 TLS to the receiving region's restricted store and keeps a tamper-evident disclosure log.\n\n\
-A sending region uses `validate`, `publish` and `status`; a receiving region `notify` and `fetch`; \
+A sending region uses `validate`, `publish` and `status`; a receiving region `notify` and `fetch` \
+(or `receive`, when it pulls its bases); \
 an operator `hub`, `store` and `pki`; an auditor `audit`."
 )]
 pub struct Cli {
@@ -54,6 +56,8 @@ enum Command {
     Status(status::Args),
     /// Show the notices of what arrived for this region.
     Notify(notify::Args),
+    /// Take this region's bases off its delivery queue into a directory (pull delivery).
+    Receive(receive::Args),
     /// Run the routing core.
     Hub(hub::Args),
     /// Run a receiving region's restricted store.
@@ -78,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Publish(a) => publish::run(a),
         Command::Status(a) => status::run(a),
         Command::Notify(a) => notify::run(a),
+        Command::Receive(a) => receive::run(a),
         Command::Hub(a) => hub::run(a),
         Command::Store(a) => store::run(a),
         Command::Fetch(a) => fetch::run(a),

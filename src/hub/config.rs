@@ -37,16 +37,21 @@ pub struct HubConfig {
 /// ```toml
 /// "2321000016" = "https://store.sll.example:8443"          # its store (the `store` sink)
 /// "2321000131" = { sink = "store", url = "https://…" }      # the same, spelled out
+/// "2321000115" = { sink = "queue" }                          # it pulls its delivery queue
 /// ```
 ///
-/// Every receiver has its own delivery queue (`ih.deliver.<org>`); its deliver stage consumes it
-/// and puts each basis into the sink. A new kind of delivery is a new variant here and a new
-/// [`super::sink`] beside the store's.
+/// Every receiver has its own delivery queue (`ih.deliver.<org>`). For a `store` receiver the
+/// hub's deliver stage consumes it and puts each basis into the store; a `queue` receiver
+/// consumes it itself (`invoice-hub receive`) and its receipts come back to the hub's receipt
+/// stage. A new kind of delivery is a new variant here and a new [`super::sink`] beside the
+/// store's.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "SinkEntry")]
 pub enum Sink {
     /// The region's restricted store, by mutual-TLS `PUT`.
     Store { url: String },
+    /// The region pulls its delivery queue and sends receipts back.
+    Queue,
 }
 
 impl Sink {
@@ -54,6 +59,7 @@ impl Sink {
     pub fn kind(&self) -> &'static str {
         match self {
             Sink::Store { .. } => "store",
+            Sink::Queue => "queue",
         }
     }
 }
@@ -70,13 +76,17 @@ enum SinkEntry {
 #[serde(tag = "sink", rename_all = "lowercase", deny_unknown_fields)]
 enum SinkTable {
     Store { url: String },
+    Queue {},
 }
 
 impl TryFrom<SinkEntry> for Sink {
     type Error = String;
 
     fn try_from(e: SinkEntry) -> Result<Sink, String> {
-        let (SinkEntry::Url(url) | SinkEntry::Table(SinkTable::Store { url })) = e;
+        let url = match e {
+            SinkEntry::Table(SinkTable::Queue {}) => return Ok(Sink::Queue),
+            SinkEntry::Url(url) | SinkEntry::Table(SinkTable::Store { url }) => url,
+        };
         if !url.starts_with("https://") {
             return Err(format!(
                 "{url:?} is not an https:// URL (stores speak only TLS)"
@@ -290,7 +300,8 @@ mod tests {
             receivers: BTreeMap<String, Sink>,
         }
         let r: R = toml::from_str(
-            "[receivers]\n\"1\" = \"https://a:1\"\n\"2\" = { sink = \"store\", url = \"https://b:2\" }\n",
+            "[receivers]\n\"1\" = \"https://a:1\"\n\"2\" = { sink = \"store\", url = \"https://b:2\" }\n\
+             \"3\" = { sink = \"queue\" }\n",
         )
         .unwrap();
         assert_eq!(

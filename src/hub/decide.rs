@@ -24,11 +24,11 @@ use chrono::NaiveDate;
 use sha2::{Digest as _, Sha256};
 
 use super::config::ValidationSettings;
-use super::handover::HandOver;
 use super::id_locks::IdLocks;
 use super::journal::{History, Journal};
 use super::stage::Verdict;
 use crate::audit::{Digest, Event, PatientHash, PatientKey, PolicyRef, Record};
+use crate::broker::handover::HandOver;
 use crate::broker::{Outcome, StatusMessage, StoreReceipt, Withholding};
 use crate::claim::{basis_id_ok, ClaimSpecification, BASIS_ID_RULE};
 use crate::clock::Clock;
@@ -65,6 +65,8 @@ pub(crate) struct Parts {
     pub patient_key: PatientKey,
     /// The receiving regions the hub delivers to.
     pub receivers: BTreeSet<String>,
+    /// Those of them that pull their delivery queue themselves.
+    pub pulling: BTreeSet<String>,
     pub id_locks: Arc<IdLocks>,
 }
 
@@ -80,6 +82,7 @@ pub(crate) struct Decide {
     journal: Journal,
     patient_key: PatientKey,
     receivers: BTreeSet<String>,
+    pulling: BTreeSet<String>,
     id_locks: Arc<IdLocks>,
 }
 
@@ -121,6 +124,7 @@ impl Decide {
             journal: p.journal,
             patient_key: p.patient_key,
             receivers: p.receivers,
+            pulling: p.pulling,
             id_locks: p.id_locks,
         }
     }
@@ -269,7 +273,9 @@ impl Decide {
     }
 
     /// A disclosure: logged (durable) before the document leaves, then handed over to the
-    /// receiver's delivery queue; the deliver stage answers OK once the receiver has it.
+    /// receiver's delivery queue; the deliver stage answers OK once the receiver has it. A
+    /// region that reads its queue itself gets no patient hashes, and its receipt comes back here
+    /// (`reply_to`), to the hub whose log has them.
     async fn disclose(
         &self,
         facts: &Facts,
@@ -288,22 +294,28 @@ impl Decide {
             let delivered = Some((facts.customer.clone(), receipt));
             return self.answer(facts, Outcome::Ok, Vec::new(), None, delivered);
         }
+        let pulled = self.pulling.contains(&facts.customer);
         let handover = HandOver {
             basis_id: facts.id.clone(),
             sender: facts.supplier.clone(),
             receiver: facts.customer.clone(),
             received_sha256: facts.sha,
             disclosed_sha256,
-            patients: facts.patients.clone(),
+            patients: if pulled {
+                Vec::new()
+            } else {
+                facts.patients.clone()
+            },
             policy: policy_ref(decision),
             decided_by: self.instance.clone(),
         };
         let at = self.clock.now().timestamp().max(0) as u64;
+        let reply_to = pulled.then_some(self.instance.as_str());
         Verdict::Send {
             basis_id: facts.id.clone(),
             outcome: "HANDED-OVER".into(),
             done: "handed over",
-            messages: vec![handover.to_outgoing(doc, at)],
+            messages: vec![handover.to_outgoing(doc, at, reply_to)],
         }
     }
 

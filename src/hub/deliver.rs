@@ -20,13 +20,13 @@
 
 use std::sync::Arc;
 
-use super::handover::Received;
 use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::{History, Journal};
 use super::sink::Sink;
 use super::stage::Verdict;
 use crate::audit::{Event, Record};
+use crate::broker::handover::{HandOver, Received};
 use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt};
 use crate::clock::Clock;
 
@@ -67,25 +67,7 @@ impl<S: Sink> Deliver<S> {
                 Err(verdict) => return verdict,
             },
         };
-        let notice = (logged_now || r.redelivered).then(|| {
-            let notice = Notice {
-                basis_id: h.basis_id.clone(),
-                sender: h.sender.clone(),
-                receipt: receipt.clone(),
-                at: self.clock.now(),
-            };
-            (self.receiver.clone(), notice)
-        });
-        let status = StatusMessage {
-            basis_id: h.basis_id.clone(),
-            outcome: Outcome::Ok,
-            findings: Vec::new(),
-            withheld: None,
-            receiver: Some(self.receiver.clone()),
-            receipt: Some(receipt),
-            at: self.clock.now(),
-        };
-        Verdict::answered(&h.sender, status, notice)
+        answer_ok(&*self.clock, h, receipt, logged_now || r.redelivered)
     }
 
     /// The sink, then `delivered` with its receipt, durable. A sink that gives up (the receiver
@@ -107,21 +89,61 @@ impl<S: Sink> Deliver<S> {
             }
         };
         self.health.delivered(self.clock.now());
-        let mut logged = Record::new(
-            self.clock.now(),
-            Event::Delivered,
-            h.basis_id.clone(),
-            h.sender.clone(),
-            h.receiver.clone(),
-            self.instance.clone(),
-        );
-        logged.patients = h.patients.clone();
-        logged.received_sha256 = Some(h.received_sha256);
-        logged.policy = h.policy.clone();
-        logged.receipt = Some(delivered.raw);
+        let logged = delivered_record(&self.instance, &*self.clock, h, delivered.raw);
         if let Err(why) = self.journal.append_new(vec![logged], history).await {
             return Err(Verdict::Retry { why });
         }
         Ok(delivered.receipt)
     }
+}
+
+/// The `delivered` entry of a basis, with the receiver's receipt verbatim.
+pub(crate) fn delivered_record(
+    instance: &str,
+    clock: &dyn Clock,
+    h: &HandOver,
+    raw_receipt: String,
+) -> Record {
+    let mut logged = Record::new(
+        clock.now(),
+        Event::Delivered,
+        h.basis_id.clone(),
+        h.sender.clone(),
+        h.receiver.clone(),
+        instance,
+    );
+    logged.patients = h.patients.clone();
+    logged.received_sha256 = Some(h.received_sha256);
+    logged.policy = h.policy.clone();
+    logged.receipt = Some(raw_receipt);
+    logged
+}
+
+/// The answers of a delivered basis: status OK with the receipt to the sender, and the notice
+/// to the receiver when `notify` (see the module's text for when it is told).
+pub(crate) fn answer_ok(
+    clock: &dyn Clock,
+    h: &HandOver,
+    receipt: StoreReceipt,
+    notify: bool,
+) -> Verdict {
+    let notice = notify.then(|| {
+        let notice = Notice {
+            basis_id: h.basis_id.clone(),
+            sender: h.sender.clone(),
+            receipt: receipt.clone(),
+            at: clock.now(),
+        };
+        (h.receiver.clone(), notice)
+    });
+    let status = StatusMessage {
+        basis_id: h.basis_id.clone(),
+        outcome: Outcome::Ok,
+        findings: Vec::new(),
+        withheld: None,
+        receiver: Some(h.receiver.clone()),
+        receipt: Some(receipt),
+        at: clock.now(),
+    };
+    Verdict::answered(&h.sender, status, notice)
 }

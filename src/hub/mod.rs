@@ -22,10 +22,10 @@
 mod config;
 mod decide;
 mod deliver;
-mod handover;
 mod health;
 mod id_locks;
 mod journal;
+mod receipt;
 mod sink;
 mod stage;
 #[cfg(test)]
@@ -45,15 +45,16 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinSet;
 
 use crate::audit::{AuditError, AuditLog, LogConfig, LogSigningKey, PatientKey};
+use crate::broker::handover::Received;
 use crate::broker::{topology, Publisher, Session};
 use crate::clock::{Clock, SystemClock};
 use crate::policy::PolicySet;
 use crate::validate::xsd::Schema;
 use decide::Decide;
 use deliver::Deliver;
-use handover::Received;
 use health::{Health, ReceiverHealth};
 use id_locks::IdLocks;
+use receipt::Receipts;
 use sink::StoreSink;
 use stage::{Consumer, Verdict};
 
@@ -62,6 +63,8 @@ struct Built {
     decide: Arc<Decide>,
     /// The deliver stage of every receiver with a store.
     delivers: BTreeMap<String, Arc<Deliver<StoreSink>>>,
+    /// The receipt stage, when a receiver pulls its bases.
+    receipts: Option<Arc<Receipts>>,
     health: BTreeMap<String, Arc<ReceiverHealth>>,
     log: Arc<AuditLog>,
 }
@@ -76,9 +79,15 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
     let journal = Journal::start(log.clone());
     let id_locks = Arc::new(IdLocks::default());
     let tls = StoreSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
-    let (mut delivers, mut health) = (BTreeMap::new(), BTreeMap::new());
+    let (mut delivers, mut health, mut pulling) =
+        (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (org, sink) in &cfg.receivers {
-        let Sink::Store { url } = sink;
+        let Sink::Store { url } = sink else {
+            let h = ReceiverHealth::new(org, format!("queue {}", topology::deliver_queue(org)));
+            pulling.insert(org.clone(), h.clone());
+            health.insert(org.clone(), h);
+            continue;
+        };
         let h = ReceiverHealth::new(org, format!("store {url}"));
         let store = StoreSink::new(
             url,
@@ -102,18 +111,29 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
     }
     let decide = Decide::new(decide::Parts {
         instance: cfg.instance.clone(),
-        clock,
+        clock: clock.clone(),
         schema,
         policies,
         validation: cfg.validation.clone(),
-        journal,
+        journal: journal.clone(),
         patient_key,
         receivers: cfg.receivers.keys().cloned().collect::<BTreeSet<_>>(),
-        id_locks,
+        pulling: pulling.keys().cloned().collect(),
+        id_locks: id_locks.clone(),
+    });
+    let receipts = (!pulling.is_empty()).then(|| {
+        Arc::new(Receipts {
+            instance: cfg.instance.clone(),
+            clock: clock.clone(),
+            journal: journal.clone(),
+            id_locks,
+            pulling,
+        })
     });
     Ok(Built {
         decide: Arc::new(decide),
         delivers,
+        receipts,
         health,
         log,
     })
@@ -258,11 +278,23 @@ pub async fn run(
             queue: topology::deliver_queue(org),
             prefetch: cfg.consume.per_receiver,
         };
-        stages.spawn(deliver_stage(
-            consumer,
-            (session.clone(), publisher.clone(), stopped.clone()),
-            deliver.clone(),
-        ));
+        let (deliver, health) = (deliver.clone(), deliver.health.clone());
+        let handler = move || deliver_handler(deliver.clone());
+        let parts = (session.clone(), publisher.clone(), stopped.clone());
+        stages.spawn(lasting_stage(consumer, parts, None, handler, vec![health]));
+    }
+    if let Some(receipts) = &built.receipts {
+        let consumer = Consumer {
+            name: "receipts".into(),
+            queue: topology::receipt_queue(&cfg.instance),
+            prefetch: cfg.consume.per_receiver,
+        };
+        let healths = receipts.pulling.values().cloned().collect();
+        let declare = Some((session.clone(), cfg.instance.clone()));
+        let receipts = receipts.clone();
+        let handler = move || receipt_handler(receipts.clone());
+        let parts = (session.clone(), publisher.clone(), stopped.clone());
+        stages.spawn(lasting_stage(consumer, parts, declare, handler, healths));
     }
     let (instance, receivers) = (cfg.instance.clone(), built.delivers.len());
     tokio::spawn(async move {
@@ -291,30 +323,52 @@ fn decide_handler(decide: Arc<Decide>) -> Handler {
     })
 }
 
-/// A receiver's deliver stage, for as long as the hub runs. Its queue may be missing or refused
-/// (a receiver in `[receivers]` the broker was not set up for): that holds this receiver's bases
-/// and nobody else's, so it is said loudly, shown in `/ready`, and tried again every 30 s.
-async fn deliver_stage(
+/// A deliver or receipt stage, for as long as the hub runs. Its queue may be missing or refused
+/// (a receiver in `[receivers]` the broker was not set up for): that holds those receivers' bases
+/// and nobody else's, so it is said loudly, shown in `/ready` (on each of `healths`), and tried
+/// again every 30 s. `declare` is the hub's own receipt queue, made before it is consumed.
+async fn lasting_stage(
     consumer: Consumer,
     (session, publisher, mut stopped): (Arc<Session>, Publisher, watch::Receiver<bool>),
-    deliver: Arc<Deliver<StoreSink>>,
+    declare: Option<(Arc<Session>, String)>,
+    handler: impl Fn() -> Handler,
+    healths: Vec<Arc<ReceiverHealth>>,
 ) -> anyhow::Result<()> {
     const AGAIN: std::time::Duration = std::time::Duration::from_secs(30);
     loop {
-        let (s, p, st) = (session.clone(), publisher.clone(), stopped.clone());
-        let handler = deliver_handler(deliver.clone());
-        let Err(e) = stage::run(consumer.clone(), s, p, st, None, handler).await else {
+        let declared = match &declare {
+            Some((session, instance)) => receipt::declare_queue(session, instance).await,
+            None => Ok(()),
+        };
+        let ran = match declared {
+            Ok(()) => {
+                let (s, p, st) = (session.clone(), publisher.clone(), stopped.clone());
+                stage::run(consumer.clone(), s, p, st, None, handler()).await
+            }
+            Err(e) => Err(e.context(format!("declaring {}", consumer.queue))),
+        };
+        let Err(e) = ran else {
             return Ok(());
         };
-        tracing::error!(stage = %consumer.name, error = %format!("{e:#}"), retry_in_secs = AGAIN.as_secs(), "this receiver's delivery queue cannot be consumed: its bases wait");
-        deliver
-            .health
-            .failed(deliver.clock.now(), &format!("its delivery queue: {e:#}"));
+        tracing::error!(stage = %consumer.name, error = %format!("{e:#}"), retry_in_secs = AGAIN.as_secs(), "this stage's queue cannot be consumed: its bases wait");
+        for h in &healths {
+            h.failed(
+                crate::clock::SystemClock.now(),
+                &format!("{}: {e:#}", consumer.queue),
+            );
+        }
         tokio::select! {
             _ = tokio::time::sleep(AGAIN) => {}
             _ = stopped.wait_for(|s| *s) => return Ok(()),
         }
     }
+}
+
+fn receipt_handler(receipts: Arc<Receipts>) -> Handler {
+    Box::new(move |d| {
+        let receipts = receipts.clone();
+        Box::pin(async move { receipts.process(&d).await })
+    })
 }
 
 fn deliver_handler(deliver: Arc<Deliver<StoreSink>>) -> Handler {

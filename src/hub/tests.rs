@@ -12,13 +12,13 @@ use chrono::{DateTime, Utc};
 use super::config::ValidationSettings;
 use super::decide::{self, Decide, Incoming};
 use super::deliver::Deliver;
-use super::handover::{HandOver, Received};
 use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::Journal;
 use super::sink::{Delivered, DeliveryError, Sink};
 use super::stage::Verdict;
 use crate::audit::{AuditLog, Event, LogConfig, LogSigningKey, PatientKey, Query};
+use crate::broker::handover::{HandOver, Received};
 use crate::broker::{topology, Notice, Outgoing, StatusMessage, StoreReceipt};
 use crate::claim::ClaimSpecification;
 use crate::clock::{Clock, FixedClock};
@@ -97,6 +97,7 @@ fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig 
         journal: journal.clone(),
         patient_key: PatientKey::from_bytes(&[7; 32]).unwrap(),
         receivers: BTreeSet::from([RECEIVER.to_string()]),
+        pulling: BTreeSet::new(),
         id_locks: id_locks.clone(),
     });
     let deliver = Deliver {
@@ -175,6 +176,7 @@ fn handed_over(m: &Outgoing, redelivered: bool) -> Received {
         body: Bytes::from(m.payload.clone()),
         handed_over_at: *m.properties.timestamp(),
         redelivered,
+        reply_to: None,
     }
 }
 

@@ -25,7 +25,7 @@ use invoice_hub::broker::{BrokerError, Endpoint};
 pub(crate) const ORG_STOCKHOLM: &str = "2321000016";
 pub(crate) const ORG_HALLAND: &str = "2321000115";
 pub(crate) const ORG_VGR_NOT_A_USER: &str = "2321000131";
-const PKI_REGIONS: &str = "01,13,14";
+pub(crate) const PKI_REGIONS: &str = "01,13,14";
 
 pub(crate) struct TestBroker {
     pub name: String,
@@ -139,6 +139,17 @@ impl TestBroker {
     /// [`TestBroker::start`] with certificates for `pki_regions` (county codes) and `users` (the
     /// organisation numbers that get a broker user), as a benchmark with more regions needs.
     pub(crate) fn start_with(name: &str, pki_regions: &str, users: &[&str]) -> TestBroker {
+        Self::start_pulling(name, pki_regions, users, &[])
+    }
+
+    /// [`TestBroker::start_with`] where the regions `pull` read their own delivery queue
+    /// (`broker/ctl --pull-regions`).
+    pub(crate) fn start_pulling(
+        name: &str,
+        pki_regions: &str,
+        users: &[&str],
+        pull: &[&str],
+    ) -> TestBroker {
         let repo = repo();
         // Node names are machine-wide (epmd): worktrees of the same repo must not collide.
         let tree = repo
@@ -173,6 +184,7 @@ impl TestBroker {
             .args(["--amqps-port", &amqps_port.to_string()])
             .args(["--dist-port", &dist_port.to_string()])
             .args(["--regions", &users.join(",")])
+            .args(["--pull-regions", &pull.join(",")])
             .args(["--delivery-limit", "3"])
             .args(["--owner-pid", &std::process::id().to_string()])
             .output()

@@ -1,11 +1,14 @@
-//! The hand-over between the two stages: the decide stage publishes each disclosed basis, with
-//! publisher confirms, to its receiving region's delivery queue; a deliver stage consumes it.
+//! The hand-over between the hub's two stages: the decide stage publishes each disclosed basis,
+//! with publisher confirms, to its receiving region's delivery queue; the hub's deliver stage
+//! consumes it (a region with a store), or the region itself does (`invoice-hub receive`).
 //!
 //! The message's body is the disclosed document itself, byte for byte what the receiver gets.
 //! The facts the deliver stage logs `delivered` with travel beside it in one header, so any hub
-//! of a cluster can deliver a basis another hub decided: the delivery queues are read by hubs
-//! only (a region's broker user cannot read them), and the keyed patient hashes in the header
-//! are what the decide stage logged, no more.
+//! of a cluster can deliver a basis another hub decided. The keyed patient hashes go only on a
+//! queue that hubs alone read: a region that pulls its own queue gets an empty list (the hash
+//! key is the deployment's secret, and a region holding hash and personnummer side by side
+//! could build a dictionary of it); its receipt goes back, through `reply_to`, to the hub that
+//! decided, which has them in its log.
 
 use bytes::Bytes;
 use lapin::message::Delivery;
@@ -13,18 +16,18 @@ use lapin::types::{AMQPValue, FieldTable};
 use lapin::BasicProperties;
 use serde::{Deserialize, Serialize};
 
+use super::{topology, Outgoing};
 use crate::audit::{Digest, PatientHash, PolicyRef};
-use crate::broker::{topology, Outgoing};
 
 /// AMQP `type` of a hand-over.
-pub(crate) const HANDOVER_TYPE: &str = "invoice-hub.handover.v1";
+pub const HANDOVER_TYPE: &str = "invoice-hub.handover.v1";
 /// The header that carries the [`HandOver`] as JSON.
 const HEADER: &str = "ih-handover";
 
 /// What the decide stage decided about one disclosed basis.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct HandOver {
+pub struct HandOver {
     pub basis_id: String,
     /// The sending region (the broker-checked user that published the basis).
     pub sender: String,
@@ -42,35 +45,42 @@ pub(crate) struct HandOver {
 
 /// A hand-over as it came off a delivery queue.
 #[derive(Debug, Clone)]
-pub(crate) struct Received {
+pub struct Received {
     pub handover: HandOver,
     pub body: Bytes,
     /// When the decide stage handed it over (the message's timestamp): the basis's age in the
     /// queue.
     pub handed_over_at: Option<u64>,
-    /// The broker gave this message out before (a hub stopped or crashed holding it).
+    /// The broker gave this message out before (its reader stopped or crashed holding it).
     pub redelivered: bool,
+    /// Where a pulling region's receipt goes (the deciding hub's instance).
+    pub reply_to: Option<String>,
 }
 
 impl HandOver {
     /// The message to publish: to [`topology::DELIVER_EXCHANGE`], routed by the receiver,
-    /// persistent, `message_id` = basis id, timestamped now (seconds).
-    pub(crate) fn to_outgoing(&self, body: Bytes, at_secs: u64) -> Outgoing {
+    /// persistent, `message_id` = basis id, timestamped `at_secs`; `reply_to` names the hub a
+    /// pulling region sends its receipt to (the routing key on [`topology::RECEIPT_EXCHANGE`]).
+    pub fn to_outgoing(&self, body: Bytes, at_secs: u64, reply_to: Option<&str>) -> Outgoing {
         // Serialising this plain struct cannot fail (no maps, no I/O).
         let json = serde_json::to_string(self).unwrap_or_default();
         let mut headers = FieldTable::default();
         headers.insert(HEADER.into(), AMQPValue::LongString(json.into()));
+        let mut properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/xml".into())
+            .with_type(HANDOVER_TYPE.into())
+            .with_message_id(self.basis_id.as_str().into())
+            .with_timestamp(at_secs)
+            .with_headers(headers);
+        if let Some(hub) = reply_to {
+            properties = properties.with_reply_to(hub.into());
+        }
         Outgoing {
             exchange: topology::DELIVER_EXCHANGE.into(),
             routing_key: self.receiver.clone(),
             payload: body.to_vec(),
-            properties: BasicProperties::default()
-                .with_delivery_mode(2)
-                .with_content_type("application/xml".into())
-                .with_type(HANDOVER_TYPE.into())
-                .with_message_id(self.basis_id.as_str().into())
-                .with_timestamp(at_secs)
-                .with_headers(headers),
+            properties,
         }
     }
 }
@@ -78,7 +88,7 @@ impl HandOver {
 impl Received {
     /// Reads a delivery from a delivery queue; a message without a readable hand-over (nobody
     /// but a hub can publish there, so this is a bug or an operator's mistake) says why.
-    pub(crate) fn read(d: &Delivery) -> Result<Received, String> {
+    pub fn read(d: &Delivery) -> Result<Received, String> {
         let json = d
             .properties
             .headers()
@@ -96,6 +106,7 @@ impl Received {
             body: Bytes::from(d.data.clone()),
             handed_over_at: *d.properties.timestamp(),
             redelivered: d.redelivered,
+            reply_to: d.properties.reply_to().as_ref().map(|s| s.to_string()),
         })
     }
 }
@@ -116,7 +127,11 @@ mod tests {
             policy: None,
             decided_by: "hub-a".into(),
         };
-        let out = h.to_outgoing(Bytes::from_static(b"<doc/>"), 7);
+        let out = h.to_outgoing(Bytes::from_static(b"<doc/>"), 7, Some("hub-a"));
+        assert_eq!(
+            out.properties.reply_to().as_ref().unwrap().as_str(),
+            "hub-a"
+        );
         assert_eq!(out.exchange, "ih.deliver");
         assert_eq!(out.routing_key, "2321000131");
         assert_eq!(out.payload, b"<doc/>");

@@ -1,0 +1,312 @@
+//! Pull delivery, a receiving region's side (`invoice-hub receive`): the region consumes its own
+//! delivery queue over AMQPS with its own certificate, writes each basis durably into its
+//! directory, sends a receipt back to the hub that decided, and only then acknowledges.
+//!
+//! ```text
+//! ih.deliver.<org> ──▶ write <dir>/<id>.xml ──▶ receipt (confirmed, user_id = org) ──▶ ack
+//!                      (temporary file, fsync,     to ih.receipt, routed by the
+//!                       rename, fsync the dir,     hand-over's reply_to
+//!                       mode 0600)
+//! ```
+//!
+//! Killing the reader at any moment loses nothing and writes nothing twice: before the rename
+//! there is only a temporary file (removed at the next start) and the basis comes again; after
+//! it, the basis that comes again is found already written with the same bytes, and only its
+//! receipt is sent again. The receipt is made from the file (its hash and time), so a repeat is
+//! the same receipt. The same id with other bytes is never overwritten: it is refused, to the
+//! parked queue, for a person to look at.
+
+use std::future::Future;
+use std::io::Write as _;
+use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use lapin::message::Delivery;
+use lapin::options::BasicGetOptions;
+use serde::Deserialize;
+use sha2::Digest as _;
+
+use super::error::BrokerError;
+use super::handover::Received;
+use super::messages::StoreReceipt;
+use super::publisher::Publisher;
+use super::session::Session;
+use super::subscription::Subscription;
+use super::{settle, topology};
+use crate::claim::basis_id_ok;
+
+/// `[receive]` of `region.toml`: where `invoice-hub receive` puts the bases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReceiveSettings {
+    /// The directory each basis is written to as `<basis id>.xml` (mode 0600). Relative to the
+    /// configuration file.
+    pub dir: PathBuf,
+    /// Bases the broker hands the reader ahead of the one it writes.
+    #[serde(default = "default_prefetch")]
+    pub prefetch: u16,
+}
+
+fn default_prefetch() -> u16 {
+    16
+}
+
+/// Why receiving stopped or a basis was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The directory holds other bytes under this basis id: not overwritten.
+    #[error("{path} already holds other content for this basis id; not overwritten")]
+    Conflict { path: PathBuf },
+    #[error("not a hand-over: {0}")]
+    NotAHandOver(String),
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
+
+/// One basis in the directory.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    /// What the receipt says: the file's hash and when it was written.
+    pub receipt: StoreReceipt,
+    /// False when it was there already (a basis that came again).
+    pub new: bool,
+}
+
+fn io(path: &Path) -> impl FnOnce(std::io::Error) -> PullError + '_ {
+    move |source| PullError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// Writes `body` as basis `id` into `dir`, durably and once (see the module's text).
+pub fn write_once(dir: &Path, id: &str, body: &[u8]) -> Result<Written, PullError> {
+    if !basis_id_ok(id) {
+        return Err(PullError::NotAHandOver(format!(
+            "basis id {id:?} is not usable as a file name"
+        )));
+    }
+    let path = dir.join(format!("{id}.xml"));
+    let sha = hex::encode(sha2::Sha256::digest(body));
+    let new = match std::fs::read(&path) {
+        Ok(there) if hex::encode(sha2::Sha256::digest(&there)) == sha => false,
+        Ok(_) => return Err(PullError::Conflict { path }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            write_new(dir, &path, body)?;
+            true
+        }
+        Err(e) => return Err(io(&path)(e)),
+    };
+    let written: DateTime<Utc> = std::fs::metadata(&path)
+        .and_then(|m| m.modified())
+        .map_err(io(&path))?
+        .into();
+    let receipt = StoreReceipt {
+        id: id.to_string(),
+        sha256: sha,
+        received_at: written.to_rfc3339_opts(SecondsFormat::Secs, true),
+        seq: 0,
+    };
+    Ok(Written { path, receipt, new })
+}
+
+/// A temporary file (mode 0600) written and flushed, renamed into place, the rename flushed.
+fn write_new(dir: &Path, path: &Path, body: &[u8]) -> Result<(), PullError> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("basis");
+    let tmp = dir.join(format!(".{name}.partial"));
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(io(&tmp))?;
+    f.write_all(body).map_err(io(&tmp))?;
+    f.sync_all().map_err(io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(io(path))?;
+    std::fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io(dir))
+}
+
+/// Makes `dir` (mode 0700) if it is not there, and removes what a reader killed mid-write left
+/// (`.<id>.xml.partial`): those bases were not acknowledged and come again. Returns how many.
+pub fn prepare(dir: &Path) -> Result<usize, PullError> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(io(dir))?;
+    let mut removed = 0;
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with('.') && name.ends_with(".partial") {
+            std::fs::remove_file(&path).map_err(io(&path))?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// What became of one message of the delivery queue.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Written (or found written) and its receipt confirmed.
+    Received(Box<(Received, Written)>),
+    /// Not a basis this reader can take (not a hand-over, no reply address, other content
+    /// under a written id): given to the parked queue, with why.
+    Refused { message_id: String, why: String },
+}
+
+/// The region's reader of its delivery queue.
+pub struct Puller {
+    org: String,
+    dir: PathBuf,
+    prefetch: u16,
+    session: Arc<Session>,
+    publisher: Publisher,
+}
+
+impl Puller {
+    pub fn new(org: &str, settings: &ReceiveSettings, session: Arc<Session>) -> Puller {
+        Puller {
+            org: org.to_string(),
+            dir: settings.dir.clone(),
+            prefetch: settings.prefetch.max(1),
+            publisher: Publisher::new(session.clone()),
+            session,
+        }
+    }
+
+    /// Takes what waits on the queue now, each handed to `seen`, and returns how many.
+    pub async fn drain(&self, mut seen: impl FnMut(&Outcome)) -> Result<usize, PullError> {
+        let ch = self.session.new_channel().await?;
+        let queue = topology::deliver_queue(&self.org);
+        let mut n = 0;
+        while let Some(msg) = ch
+            .basic_get(queue.as_str().into(), BasicGetOptions { no_ack: false })
+            .await
+            .map_err(BrokerError::from)?
+        {
+            seen(&self.take(&msg.delivery).await?);
+            n += 1;
+        }
+        let _ = ch.close(200, "drained".into()).await;
+        Ok(n)
+    }
+
+    /// Takes every basis as it comes, across broker restarts, until `stop` resolves (between
+    /// two bases: one being written is finished first).
+    pub async fn follow(
+        &self,
+        stop: impl Future<Output = ()>,
+        mut seen: impl FnMut(&Outcome),
+    ) -> Result<usize, PullError> {
+        let mut sub = Subscription::new(
+            self.session.clone(),
+            topology::deliver_queue(&self.org),
+            self.prefetch,
+        );
+        sub.subscribe().await?;
+        tokio::pin!(stop);
+        let mut n = 0;
+        loop {
+            let d = tokio::select! {
+                _ = &mut stop => return Ok(n),
+                d = sub.next() => d?,
+            };
+            seen(&self.take(&d).await?);
+            n += 1;
+        }
+    }
+
+    /// One message: written, receipt confirmed, acknowledged; or refused to the parked queue.
+    /// An error (a disk that fails, a broker that refuses the receipt) leaves the message
+    /// unacknowledged: it comes again.
+    async fn take(&self, d: &Delivery) -> Result<Outcome, PullError> {
+        let message_id = d.properties.message_id().as_ref().map(|s| s.to_string());
+        let refused = |why: String| Outcome::Refused {
+            message_id: message_id.clone().unwrap_or_default(),
+            why,
+        };
+        let outcome = match self.write(d).await {
+            Ok((r, w)) => match r.reply_to.clone() {
+                Some(hub) => {
+                    self.publisher
+                        .publish(&w.receipt.to_outgoing(&self.org, &hub))
+                        .await?;
+                    Outcome::Received(Box::new((r, w)))
+                }
+                None => refused("the hand-over names no hub to send the receipt to".into()),
+            },
+            Err(e @ (PullError::Conflict { .. } | PullError::NotAHandOver(_))) => {
+                refused(e.to_string())
+            }
+            Err(e) => return Err(e),
+        };
+        match &outcome {
+            Outcome::Received(_) => settle::ack(d).await?,
+            Outcome::Refused { .. } => settle::reject(d).await?,
+        }
+        Ok(outcome)
+    }
+
+    async fn write(&self, d: &Delivery) -> Result<(Received, Written), PullError> {
+        let r = Received::read(d).map_err(PullError::NotAHandOver)?;
+        let (dir, id, body) = (
+            self.dir.clone(),
+            r.handover.basis_id.clone(),
+            r.body.clone(),
+        );
+        let written = tokio::task::spawn_blocking(move || write_once(&dir, &id, &body))
+            .await
+            .map_err(|e| PullError::Io {
+                path: self.dir.clone(),
+                source: std::io::Error::other(e.to_string()),
+            })??;
+        Ok((r, written))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn a_basis_is_written_once_private_and_the_same_receipt_comes_back() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = write_once(dir.path(), "ZVF1", b"<doc/>").unwrap();
+        assert!(first.new);
+        let mode = std::fs::metadata(&first.path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let again = write_once(dir.path(), "ZVF1", b"<doc/>").unwrap();
+        assert!(!again.new);
+        assert_eq!(again.receipt, first.receipt);
+        assert!(matches!(
+            write_once(dir.path(), "ZVF1", b"<other/>"),
+            Err(PullError::Conflict { .. })
+        ));
+        assert_eq!(std::fs::read(&first.path).unwrap(), b"<doc/>");
+        assert!(write_once(dir.path(), "../x", b"<doc/>").is_err());
+    }
+
+    #[test]
+    fn what_a_killed_reader_left_half_written_is_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(".ZVF2.xml.partial"), b"<do").unwrap();
+        std::fs::write(dir.path().join("ZVF3.xml"), b"<doc/>").unwrap();
+        assert_eq!(prepare(dir.path()).unwrap(), 1);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1);
+    }
+}
