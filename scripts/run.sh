@@ -5,7 +5,8 @@
 #      Götaland (14), a generated month of bases between them (some invalid, some sensitive), the
 #      disclosure log's keys, the regions' policies, the stores', hub's and regions' configurations
 #   2. a RabbitMQ node (TLS only, certificate login) on loopback ports of its own
-#   3. a restricted store per region
+#   3. a restricted store per region; Västra Götaland pulls its bases instead (`invoice-hub
+#      receive` into run/demo/inbox-2321000131/, IH_PULL_REGIONS)
 #   4. the hub
 #   5. each region publishes its own bases with its own certificate, in parallel
 #   6. waits until every basis has an outcome on its sender's status queue
@@ -19,6 +20,8 @@ COUNT=${IH_RUN_COUNT:-3000}
 OUT=$REPO/run/demo
 NAME=demo
 REGIONS=(2321000016 2321000115 2321000131)
+# The regions that pull their bases with `invoice-hub receive` instead of a store (docs/receive.md).
+PULL_REGIONS=(${IH_PULL_REGIONS-2321000131})
 declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
 
 [ -x "$BIN" ] || { echo "make run: $BIN is missing (make build)" >&2; exit 1; }
@@ -37,13 +40,15 @@ rm -rf "$OUT" && mkdir -p "$OUT"
 START=$(date +%s)
 
 step "1. certificates, a month of bases ($COUNT, 5 % with a known rule violation), keys, policies, configurations (scripts/setup.sh)"
-IH_BIN=$BIN IH_COUNT=$COUNT IH_SEED=2026 IH_INVALID_RATE=0.05 bash scripts/setup.sh "$OUT"
+IH_BIN=$BIN IH_COUNT=$COUNT IH_SEED=2026 IH_INVALID_RATE=0.05 IH_PULL_REGIONS="${PULL_REGIONS[*]}" \
+    bash scripts/setup.sh "$OUT"
 # shellcheck disable=SC1091
 . "$OUT/setup.env"
 
 step "2. RabbitMQ on loopback, TLS only, regions log in by certificate (broker/ctl)"
 broker/ctl up "$NAME" --certs "$OUT/pki" --amqps-port "$AMQPS" --dist-port "$DIST" \
-    --regions "$(IFS=,; echo "${REGIONS[*]}")" --owner-pid $$ | tail -n 1
+    --regions "$(IFS=,; echo "${REGIONS[*]}")" --pull-regions "$(IFS=,; echo "${PULL_REGIONS[*]}")" \
+    --owner-pid $$ | tail -n 1
 
 step "3. a restricted store per region"
 for org in "${REGIONS[@]}"; do
@@ -60,7 +65,12 @@ step "4. the hub"
 "$BIN" hub --config "$OUT/hub.toml" 2>"$OUT/hub.log" &
 HUB=$!
 PIDS+=($HUB)
-echo "hub running (log: run/demo/hub.log, metrics: http://127.0.0.1:$METRICS/metrics)"
+echo "hub running (log: run/demo/hub.log, metrics: http://127.0.0.1:$METRICS/metrics, readiness: /ready)"
+for org in "${PULL_REGIONS[@]}"; do
+    "$BIN" receive --follow --config "$OUT/region-$org.toml" >"$OUT/receive-$org.log" 2>&1 &
+    PIDS+=($!)
+    echo "${REGION_NAME[$org]} pulls its bases: invoice-hub receive into run/demo/inbox-$org/"
+done
 
 step "5. each region publishes its own bases (AMQPS, its certificate, publisher confirms)"
 PUB_START=$(date +%s.%N)
@@ -92,9 +102,10 @@ step "7. stopping the hub and verifying the disclosure log"
 kill -TERM $HUB; wait $HUB
 "$BIN" audit --log "$OUT/hub-log" verify | tail -n 3
 
-python3 - "$OUT" "$PUB_START" "$PUB_END" "$START" <<'EOF'
-import json, sys, collections, time
+python3 - "$OUT" "$PUB_START" "$PUB_END" "$START" "${PULL_REGIONS[*]}" <<'EOF'
+import json, os, sys, collections, time
 out, t0, t1, start = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4])
+pulling = sys.argv[5].split()
 names = {"2321000016": "Stockholm", "2321000115": "Halland", "2321000131": "VGR"}
 manifest = {json.loads(l)["id"]: json.loads(l) for l in open(f"{out}/bases/manifest.jsonl")}
 last = {}
@@ -115,6 +126,15 @@ for pair in sorted({p for p, _ in pairs}):
 print("\nwhy not delivered (first rule):")
 for k, n in why.most_common(12):
     print(f"  {n:>5}  {k}")
+print("\nhow each receiving region got its bases:")
+for org, name in names.items():
+    ok = sum(1 for bid, s in last.items() if s["outcome"] == "OK" and s.get("receiver") == org)
+    if org in pulling:
+        inbox = f"{out}/inbox-{org}"
+        files = len([f for f in os.listdir(inbox) if f.endswith(".xml")]) if os.path.isdir(inbox) else 0
+        print(f"  {name:<10} by pull (invoice-hub receive): {ok} delivered, {files} files in run/demo/inbox-{org}/")
+    else:
+        print(f"  {name:<10} by its store (mutual-TLS PUT): {ok} delivered")
 injected = sum(1 for m in manifest.values() if m.get("injected_rule") or m.get("invalid_rule"))
 errors = sum(1 for s in last.values() if s["outcome"] == "ERROR")
 secs = t1 - t0

@@ -11,12 +11,16 @@
 #   OUT/keys/                   the disclosure log's signing key and patient key
 #   OUT/policies/               the three regions' policies and protected identities
 #   OUT/store-<org>/store.toml  a restricted store per region (initialised), on a fixed free port
-#   OUT/hub.toml                the hub, delivering to those stores
-#   OUT/region-<org>.toml       each region's adapter configuration (publish, status, notify)
+#   OUT/hub.toml                the hub, delivering to those stores (or, for the regions in
+#                               IH_PULL_REGIONS, leaving their bases on their delivery queue)
+#   OUT/region-<org>.toml       each region's adapter configuration (publish, status, notify;
+#                               for a pulling region also receive, into OUT/inbox-<org>/)
 #   OUT/setup.env               KEY=VALUE lines: the ports picked (AMQPS, DIST, METRICS,
 #                               STORE_PORT_<org>)
 #
-# IH_BIN is the invoice-hub binary (default: the release build).
+# IH_BIN is the invoice-hub binary (default: the release build). IH_PULL_REGIONS (organisation
+# numbers, space-separated) pull their bases with `invoice-hub receive` instead of a store; the
+# broker must then be started with --pull-regions for them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -25,6 +29,7 @@ BIN=${IH_BIN:-${CARGO_TARGET_DIR:-$REPO/target}/release/invoice-hub}
 COUNT=${IH_COUNT:-3000}
 SEED=${IH_SEED:-2026}
 INVALID_RATE=${IH_INVALID_RATE:-0.05}
+PULL=" ${IH_PULL_REGIONS:-} "
 REGIONS=(2321000016 2321000115 2321000131)
 declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
 declare -A REGION_FILE=([2321000016]=stockholm [2321000115]=halland [2321000131]=vgr)
@@ -111,7 +116,10 @@ ca = "pki/ca.pem"
 cert = "pki/hub.pem"
 key = "pki/hub.key"
 [receivers]
-$(for org in "${REGIONS[@]}"; do echo "\"$org\" = \"https://127.0.0.1:${STORE_PORT[$org]}\""; done)
+$(for org in "${REGIONS[@]}"; do
+    if [[ "$PULL" == *" $org "* ]]; then echo "\"$org\" = { sink = \"queue\" }"
+    else echo "\"$org\" = \"https://127.0.0.1:${STORE_PORT[$org]}\""; fi
+done)
 [metrics]
 listen = "127.0.0.1:$METRICS"
 EOF
@@ -119,4 +127,7 @@ EOF
 for org in "${REGIONS[@]}"; do
     sed -e "s#\.\./run/pki#pki#g" -e "s/^port = .*/port = $AMQPS/" \
         "deploy/region-${REGION_FILE[$org]}.toml" >"$OUT/region-$org.toml"
+    if [[ "$PULL" == *" $org "* ]]; then
+        printf '\n[receive]\ndir = "inbox-%s"\n' "$org" >>"$OUT/region-$org.toml"
+    fi
 done

@@ -10,7 +10,10 @@
 //!
 //! faults, at random moments from CHAOS_SEED (moments measured in answered bases):
 //!   the hub SIGKILLed ≥ 5 times and restarted       a publisher SIGKILLed mid-batch and rerun
-//!   the broker stopped and restarted once           one store SIGKILLed, back after 20 s
+//!   the broker stopped and restarted once           one store SIGKILLed, back after 60 s
+//!
+//! isolation: while that store is down (no other fault meanwhile), the other receivers' bases are
+//! answered at ≥ 80 % of their rate in the 10 s before it went down (one printed line).
 //!
 //! checks: every confirmed basis has exactly one final outcome (every answer says the same, the
 //! disclosure log has one received + one decision + one delivery when disclosed); each store holds
@@ -42,9 +45,51 @@ use env::{binary, env_number, exit_code, node_name, plain, say, STALL};
 use procs::{wait_for_port, Broker, Service};
 
 const HUB_KILLS: usize = 6;
-const STORE_DOWN: Duration = Duration::from_secs(20);
+const STORE_DOWN: Duration = Duration::from_secs(60);
+/// The window before the store outage the other receivers' rate is measured over.
+const BEFORE_OUTAGE: Duration = Duration::from_secs(10);
+/// Below this share of their rate before, the other receivers were stalled by the outage.
+const ISOLATION_MIN: f64 = 0.80;
 fn main() -> ExitCode {
     exit_code("chaos", run())
+}
+
+/// The other receivers' answer rate while `down_org`'s store was down (from `down` for
+/// [`STORE_DOWN`], or until their last answer if their work ran out sooner) as a share of their
+/// rate in the [`BEFORE_OUTAGE`] before it (from their first answer, if that came later), with
+/// the line that says so.
+fn isolation(
+    observer: &observe::Observer,
+    manifest: &[invoice_hub::synth::ManifestEntry],
+    down_org: &str,
+    down: Instant,
+) -> Option<(f64, String)> {
+    let receiver: std::collections::HashMap<&str, &str> = manifest
+        .iter()
+        .map(|m| (m.id.as_str(), m.receiver.as_str()))
+        .collect();
+    let other = |id: &str| receiver.get(id).is_some_and(|r| *r != down_org);
+    let (first, last) = observer.first_answer_span(other)?;
+    let from = down.checked_sub(BEFORE_OUTAGE).unwrap_or(first).max(first);
+    let before_secs = down.checked_duration_since(from)?.as_secs_f64();
+    let end = (down + STORE_DOWN).min(last + Duration::from_millis(1));
+    let during_secs = end.checked_duration_since(down)?.as_secs_f64();
+    if before_secs < 2.0 || during_secs < 2.0 {
+        return None;
+    }
+    let before = observer.first_answers(from, down, other) as f64 / before_secs;
+    let during = observer.first_answers(down, end, other) as f64 / during_secs;
+    if before <= 0.0 {
+        return None;
+    }
+    let share = during / before;
+    let line = format!(
+        "isolation: other receivers answered at {:.0} % of their rate before the outage while \
+         {down_org} was down ({during:.0}/s over {during_secs:.0} s, against {before:.0}/s over \
+         the {before_secs:.0} s before)",
+        share * 100.0
+    );
+    Some((share, line))
 }
 
 /// What happens when, drawn from the seed before anything starts.
@@ -65,12 +110,13 @@ impl Plan {
     /// `busiest` sends the most bases: its publisher runs longest, so it can be caught mid-batch.
     fn draw(seed: u64, count: usize, orgs: &[String], busiest: &str) -> Plan {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        // One kill in each of HUB_KILLS equal slices of 5 %–95 % of the answers: random moments,
-        // never two in a row.
-        let slice = 0.9 / HUB_KILLS as f64;
+        // One kill in each of HUB_KILLS equal slices of 25 %–95 % of the answers: random moments,
+        // never two in a row. The store outage comes first (12 %–18 %), with nothing else
+        // happening, so its isolation figure measures the outage alone.
+        let slice = 0.7 / HUB_KILLS as f64;
         let hub_kills = (0..HUB_KILLS)
             .map(|k| {
-                let f = 0.05 + slice * (k as f64 + rng.gen_range(0.1..0.9));
+                let f = 0.25 + slice * (k as f64 + rng.gen_range(0.1..0.9));
                 (
                     (f * count as f64) as usize,
                     Duration::from_millis(rng.gen_range(0..1500)),
@@ -81,8 +127,8 @@ impl Plan {
         let pick = |rng: &mut ChaCha8Rng| orgs[rng.gen_range(0..orgs.len())].clone();
         Plan {
             hub_kills,
-            broker_restart_at: (rng.gen_range(0.25..0.75) * count as f64) as usize,
-            store_down_at: (rng.gen_range(0.10..0.60) * count as f64) as usize,
+            broker_restart_at: (rng.gen_range(0.30..0.75) * count as f64) as usize,
+            store_down_at: (rng.gen_range(0.12..0.18) * count as f64) as usize,
             store_down_org: pick(&mut rng),
             publisher_kill_after: Duration::from_millis(rng.gen_range(0..300)),
             publisher_kill_org: busiest.to_string(),
@@ -130,7 +176,7 @@ fn run() -> anyhow::Result<bool> {
         .context("no regions")?;
     let plan = Plan::draw(seed, manifest.len(), &orgs, busiest);
     say(format!(
-        "{} bases generated; plan: hub SIGKILL at {:?} answers, broker restart at {}, store {} down 20 s at {}, publisher of {} killed {} ms after its first answer",
+        "{} bases generated; plan: hub SIGKILL at {:?} answers, broker restart at {}, store {} down 60 s at {}, publisher of {} killed {} ms after its first answer",
         manifest.len(),
         plan.hub_kills.iter().map(|k| k.0).collect::<Vec<_>>(),
         plan.broker_restart_at,
@@ -219,6 +265,7 @@ fn run() -> anyhow::Result<bool> {
     let broker_restarting = Arc::new(AtomicBool::new(false));
     let mut broker_thread: Option<std::thread::JoinHandle<anyhow::Result<Duration>>> = None;
     let mut store_thread: Option<std::thread::JoinHandle<anyhow::Result<()>>> = None;
+    let mut store_down_from: Option<Instant> = None;
     let mut hub_died_alone = 0u32;
     let mut last_progress = (0usize, Instant::now());
     let mut last_print = Instant::now();
@@ -298,6 +345,8 @@ fn run() -> anyhow::Result<bool> {
             }
         }
 
+        // While the store is down nothing else happens: the isolation figure is the outage's.
+        let store_down = store_thread.as_ref().is_some_and(|t| !t.is_finished());
         // The hub, SIGKILLed at the planned moments and started again.
         if let Some((since, wait)) = hub_down_since {
             if since.elapsed() >= wait {
@@ -311,7 +360,7 @@ fn run() -> anyhow::Result<bool> {
                 hub.log_tail(8)
             ));
             hub.start()?;
-        } else if kills_done < plan.hub_kills.len() {
+        } else if kills_done < plan.hub_kills.len() && !store_down {
             let (at, delay, down) = plan.hub_kills[kills_done];
             if answered >= at && kill_due.is_none() {
                 kill_due = Some(Instant::now() + delay);
@@ -326,7 +375,7 @@ fn run() -> anyhow::Result<bool> {
         }
 
         // The broker, stopped and booted again with its data.
-        if broker_thread.is_none() && answered >= plan.broker_restart_at {
+        if broker_thread.is_none() && answered >= plan.broker_restart_at && !store_down {
             say(format!(
                 "[{:>5.1}s] broker restart at {answered} answers",
                 started.elapsed().as_secs_f64()
@@ -341,13 +390,15 @@ fn run() -> anyhow::Result<bool> {
             }));
         }
 
-        // One store down for 20 s.
-        if store_thread.is_none() && answered >= plan.store_down_at {
+        // One store down for 60 s, when nothing else is happening.
+        let quiet = hub_down_since.is_none() && kill_due.is_none() && broker_thread.is_none();
+        if store_thread.is_none() && answered >= plan.store_down_at && quiet {
             let org = plan.store_down_org.clone();
             say(format!(
-                "[{:>5.1}s] SIGKILL store {org} at {answered} answers, back in 20 s",
+                "[{:>5.1}s] SIGKILL store {org} at {answered} answers, back in 60 s",
                 started.elapsed().as_secs_f64()
             ));
+            store_down_from = Some(Instant::now());
             let (s, port) = (stores[&org].clone(), store_ports[&org]);
             store_thread = Some(std::thread::spawn(move || {
                 s.lock().unwrap().kill();
@@ -400,7 +451,7 @@ fn run() -> anyhow::Result<bool> {
     }
     match store_thread.map(|t| t.join()) {
         Some(Ok(Ok(()))) => figures.push(format!(
-            "store {} SIGKILLed and down for 20 s",
+            "store {} SIGKILLed and down for 60 s",
             plan.store_down_org
         )),
         Some(Ok(Err(e))) => breaches.add(format!(
@@ -408,6 +459,22 @@ fn run() -> anyhow::Result<bool> {
             plan.store_down_org
         )),
         _ => breaches.add("fault not applied: the store outage"),
+    }
+    match store_down_from.map(|down| isolation(&observer, &manifest, &plan.store_down_org, down)) {
+        Some(Some((share, line))) => {
+            say(line.clone());
+            if share < ISOLATION_MIN {
+                breaches.add(format!(
+                    "{line}: below {:.0} %, the outage stalled the others",
+                    ISOLATION_MIN * 100.0
+                ));
+            }
+            figures.push(line);
+        }
+        Some(None) => breaches.add(
+            "isolation: too few answers to other receivers around the store outage to measure a rate",
+        ),
+        None => {}
     }
     figures.push(format!(
         "hub SIGKILLed {kills_done} times and restarted (started {} times)",

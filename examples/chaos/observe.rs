@@ -15,6 +15,8 @@ use invoice_hub::broker::{settle, Notice, RegionConfig, Session, StatusMessage, 
 #[derive(Default)]
 pub(crate) struct Seen {
     pub statuses: HashMap<String, Vec<StatusMessage>>,
+    /// When each basis got its first status (the isolation figure is a rate of these).
+    pub first_at: HashMap<String, std::time::Instant>,
     /// basis id → (the region whose notify queue it came on, the notice).
     pub notices: HashMap<String, Vec<(String, Notice)>>,
     pub status_messages: u64,
@@ -94,6 +96,37 @@ impl Observer {
             .collect()
     }
 
+    /// Bases answered for the first time in `[from, to)` among those `counted` picks.
+    #[allow(dead_code)] // make chaos's, not make powercut's
+    pub(crate) fn first_answers(
+        &self,
+        from: std::time::Instant,
+        to: std::time::Instant,
+        counted: impl Fn(&str) -> bool,
+    ) -> usize {
+        let seen = self.seen.lock().unwrap();
+        seen.first_at
+            .iter()
+            .filter(|(id, t)| **t >= from && **t < to && counted(id))
+            .count()
+    }
+
+    /// When the first and the last basis among those `counted` picks were first answered.
+    #[allow(dead_code)] // make chaos's, not make powercut's
+    pub(crate) fn first_answer_span(
+        &self,
+        counted: impl Fn(&str) -> bool,
+    ) -> Option<(std::time::Instant, std::time::Instant)> {
+        let seen = self.seen.lock().unwrap();
+        let times: Vec<std::time::Instant> = seen
+            .first_at
+            .iter()
+            .filter(|(id, _)| counted(id))
+            .map(|(_, t)| *t)
+            .collect();
+        Some((*times.iter().min()?, *times.iter().max()?))
+    }
+
     pub(crate) fn stop(self) -> Seen {
         self.rt.shutdown_timeout(Duration::from_secs(2));
         Arc::try_unwrap(self.seen)
@@ -125,6 +158,9 @@ async fn consume(
                 Kind::Status => match serde_json::from_slice::<StatusMessage>(&d.data) {
                     Ok(m) => {
                         s.status_messages += 1;
+                        s.first_at
+                            .entry(m.basis_id.clone())
+                            .or_insert_with(std::time::Instant::now);
                         s.statuses.entry(m.basis_id.clone()).or_default().push(m);
                     }
                     Err(e) => s.unreadable.push(format!("{queue}: {e}")),

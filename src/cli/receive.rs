@@ -3,13 +3,11 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context;
 
 use crate::broker::pull::{self, Outcome, Puller};
-use crate::broker::{RegionConfig, Session};
+use crate::broker::RegionConfig;
 use crate::cli::output::say;
 
 #[derive(clap::Args, Debug)]
@@ -59,14 +57,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .build()
         .context("starting the async runtime")?;
     let n = rt.block_on(async {
-        let session = Arc::new(
-            Session::new(cfg.broker.clone())
-                .give_up_after(Duration::from_secs(cfg.publish.connect_give_up_secs)),
-        );
-        session
-            .ensure_connected()
-            .await
-            .with_context(|| format!("connecting to the broker as region {}", cfg.org))?;
+        let session = super::status::connect(&cfg).await?;
         let puller = Puller::new(&cfg.org, &settings, session.clone());
         let received = if args.follow {
             puller.follow(stopped(), print).await

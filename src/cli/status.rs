@@ -113,6 +113,21 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// A region's connection to the broker, made now so that a wrong certificate or an unknown user
+/// is said at once; it gives up after `connect_give_up_secs` without a broker. Shared by the
+/// region's commands that read (`status`, `notify`, `receive`).
+pub(crate) async fn connect(cfg: &RegionConfig) -> anyhow::Result<Arc<Session>> {
+    let session = Arc::new(
+        Session::new(cfg.broker.clone())
+            .give_up_after(Duration::from_secs(cfg.publish.connect_give_up_secs)),
+    );
+    session
+        .ensure_connected()
+        .await
+        .with_context(|| format!("connecting to the broker as region {}", cfg.org))?;
+    Ok(session)
+}
+
 /// Shared by `status` and `notify`: drain or follow one of the region's queues, handing each body
 /// (and its message id, for messages about unreadable ones) to `print`. A message is taken off
 /// the queue only once `print` has written it: if it fails (the output pipe closed), reading
@@ -129,14 +144,7 @@ pub(crate) fn read_queue(
         .build()
         .context("starting the async runtime")?;
     rt.block_on(async {
-        let session = Arc::new(
-            Session::new(cfg.broker.clone())
-                .give_up_after(Duration::from_secs(cfg.publish.connect_give_up_secs)),
-        );
-        session
-            .ensure_connected()
-            .await
-            .with_context(|| format!("connecting to the broker as region {}", cfg.org))?;
+        let session = connect(cfg).await?;
         let mode = if follow {
             Mode::Follow
         } else {
