@@ -1,9 +1,9 @@
-//! A receiver's deliver stage: its delivery queue → its [`Sink`] → `delivered` logged with the
-//! receipt → status OK to the sender and the notice to the receiver (both confirmed) → ack.
+//! A receiver's deliver stage: its delivery queue → its [`Sink`] → the notice to the receiver
+//! (confirmed) → `delivered` logged with the receipt → status OK to the sender (confirmed) → ack.
 //!
 //! ```text
-//! hand-over ─▶ deliver (the sink, retried   ─▶ log `delivered` ─▶ answer OK (+ notice, once)
-//!              within its limits)              (durable)
+//! hand-over ─▶ deliver (the sink, retried ─▶ notice ──────▶ log `delivered` ─▶ answer OK
+//!              within its limits)            (confirmed)    (durable)
 //! ```
 //!
 //! One stage per receiver, each with its own channel and prefetch: a store that is down holds
@@ -12,12 +12,12 @@
 //!
 //! Exactly once: a hand-over whose delivery is already logged (a second hand-over of one basis,
 //! a redelivery after a crash) is answered from the log, and the sink is not called again. The
-//! receiver's notice goes with the delivery that logged `delivered`, and again only if this
-//! message was given out before (the broker's `redelivered`): a hub that crashed between logging
-//! and confirming the notice may not have sent it. That one window — after the notice's confirm,
-//! before the ack — can still tell a receiver twice; the notice carries the receipt, so the
-//! second says nothing new.
+//! receiver's notice is confirmed *before* `delivered` is logged, so a delivery found logged has
+//! had its notice, and nothing that comes again tells the receiver twice. The one window left —
+//! a hub that dies after the notice's confirm and before the log's flush — sends it again with
+//! the same receipt (the store answers the same bytes with the first receipt).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use super::health::ReceiverHealth;
@@ -27,13 +27,29 @@ use super::sink::Sink;
 use super::stage::Verdict;
 use crate::audit::{Event, Record};
 use crate::broker::handover::{HandOver, Received};
-use crate::broker::{Notice, Outcome, StatusMessage, StoreReceipt};
+use crate::broker::{Notice, Outcome, Outgoing, Publisher, StatusMessage, StoreReceipt};
 use crate::clock::Clock;
 
+/// Where a delivery's notice goes, confirmed, before its `delivered` is logged: the broker in the
+/// hub, a list in the tests of the steps.
+pub(crate) trait Announce: Send + Sync + 'static {
+    fn announce(&self, notice: Outgoing) -> impl Future<Output = Result<(), String>> + Send;
+}
+
+impl Announce for Publisher {
+    async fn announce(&self, notice: Outgoing) -> Result<(), String> {
+        self.publish(&notice)
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("the notice was not confirmed: {e}"))
+    }
+}
+
 /// What one receiver's deliver stage is made of.
-pub(crate) struct Deliver<S: Sink> {
+pub(crate) struct Deliver<S: Sink, A: Announce> {
     pub receiver: String,
     pub sink: S,
+    pub announce: A,
     pub instance: String,
     pub clock: Arc<dyn Clock>,
     pub journal: Journal,
@@ -41,7 +57,7 @@ pub(crate) struct Deliver<S: Sink> {
     pub health: Arc<ReceiverHealth>,
 }
 
-impl<S: Sink> Deliver<S> {
+impl<S: Sink, A: Announce> Deliver<S, A> {
     /// Handles one hand-over completely; every outcome is a [`Verdict`].
     pub(crate) async fn process(&self, r: Received) -> Verdict {
         let h = &r.handover;
@@ -60,18 +76,19 @@ impl<S: Sink> Deliver<S> {
             Ok(history) => history,
             Err(why) => return Verdict::Retry { why },
         };
-        let (receipt, logged_now) = match history.delivered_receipt() {
-            Some(receipt) => (receipt, false),
+        let receipt = match history.delivered_receipt() {
+            Some(receipt) => receipt,
             None => match self.deliver(&r, &history).await {
-                Ok(receipt) => (receipt, true),
+                Ok(receipt) => receipt,
                 Err(verdict) => return verdict,
             },
         };
-        answer_ok(&*self.clock, h, receipt, logged_now || r.redelivered)
+        answer_ok(&*self.clock, h, receipt)
     }
 
-    /// The sink, then `delivered` with its receipt, durable. A sink that gives up (the receiver
-    /// refused, the retries ran out) parks the basis; anything else brings it back later.
+    /// The sink, the notice, then `delivered` with its receipt, durable. A sink that gives up
+    /// (the receiver refused, the retries ran out) parks the basis; anything else brings it back
+    /// later.
     async fn deliver(&self, r: &Received, history: &History) -> Result<StoreReceipt, Verdict> {
         let h = &r.handover;
         let delivered = match self.sink.deliver(&h.basis_id, r.body.clone()).await {
@@ -89,6 +106,10 @@ impl<S: Sink> Deliver<S> {
             }
         };
         self.health.delivered(self.clock.now());
+        let told = notice(&*self.clock, h, &delivered.receipt);
+        if let Err(why) = self.announce.announce(told).await {
+            return Err(Verdict::Retry { why });
+        }
         let logged = delivered_record(&self.instance, &*self.clock, h, delivered.raw);
         if let Err(why) = self.journal.append_new(vec![logged], history).await {
             return Err(Verdict::Retry { why });
@@ -119,23 +140,19 @@ pub(crate) fn delivered_record(
     logged
 }
 
-/// The answers of a delivered basis: status OK with the receipt to the sender, and the notice
-/// to the receiver when `notify` (see the module's text for when it is told).
-pub(crate) fn answer_ok(
-    clock: &dyn Clock,
-    h: &HandOver,
-    receipt: StoreReceipt,
-    notify: bool,
-) -> Verdict {
-    let notice = notify.then(|| {
-        let notice = Notice {
-            basis_id: h.basis_id.clone(),
-            sender: h.sender.clone(),
-            receipt: receipt.clone(),
-            at: clock.now(),
-        };
-        (h.receiver.clone(), notice)
-    });
+/// The receiver's notice of a delivered basis: basis id, sender, receipt — no patient data.
+pub(crate) fn notice(clock: &dyn Clock, h: &HandOver, receipt: &StoreReceipt) -> Outgoing {
+    let notice = Notice {
+        basis_id: h.basis_id.clone(),
+        sender: h.sender.clone(),
+        receipt: receipt.clone(),
+        at: clock.now(),
+    };
+    notice.to_outgoing(&h.receiver)
+}
+
+/// The sender's answer for a delivered basis: status OK with the receiver and its receipt.
+pub(crate) fn answer_ok(clock: &dyn Clock, h: &HandOver, receipt: StoreReceipt) -> Verdict {
     let status = StatusMessage {
         basis_id: h.basis_id.clone(),
         outcome: Outcome::Ok,
@@ -145,5 +162,5 @@ pub(crate) fn answer_ok(
         receipt: Some(receipt),
         at: clock.now(),
     };
-    Verdict::answered(&h.sender, status, notice)
+    Verdict::answered(&h.sender, status, None)
 }

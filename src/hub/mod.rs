@@ -62,16 +62,17 @@ use stage::{Consumer, Verdict};
 struct Built {
     decide: Arc<Decide>,
     /// The deliver stage of every receiver with a store.
-    delivers: BTreeMap<String, Arc<Deliver<StoreSink>>>,
+    delivers: BTreeMap<String, Arc<Deliver<StoreSink, Publisher>>>,
     /// The receipt stage, when a receiver pulls its bases.
-    receipts: Option<Arc<Receipts>>,
+    receipts: Option<Arc<Receipts<Publisher>>>,
     health: BTreeMap<String, Arc<ReceiverHealth>>,
     log: Arc<AuditLog>,
 }
 
 /// Builds everything the configuration names, refusing to start on any problem (a bad policy,
-/// a key that cannot be read, a log that belongs to another instance).
-fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
+/// a key that cannot be read, a log that belongs to another instance). `notices` is where the
+/// deliveries' notices are published.
+fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow::Result<Built> {
     let policies = PolicySet::load(&cfg.policy.paths).context("loading the policies")?;
     let schema = Arc::new(Schema::embedded().context("compiling the contract's schemas")?);
     let patient_key = PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
@@ -100,6 +101,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
         let deliver = Deliver {
             receiver: org.clone(),
             sink: store,
+            announce: notices.clone(),
             instance: cfg.instance.clone(),
             clock: clock.clone(),
             journal: journal.clone(),
@@ -124,6 +126,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Built> {
     let receipts = (!pulling.is_empty()).then(|| {
         Arc::new(Receipts {
             instance: cfg.instance.clone(),
+            announce: notices.clone(),
             clock: clock.clone(),
             journal: journal.clone(),
             id_locks,
@@ -244,12 +247,13 @@ pub async fn run(
     shutdown: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let built = build(&cfg, clock.clone())?;
     let mut endpoint = cfg.broker.clone();
     endpoint
         .connection_name
         .get_or_insert_with(|| format!("hub {}", cfg.instance));
     let session = Arc::new(Session::new(endpoint));
+    let publisher = Publisher::new(session.clone());
+    let built = build(&cfg, clock.clone(), &publisher)?;
     let health = Arc::new(Health::new(session.clone(), clock, built.health.clone()));
     if let Some(addr) = cfg.metrics.listen {
         serve_health(addr, health.clone()).await?;
@@ -258,7 +262,6 @@ pub async fn run(
 
     let (stop, stopped) = watch::channel(false);
     let mut stages = JoinSet::new();
-    let publisher = Publisher::new(session.clone());
     let (subscribed, decide_consuming) = oneshot::channel();
     stages.spawn(stage::run(
         Consumer {
@@ -364,14 +367,14 @@ async fn lasting_stage(
     }
 }
 
-fn receipt_handler(receipts: Arc<Receipts>) -> Handler {
+fn receipt_handler(receipts: Arc<Receipts<Publisher>>) -> Handler {
     Box::new(move |d| {
         let receipts = receipts.clone();
         Box::pin(async move { receipts.process(&d).await })
     })
 }
 
-fn deliver_handler(deliver: Arc<Deliver<StoreSink>>) -> Handler {
+fn deliver_handler(deliver: Arc<Deliver<StoreSink, Publisher>>) -> Handler {
     Box::new(move |d| {
         let deliver = deliver.clone();
         Box::pin(async move {

@@ -4,8 +4,8 @@
 //! `reply_to`). Then the same last steps as a store's delivery:
 //!
 //! ```text
-//! receipt ─▶ the disclosure it confirms ─▶ log `delivered` ─▶ answer OK (+ notice, once)
-//!            (this hub's log: this basis,   (durable, once)
+//! receipt ─▶ the disclosure it confirms ─▶ notice ─▶ log `delivered` ─▶ answer OK
+//!            (this hub's log: this basis,   (confirmed) (durable, once)
 //!             to this region, these bytes)
 //! ```
 //!
@@ -13,7 +13,8 @@
 //! that sent it (checked against the certificate), and it must be the receiver this hub
 //! disclosed the basis to, for exactly the bytes it disclosed. Anything else is parked and said.
 //! A receipt that comes again for a delivery already logged is acknowledged and nothing more,
-//! unless it was given out before (this hub may have died before answering).
+//! unless it was given out before (this hub may have died before the sender's answer); its
+//! notice was confirmed before the log had it, so the receiver is not told again.
 
 use std::sync::Arc;
 
@@ -21,7 +22,7 @@ use lapin::message::Delivery;
 use lapin::options::{QueueBindOptions, QueueDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 
-use super::deliver::{answer_ok, delivered_record};
+use super::deliver::{answer_ok, delivered_record, notice, Announce};
 use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::Journal;
@@ -32,8 +33,9 @@ use crate::broker::{topology, Session, StoreReceipt};
 use crate::clock::Clock;
 
 /// What the receipt stage is made of.
-pub(crate) struct Receipts {
+pub(crate) struct Receipts<A: Announce> {
     pub instance: String,
+    pub announce: A,
     pub clock: Arc<dyn Clock>,
     pub journal: Journal,
     pub id_locks: Arc<IdLocks>,
@@ -41,7 +43,7 @@ pub(crate) struct Receipts {
     pub pulling: std::collections::BTreeMap<String, Arc<ReceiverHealth>>,
 }
 
-impl Receipts {
+impl<A: Announce> Receipts<A> {
     /// Handles one receipt completely; every outcome is a [`Verdict`].
     pub(crate) async fn process(&self, d: &Delivery) -> Verdict {
         let basis_id = d
@@ -84,6 +86,13 @@ impl Receipts {
         };
         let logged_now = !history.has(Event::Delivered);
         if logged_now {
+            if let Err(why) = self
+                .announce
+                .announce(notice(&*self.clock, &h, &receipt))
+                .await
+            {
+                return Verdict::Retry { why };
+            }
             let raw = String::from_utf8_lossy(&d.data).into_owned();
             let logged = delivered_record(&self.instance, &*self.clock, &h, raw);
             if let Err(why) = self.journal.append_new(vec![logged], &history).await {
@@ -98,7 +107,7 @@ impl Receipts {
                 messages: Vec::new(),
             };
         }
-        answer_ok(&*self.clock, &h, receipt, true)
+        answer_ok(&*self.clock, &h, receipt)
     }
 
     /// The disclosure a receipt confirms, from this hub's log: basis `receipt.id`, to `region`,
