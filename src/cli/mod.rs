@@ -70,6 +70,17 @@ enum Command {
     Pki(pki::Args),
 }
 
+/// SIGTERM or Ctrl-C: how an operator (or systemd) asks a long-running command — `hub`, `store`,
+/// `receive --follow` — to finish what it holds and stop.
+pub(crate) async fn stop_requested() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
 /// Parses the command line, runs the subcommand and maps its outcome to an exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

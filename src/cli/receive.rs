@@ -60,7 +60,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         let session = super::status::connect(&cfg).await?;
         let puller = Puller::new(&cfg.org, &settings, session.clone());
         let received = if args.follow {
-            puller.follow(stopped(), print).await
+            puller.follow(super::stop_requested(), print).await
         } else {
             puller.drain(print).await
         };
@@ -94,13 +94,4 @@ fn print(o: &Outcome) {
         }
     };
     let _ = writeln!(std::io::stdout().lock(), "{line}");
-}
-
-async fn stopped() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("a SIGTERM handler");
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = tokio::signal::ctrl_c() => {}
-    }
 }

@@ -68,20 +68,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         use std::io::Write;
         let _ = std::io::stdout().flush();
         server
-            .run(shutdown_signal())
+            .run(super::stop_requested())
             .await
             .context("running the store")?;
         eprintln!("store of {org} stopped; data flushed, access log closed");
         Ok(ExitCode::SUCCESS)
     })
-}
-
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .expect("installing a SIGTERM handler");
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term.recv() => {}
-    }
 }
