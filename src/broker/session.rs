@@ -93,14 +93,8 @@ impl Session {
     /// Whether the session has a connection now (for a readiness probe): it connected once, no
     /// one is reconnecting, and the connection it holds is open.
     pub fn is_connected(&self) -> bool {
-        if self.connects() == 0 || self.connecting.load(Ordering::Relaxed) {
-            return false;
-        }
-        match self.live.try_lock() {
-            Ok(live) => live.as_ref().is_some_and(|l| l.conn.status().connected()),
-            // Someone is taking a channel on the open connection.
-            Err(_) => true,
-        }
+        let now = self.connects();
+        now > 0 && !self.connecting.load(Ordering::Relaxed) && !self.connection_lost_since(now)
     }
 
     /// The node (an index into the endpoint's addresses) connected last, or to be tried first.
