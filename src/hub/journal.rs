@@ -95,14 +95,8 @@ impl Journal {
     /// What the log already holds for basis `id` with content `sha`, and whether other content
     /// under the same id was already disclosed, delivered or withheld.
     pub(crate) fn history(&self, id: &str, sha: Digest) -> Result<History, String> {
-        let q = Query {
-            basis: Some(id.to_string()),
-            ..Query::default()
-        };
-        let found = self.log.query(&q).map_err(|e| e.to_string())?;
         let mut h = History::default();
-        for e in found.entries {
-            let r = e.record;
+        for r in self.records_of(id)? {
             if r.received_sha256 == Some(sha) {
                 h.logged.insert(r.event);
                 if r.event == Event::Delivered {
@@ -116,6 +110,16 @@ impl Journal {
             }
         }
         Ok(h)
+    }
+
+    /// Every record the log holds for basis `id`, in log order (through the basis index).
+    pub(crate) fn records_of(&self, id: &str) -> Result<Vec<Record>, String> {
+        let q = Query {
+            basis: Some(id.to_string()),
+            ..Query::default()
+        };
+        let found = self.log.query(&q).map_err(|e| e.to_string())?;
+        Ok(found.entries.into_iter().map(|e| e.record).collect())
     }
 
     /// Appends those of `records` whose events `history` does not hold yet (durable on return).

@@ -27,7 +27,7 @@ use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::Journal;
 use super::stage::Verdict;
-use crate::audit::{Digest, Event, Query};
+use crate::audit::{Digest, Event};
 use crate::broker::handover::HandOver;
 use crate::broker::{topology, Session, StoreReceipt};
 use crate::clock::Clock;
@@ -116,13 +116,8 @@ impl<A: Announce> Receipts<A> {
         let Ok(stored) = Digest::from_hex(&receipt.sha256) else {
             return Ok(None);
         };
-        let q = Query {
-            basis: Some(receipt.id.clone()),
-            ..Query::default()
-        };
-        let found = self.journal.log().query(&q).map_err(|e| e.to_string())?;
-        Ok(found.entries.into_iter().find_map(|e| {
-            let r = e.record;
+        let records = self.journal.records_of(&receipt.id)?;
+        Ok(records.into_iter().find_map(|r| {
             let confirms = r.event == Event::Disclosed
                 && r.receiver == region
                 && r.disclosed_sha256 == Some(stored);
