@@ -227,6 +227,15 @@ impl Health {
         }
     }
 
+    /// Sets the gauges of the bases each deliver stage holds (in flight, oldest's age) as of now:
+    /// they change with time, not with an event, so they are set when read and every poll.
+    fn refresh_gauges(&self) {
+        let now = self.clock.now();
+        self.receivers.values().for_each(|h| {
+            h.report(now);
+        });
+    }
+
     /// Reads each delivery queue's depth (a passive declare), every [`POLL_EVERY`], for ever.
     pub(crate) async fn poll_queues(self: Arc<Self>) {
         loop {
@@ -241,7 +250,7 @@ impl Health {
                     .values()
                     .for_each(|h| h.set_queue_depth(None));
             }
-            let _ = self.readiness(); // refreshes the held bases' gauges
+            self.refresh_gauges();
             tokio::time::sleep(POLL_EVERY).await;
         }
     }
@@ -311,7 +320,7 @@ pub(crate) async fn serve(
 fn route(path: &str, health: &Health, metrics: &PrometheusHandle) -> Response<Full<Bytes>> {
     let (status, kind, body) = match path {
         "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", {
-            let _ = health.readiness(); // the held bases' gauges, as of now
+            health.refresh_gauges();
             metrics.render()
         }),
         "/ready" => {
