@@ -133,9 +133,14 @@ impl Publisher {
                 message_id: msg.message_id(),
                 reply: returned.reply_text.to_string(),
             }),
-            Confirmation::Nack(_) => Err(BrokerError::Unconfirmed(
-                "the broker nacked the message".into(),
-            )),
+            Confirmation::Nack(_) => {
+                self.session
+                    .renew_publish_channel(&ch, self.confirm_timeout)
+                    .await;
+                Err(BrokerError::Unconfirmed(
+                    "the broker nacked the message".into(),
+                ))
+            }
             Confirmation::NotRequested => Err(BrokerError::Unconfirmed(
                 "the channel is not in confirm mode".into(),
             )),

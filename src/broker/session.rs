@@ -125,6 +125,33 @@ impl Session {
         Ok(ch)
     }
 
+    /// Gives up the shared publishing channel if it is still `stale`, so the next publish opens
+    /// a fresh one. After a nack: the broker keeps, per channel, its own client state of each
+    /// quorum queue, and seen in `make cluster-test` (RabbitMQ 3.10, a node stopped while a
+    /// queue's new leader was being elected) one channel had every later publish to one queue
+    /// nacked for eight minutes while the same queue took publishes on other channels. The old
+    /// channel is closed only once the confirms still pending on it have come (or `grace` has
+    /// passed): closed at once, a publish the broker had taken would lose its confirm and be sent
+    /// again, and its receiver would be told twice.
+    pub async fn renew_publish_channel(&self, stale: &Channel, grace: Duration) {
+        let old = {
+            let mut guard = self.live.lock().await;
+            let Some(live) = guard.as_mut() else { return };
+            if live.publish.as_ref().is_none_or(|ch| ch.id() != stale.id()) {
+                return; // someone renewed it already
+            }
+            live.publish.take()
+        };
+        if let Some(old) = old {
+            tracing::info!(channel = old.id(), "a nack: publishing on a fresh channel");
+            tokio::spawn(async move {
+                let _ = tokio::time::timeout(grace, old.wait_for_confirms()).await;
+                let close = old.close(200, "renewed after a nack".into());
+                let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
+            });
+        }
+    }
+
     /// A fresh channel of its own (for a consumer: its prefetch and acks belong to it).
     pub async fn new_channel(&self) -> Result<Channel, BrokerError> {
         let mut guard = self.live.lock().await;

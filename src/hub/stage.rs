@@ -7,13 +7,20 @@
 //! queue ──▶ Subscription ──▶ task per message (≤ prefetch) ──▶ handler ──▶ Verdict
 //!            Send:  publish each message with confirms, then ack
 //!            Park:  reject without requeue → dead-letter → ih.parked
-//!            Retry: wait (RequeuePause), then nack with requeue (idempotency makes it safe)
+//!            Retry: wait (RetryPause), then run the handler again, in place
 //! ```
 //!
+//! The hub's own failures (a `Retry` verdict, an answer the broker did not confirm) are tried
+//! again inside the message's task and never requeued: a quorum queue counts every requeue toward
+//! its delivery limit, so requeueing would park a basis for a failure that was never the basis's.
+//! `make cluster-test` did that once: a notice queue nacked every publish for eight minutes after
+//! a node stopped, and 767 bases went to `ih.parked`. Only the basis's own faults (a hand-over
+//! that cannot be read, a sink that gave up) park it.
+//!
 //! The broker going away is the [`Subscription`]'s business (it resubscribes with backoff); a
-//! message whose ack is lost with the connection comes back and is finished from the log. A stop
-//! ends the taking of messages, lets the ones in flight finish for [`SHUTDOWN_GRACE`], and gives
-//! the subscription up.
+//! message in hand then is given up (the broker gives it out again) and finished from the log. A
+//! stop ends the taking of messages, lets the ones in flight finish for [`SHUTDOWN_GRACE`], and
+//! gives the subscription up.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,7 +49,7 @@ pub(crate) enum Verdict {
     /// Give the message to the parked queue (reject without requeue), for an operator.
     Park { basis_id: String, why: String },
     /// Something of the hub's own failed (the log could not be written, a sink will come back):
-    /// requeue after a pause and try again.
+    /// pause and run the handler again; the message stays in hand, its delivery count unspent.
     Retry { why: String },
 }
 
@@ -106,7 +113,8 @@ where
     H: Fn(Arc<Delivery>) -> F + Send + Sync + 'static,
     F: Future<Output = Verdict> + Send + 'static,
 {
-    let mut subscription = Subscription::new(session, consumer.queue.clone(), consumer.prefetch);
+    let mut subscription =
+        Subscription::new(session.clone(), consumer.queue.clone(), consumer.prefetch);
     // The broker may not be there yet: the stage keeps trying, and a stop meanwhile ends it.
     tokio::select! {
         first = subscription.subscribe() => {
@@ -119,8 +127,9 @@ where
         let _ = subscribed.send(());
     }
     let handler = Arc::new(handler);
-    let pause = Arc::new(RequeuePause::new());
+    let pause = Arc::new(RetryPause::new());
     let mut tasks = JoinSet::new();
+    let task_stop = stop.clone();
     loop {
         tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
@@ -131,13 +140,17 @@ where
             }
             next = subscription.next() => {
                 let delivery = Arc::new(next.with_context(|| format!("consuming {}", consumer.queue))?);
-                let (handler, publisher, pause) = (handler.clone(), publisher.clone(), pause.clone());
-                let stage = consumer.name.clone();
+                let in_hand = InHand {
+                    stage: consumer.name.clone(),
+                    delivery,
+                    connection: session.connects(),
+                    session: session.clone(),
+                };
+                let (handler, publisher, pause, stop) = (handler.clone(), publisher.clone(), pause.clone(), task_stop.clone());
                 tasks.spawn(async move {
-                    metrics::gauge!("ih_in_flight", "stage" => stage.clone()).increment(1.0);
-                    let verdict = handler(delivery.clone()).await;
-                    settle_by(&stage, verdict, &publisher, &pause, &delivery).await;
-                    metrics::gauge!("ih_in_flight", "stage" => stage).decrement(1.0);
+                    metrics::gauge!("ih_in_flight", "stage" => in_hand.stage.clone()).increment(1.0);
+                    in_hand.handle(&*handler, &publisher, &pause, stop).await;
+                    metrics::gauge!("ih_in_flight", "stage" => in_hand.stage).decrement(1.0);
                 });
             }
         }
@@ -173,65 +186,120 @@ async fn finish_in_flight(stage: &str, mut tasks: JoinSet<()>) {
     }
 }
 
-/// Publishes, acknowledges, parks or requeues one message as its verdict says. Failures to
-/// publish or acknowledge leave the message with the broker, which delivers it again; the
-/// stages' idempotency makes that harmless.
-async fn settle_by(
-    stage: &str,
-    verdict: Verdict,
-    publisher: &Publisher,
-    pause: &RequeuePause,
-    d: &Delivery,
-) {
-    match verdict {
-        Verdict::Send {
-            basis_id,
-            outcome,
-            done,
-            messages,
-        } => {
-            // `redelivered`: the broker gave this message out before (a hub crash, a lost ack):
-            // the answer came from the log, which the operator can see here.
-            tracing::info!(stage, basis_id = %basis_id, outcome = %outcome, redelivered = d.redelivered, "{done}");
-            pause.reset();
-            for message in &messages {
-                if let Err(e) = publisher.publish(message).await {
-                    tracing::warn!(stage, basis_id = %basis_id, to = %message.exchange, error = %e, "not confirmed: the basis will come again");
-                    let _ = settle::requeue(d).await;
-                    return;
-                }
-            }
-            if let Err(e) = settle::ack(d).await {
-                tracing::warn!(stage, basis_id = %basis_id, error = %e, "ack lost: the basis will come again and be finished from the log");
-            }
-        }
-        Verdict::Park { basis_id, why } => {
-            tracing::error!(stage, basis_id = %basis_id, reason = %why, "parked for an operator");
-            if let Err(e) = settle::reject(d).await {
-                tracing::warn!(stage, basis_id = %basis_id, error = %e, "reject lost: the basis will come again");
-            }
-        }
-        Verdict::Retry { why } => {
+/// One message in a stage's hands, from its delivery to its settling.
+struct InHand {
+    stage: String,
+    delivery: Arc<Delivery>,
+    /// The session it came on, and its connection count then (see
+    /// [`Session::connection_lost_since`]).
+    session: Arc<Session>,
+    connection: u64,
+}
+
+impl InHand {
+    /// Runs the handler and settles the message as its verdict says, trying the hub's own
+    /// failures again after a pause until they pass, the stage stops (the message is requeued
+    /// for the other hub or the next start) or the connection it came on is gone (the broker has
+    /// taken it back).
+    async fn handle<H, F>(
+        &self,
+        handler: &H,
+        publisher: &Publisher,
+        pause: &RetryPause,
+        mut stop: watch::Receiver<bool>,
+    ) where
+        H: Fn(Arc<Delivery>) -> F,
+        F: Future<Output = Verdict>,
+    {
+        let stage = self.stage.as_str();
+        loop {
+            let why = match handler(self.delivery.clone()).await {
+                Verdict::Send {
+                    basis_id,
+                    outcome,
+                    done,
+                    messages,
+                } => match self
+                    .send(&basis_id, &outcome, done, &messages, publisher)
+                    .await
+                {
+                    Ok(()) => return pause.reset(),
+                    Err(why) => why,
+                },
+                Verdict::Park { basis_id, why } => return self.park(&basis_id, &why).await,
+                Verdict::Retry { why } => why,
+            };
             let delay = pause.next();
-            tracing::error!(stage, reason = %why, delay_ms = delay.as_millis() as u64, "the hub could not finish a basis; it will come again");
-            tokio::time::sleep(delay).await;
-            // If the nack is lost with the connection, it comes again all the same.
-            let _ = settle::requeue(d).await;
+            tracing::error!(stage, reason = %why, delay_ms = delay.as_millis() as u64, "the hub could not finish a basis; trying it again");
+            let stopped = tokio::select! {
+                _ = tokio::time::sleep(delay) => false,
+                _ = stop.wait_for(|s| *s) => true,
+            };
+            if stopped {
+                // If the nack is lost with the connection, it comes again all the same.
+                let _ = settle::requeue(&self.delivery).await;
+                return;
+            }
+            if self.session.connection_lost_since(self.connection) {
+                tracing::warn!(
+                    stage,
+                    "the connection the basis came on is gone: the broker gives it out again"
+                );
+                return;
+            }
+        }
+    }
+
+    /// Publishes each message, confirmed and in order, then acknowledges. A message the broker
+    /// did not confirm is the answer's failure, returned for a retry; a lost ack leaves the
+    /// message with the broker, which gives it out again to be finished from the log.
+    async fn send(
+        &self,
+        basis_id: &str,
+        outcome: &str,
+        done: &str,
+        messages: &[Outgoing],
+        publisher: &Publisher,
+    ) -> Result<(), String> {
+        let (stage, d) = (self.stage.as_str(), &self.delivery);
+        // `redelivered`: the broker gave this message out before (a hub crash, a lost ack):
+        // the answer came from the log, which the operator can see here.
+        tracing::info!(stage, basis_id = %basis_id, outcome = %outcome, redelivered = d.redelivered, "{done}");
+        for message in messages {
+            if let Err(e) = publisher.publish(message).await {
+                return Err(format!(
+                    "{} to {} was not confirmed: {e}",
+                    basis_id, message.exchange
+                ));
+            }
+        }
+        if let Err(e) = settle::ack(d).await {
+            tracing::warn!(stage, basis_id = %basis_id, error = %e, "ack lost: the basis will come again and be finished from the log");
+        }
+        Ok(())
+    }
+
+    /// Rejects without requeue: the queue dead-letters the message to `ih.parked`.
+    async fn park(&self, basis_id: &str, why: &str) {
+        let stage = self.stage.as_str();
+        tracing::error!(stage, basis_id = %basis_id, reason = %why, "parked for an operator");
+        if let Err(e) = settle::reject(&self.delivery).await {
+            tracing::warn!(stage, basis_id = %basis_id, error = %e, "reject lost: the basis will come again");
         }
     }
 }
 
-/// How long a basis the stage could not finish waits before it goes back to the queue: up to
+/// How long a basis the stage could not finish waits before it is tried again: up to
 /// 0.5 s after a first failure, doubling up to 10 s while failures follow each other (a log disk
 /// that fails, a broker that refuses), back to the start once a basis is answered (jittered, as
 /// every [`Backoff`], so that hubs sharing a broker do not retry in step). Without the pause a
 /// failing basis would come straight back; with a fixed one, a hub whose log is broken would
 /// retry its whole prefetch twice a second for as long as it lasts.
-struct RequeuePause(std::sync::Mutex<Backoff>);
+struct RetryPause(std::sync::Mutex<Backoff>);
 
-impl RequeuePause {
+impl RetryPause {
     fn new() -> Self {
-        RequeuePause(std::sync::Mutex::new(Backoff::fixed(
+        RetryPause(std::sync::Mutex::new(Backoff::fixed(
             Duration::from_millis(500),
             Duration::from_secs(10),
         )))
