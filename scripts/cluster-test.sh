@@ -170,8 +170,8 @@ seen = set()
 for f in glob.glob(f"{sys.argv[2]}/status-*.jsonl"):
     for line in open(f):
         if line.startswith("{"):
-            bid = json.loads(line)["basis_id"]
-            if bid in want: seen.add(bid)
+            s = json.loads(line)
+            if s["basis_id"] in want and s["outcome"] != "QUEUED": seen.add(s["basis_id"])
 print(len(seen))
 EOF
 }
@@ -229,7 +229,7 @@ def rate(name):
     for f in glob.glob(f"{out}/status-*.jsonl"):
         for line in open(f):
             s = json.loads(line)
-            if s["basis_id"] in want:
+            if s["basis_id"] in want and s["outcome"] != "QUEUED":
                 t = when(s["at"])
                 at[s["basis_id"]] = min(t, at.get(s["basis_id"], t))
     ts = sorted(at.values())
@@ -298,7 +298,9 @@ for s in ("tp1", "tp2", "main"):
 statuses = collections.defaultdict(list)
 for f in glob.glob(f"{out}/status-*.jsonl"):
     for line in open(f):
-        s = json.loads(line); statuses[s["basis_id"]].append(s)
+        s = json.loads(line)
+        if s["outcome"] != "QUEUED":  # not an answer: word that its delivery is held up
+            statuses[s["basis_id"]].append(s)
 
 # No loss: every basis has an answer, and all answers for one basis agree.
 missing = [b for b in manifest if b not in statuses]

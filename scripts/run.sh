@@ -87,7 +87,9 @@ step "6. waiting for every outcome on the senders' status queues"
 : >"$OUT/outcomes.jsonl"
 while :; do
     for org in "${REGIONS[@]}"; do
-        "$BIN" status --config "$OUT/region-$org.toml" --format json 2>/dev/null | grep '^{' >>"$OUT/outcomes.jsonl" || true
+        # QUEUED is not an answer (the basis waits for a receiver whose delivery is held up).
+        "$BIN" status --config "$OUT/region-$org.toml" --format json 2>/dev/null | grep '^{' |
+            grep -v '"outcome":"QUEUED"' >>"$OUT/outcomes.jsonl" || true
     done
     got=$(python3 -c "import json,sys; print(len({json.loads(l)['basis_id'] for l in open(sys.argv[1])}))" "$OUT/outcomes.jsonl")
     printf '\r%s / %s outcomes' "$got" "$COUNT"

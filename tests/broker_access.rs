@@ -93,6 +93,7 @@ async fn a_basis_travels_with_confirms_and_its_status_comes_back_to_the_sender_o
         }),
         receiver: None,
         receipt: None,
+        waiting: None,
         at: invoice_hub::clock::now(),
     };
     let hub_pub = Publisher::new(hub.clone());

@@ -106,6 +106,7 @@ async fn publish_a_directory_then_read_status_and_notices() {
             withheld: None,
             receiver: (i != 2).then(|| ORG_HALLAND.to_string()),
             receipt: (i != 2).then(|| receipt(id, i as u64 + 1)),
+            waiting: None,
             at: invoice_hub::clock::now(),
         };
         hub_answer(&hub, status.to_outgoing(ORG_STOCKHOLM)).await;
@@ -228,6 +229,7 @@ async fn status_follow_prints_outcomes_as_they_arrive() {
         }),
         receiver: None,
         receipt: None,
+        waiting: None,
         at: invoice_hub::clock::now(),
     };
     hub_answer(&hub, status.to_outgoing(ORG_HALLAND)).await;

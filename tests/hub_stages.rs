@@ -1,8 +1,10 @@
 //! The two stages on real parts: a receiver whose store is down holds only its own delivery
-//! queue. Its bases wait there, visible in `/ready` and `/metrics`, while the other receiver's
-//! bases keep being answered; when the store comes back they are delivered, each with one notice,
-//! and a re-publish of them is answered from the log without a second notice or copy. Without a
-//! broker connection `/ready` says "not ready".
+//! queue. Its bases wait there, visible in `/ready` and `/metrics` (and a sender is told QUEUED
+//! for those handed over once the store is known down), while the other receiver's bases keep
+//! being answered; when the store comes back they are delivered, each with one notice,
+//! and a re-publish of them is answered from the log without a second notice or copy. A notice
+//! queue that refuses every publish (the hub's own failure) holds its bases in the hub's hands
+//! without spending their delivery limit. Without a broker connection `/ready` says "not ready".
 
 mod common;
 
@@ -12,6 +14,7 @@ use std::time::Duration;
 
 use common::exchange::{basis, bin, outcomes, run_ok, stored_ids, write, Exchange};
 use common::{free_port, poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
+use invoice_hub::broker::StatusMessage;
 
 /// `GET path` on the hub's metrics listener: status code and body.
 fn get(port: u16, path: &str) -> Option<(u16, String)> {
@@ -50,6 +53,33 @@ fn notices(region_cfg: &std::path::Path) -> BTreeMap<String, usize> {
     n
 }
 
+/// The status messages waiting on `region_cfg`'s status queue (drained), QUEUED ones included.
+fn statuses(region_cfg: &std::path::Path) -> Vec<StatusMessage> {
+    let out = run_ok(
+        bin()
+            .args(["status", "--format", "json", "--config"])
+            .arg(region_cfg),
+    );
+    out.lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The hub's log without its colours.
+fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c == '\x1b' {
+            chars.by_ref().find(|c| c.is_ascii_alphabetic());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[test]
 fn a_store_that_is_down_holds_only_its_own_queue() {
     let broker = TestBroker::start("hub-stages");
@@ -66,7 +96,7 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
     // Halland's store goes down; 20 bases for Halland, then 20 for Stockholm.
     x.halland.kill();
     let (to_halland, to_stockholm) = (x.work.join("to-halland"), x.work.join("to-stockholm"));
-    let halland_ids: BTreeSet<String> = (1..=20)
+    let mut halland_ids: BTreeSet<String> = (1..=20)
         .map(|n| write(&to_halland, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
         .collect();
     let stockholm_ids: BTreeSet<String> = (1..=20)
@@ -117,17 +147,36 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
     ] {
         assert!(text.contains(&line), "/metrics has no {line:?}:\n{text}");
     }
+    // Two more for Halland now that its store is known down: Stockholm is told QUEUED for them,
+    // with why. Nothing final for any of Halland's yet.
+    let to_halland_late = x.work.join("to-halland-late");
+    let late: BTreeSet<String> = (24..=25)
+        .map(|n| write(&to_halland_late, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
+        .collect();
+    publish(&x.stockholm_cfg, &to_halland_late);
+    halland_ids.extend(late.iter().cloned());
+    let mut queued = BTreeMap::new();
+    let told_queued = poll(Duration::from_secs(30), Duration::from_millis(500), || {
+        for s in statuses(&x.stockholm_cfg) {
+            queued.insert(s.basis_id.clone(), s);
+        }
+        late.iter().all(|id| queued.contains_key(id)).then_some(())
+    });
+    assert!(told_queued.is_some(), "{queued:?}\n{}", x.hub.log());
+    for s in queued.values() {
+        assert_eq!(
+            s.outcome.to_string(),
+            "QUEUED",
+            "answered while queued: {s:?}"
+        );
+        assert_eq!(s.receiver.as_deref(), Some(ORG_HALLAND));
+        let why = s.waiting.as_deref().unwrap_or_default();
+        assert!(
+            why.starts_with("store https://") && why.contains("unavailable since"),
+            "{why}"
+        );
+    }
     let mut from_stockholm = BTreeMap::new();
-    outcomes(
-        &x.stockholm_cfg,
-        &BTreeSet::new(),
-        &x.hub,
-        &mut from_stockholm,
-    );
-    assert!(
-        from_stockholm.is_empty(),
-        "answered while queued: {from_stockholm:?}"
-    );
 
     // The store comes back: every waiting basis is delivered, with one notice each.
     x.halland.restart();
@@ -141,6 +190,7 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
 
     // A re-publish of them all: answered OK from the log; no notice, no second copy.
     publish(&x.stockholm_cfg, &to_halland);
+    publish(&x.stockholm_cfg, &to_halland_late);
     from_stockholm.clear();
     outcomes(&x.stockholm_cfg, &halland_ids, &x.hub, &mut from_stockholm);
     assert!(from_stockholm
@@ -149,6 +199,58 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
     assert_eq!(notices(&x.halland_cfg), BTreeMap::new(), "notices again");
     let stored: BTreeSet<String> = stored_ids(&x.halland, &x.certs).into_iter().collect();
     assert_eq!(stored, halland_ids);
+
+    // Halland's notice queue refuses every publish (a limit of 0, reject-publish): the hub's own
+    // failure. Its bases wait in the hub's hands and are tried again there, never requeued: the
+    // test broker's delivery limit (3) would otherwise park them, and each is delivered in the
+    // end on its first delivery, with one notice.
+    let refusing = format!("^ih\\.notify\\.{ORG_HALLAND}$");
+    let limit = r#"{"max-length":0,"overflow":"reject-publish"}"#;
+    broker.rabbitmqctl(&[
+        "set_policy",
+        "-p",
+        "invoice-hub",
+        "--apply-to",
+        "queues",
+        "refuse-notices",
+        &refusing,
+        limit,
+    ]);
+    let to_halland_2 = x.work.join("to-halland-2");
+    let refused_ids: BTreeSet<String> = (21..=23)
+        .map(|n| write(&to_halland_2, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
+        .collect();
+    let since = x.hub.log().len();
+    publish(&x.stockholm_cfg, &to_halland_2);
+    let tried_again = poll(Duration::from_secs(120), Duration::from_millis(500), || {
+        let log = x.hub.log();
+        let n = log[since..].matches("trying it again").count();
+        (n >= refused_ids.len()).then_some(())
+    });
+    assert!(tried_again.is_some(), "{}", &x.hub.log()[since..]);
+    broker.rabbitmqctl(&["clear_policy", "-p", "invoice-hub", "refuse-notices"]);
+    from_stockholm.clear();
+    outcomes(&x.stockholm_cfg, &refused_ids, &x.hub, &mut from_stockholm);
+    assert!(from_stockholm
+        .values()
+        .all(|s| s.outcome.to_string() == "OK"));
+    let log = strip_ansi(&x.hub.log()[since..]);
+    for id in &refused_ids {
+        let answered: Vec<&str> = log
+            .lines()
+            .filter(|l| l.contains(&format!("basis_id={id} ")) && l.contains("outcome=OK"))
+            .collect();
+        assert_eq!(answered.len(), 1, "{id}: {answered:?}");
+        assert!(answered[0].contains("redelivered=false"), "{}", answered[0]);
+    }
+    let told = notices(&x.halland_cfg);
+    assert_eq!(told.keys().cloned().collect::<BTreeSet<_>>(), refused_ids);
+    assert!(told.values().all(|n| *n == 1), "{told:?}");
+    assert!(
+        broker.queue_settles_at("ih.parked", 0),
+        "parked: {}",
+        broker.queue_depth("ih.parked")
+    );
 
     // No broker: not ready, and it says why.
     broker.stop();

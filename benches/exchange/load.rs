@@ -168,7 +168,8 @@ impl Regions {
                         if status {
                             let s: StatusMessage =
                                 serde_json::from_slice(&d.data).expect("a status message");
-                            if s.at >= since && expected.contains(&s.basis_id) {
+                            let answer = s.outcome.is_final();
+                            if answer && s.at >= since && expected.contains(&s.basis_id) {
                                 answered
                                     .lock()
                                     .unwrap()

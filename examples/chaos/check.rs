@@ -140,6 +140,8 @@ pub(crate) struct Tally {
     pub repeated_statuses: u64,
     pub repeated_notices: u64,
     pub duplicates: u64,
+    /// QUEUED statuses: bases handed over to a receiver whose delivery was held up.
+    pub queued: u64,
 }
 
 pub(crate) struct Inputs<'a> {
@@ -264,6 +266,18 @@ pub(crate) fn run(i: &Inputs, b: &mut Breaches) -> anyhow::Result<Tally> {
     }
     for u in &i.seen.unreadable {
         b.add(format!("an unreadable answer: {u}"));
+    }
+    // A basis said QUEUED was disclosed: its answer, when it comes, is OK.
+    for q in &i.seen.queued {
+        t.queued += 1;
+        let answer = i.seen.statuses.get(&q.basis_id).map(|s| s[0].outcome);
+        if answer.is_some_and(|o| o != Outcome::Ok) {
+            b.add(format!(
+                "basis {}: said QUEUED, then answered {}",
+                q.basis_id,
+                answer.unwrap()
+            ));
+        }
     }
 
     // 4. Each store holds exactly what was delivered to it, once, with the disclosed content,

@@ -581,10 +581,11 @@ fn run() -> anyhow::Result<bool> {
         answers.saturating_sub(total)
     ));
     say(format!(
-        "  the regions got {} status messages for {} bases ({} repeated), {} notices ({} repeated)",
+        "  the regions got {} status messages for {} bases ({} repeated), {} QUEUED while a delivery was held up, {} notices ({} repeated)",
         seen.status_messages,
         seen.statuses.len(),
         tally.repeated_statuses,
+        tally.queued,
         seen.notice_messages,
         tally.repeated_notices,
     ));

@@ -15,6 +15,8 @@ use invoice_hub::broker::{settle, Notice, RegionConfig, Session, StatusMessage, 
 #[derive(Default)]
 pub(crate) struct Seen {
     pub statuses: HashMap<String, Vec<StatusMessage>>,
+    /// The QUEUED statuses (not answers: word that a basis waits for a held-up delivery).
+    pub queued: Vec<StatusMessage>,
     /// When each basis got its first status (the isolation figure is a rate of these).
     pub first_at: HashMap<String, std::time::Instant>,
     /// basis id → (the region whose notify queue it came on, the notice).
@@ -156,6 +158,7 @@ async fn consume(
             let mut s = seen.lock().unwrap();
             match kind {
                 Kind::Status => match serde_json::from_slice::<StatusMessage>(&d.data) {
+                    Ok(m) if !m.outcome.is_final() => s.queued.push(m),
                     Ok(m) => {
                         s.status_messages += 1;
                         s.first_at

@@ -34,6 +34,18 @@ pub enum Outcome {
     /// Not delivered: the sending region's policy refuses it outright (`withheld` says which
     /// rule and board decision).
     Rejected,
+    /// Not final: disclosed and handed over to the receiving region's delivery queue, whose
+    /// delivery is held up (`waiting` says why); OK follows once the receiver has it. Sent only
+    /// when the receiver's delivery is held up, so a sender is not left with silence.
+    Queued,
+}
+
+impl Outcome {
+    /// Whether this is the basis's answer (OK, ERROR, WITHHELD, REJECTED) rather than word of
+    /// where it waits (QUEUED). A reader that waits for answers skips the others.
+    pub fn is_final(&self) -> bool {
+        !matches!(self, Outcome::Queued)
+    }
 }
 
 impl std::fmt::Display for Outcome {
@@ -43,6 +55,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Error => "ERROR",
             Outcome::Withheld => "WITHHELD",
             Outcome::Rejected => "REJECTED",
+            Outcome::Queued => "QUEUED",
         })
     }
 }
@@ -83,6 +96,9 @@ pub struct StatusMessage {
     pub receiver: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub receipt: Option<StoreReceipt>,
+    /// For QUEUED: why the receiver's delivery is held up ("store … unavailable since …").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     pub at: DateTime<Utc>,
 }
 
@@ -124,6 +140,14 @@ impl StatusMessage {
             Outcome::Error => {
                 for f in &self.findings {
                     line.push_str(&format!("\n    {f}"));
+                }
+            }
+            Outcome::Queued => {
+                if let Some(r) = &self.receiver {
+                    line.push_str(&format!("  waiting for {r}"));
+                }
+                if let Some(w) = &self.waiting {
+                    line.push_str(&format!(": {w}"));
                 }
             }
             Outcome::Withheld | Outcome::Rejected => {
@@ -219,6 +243,7 @@ mod tests {
             withheld: None,
             receiver: None,
             receipt: None,
+            waiting: None,
             at: "2026-11-22T14:00:00Z".parse().unwrap(),
         };
         let json = serde_json::to_string(&s).unwrap();

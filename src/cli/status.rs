@@ -1,6 +1,7 @@
 //! `invoice-hub status`: the outcome of what this region sent (OK with the store's receipt, ERROR
 //! with every finding, WITHHELD with the policy rule and board decision), read from the region's
-//! own status queue — the broker lets no other region read it.
+//! own status queue — the broker lets no other region read it. A basis disclosed to a receiver
+//! whose delivery is held up is first said QUEUED (not final: its OK follows).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,7 +62,9 @@ fn csv(s: &StatusMessage) -> [String; 9] {
         s.receiver.clone().unwrap_or_default(),
         w.map(|w| w.rule.clone()).unwrap_or_default(),
         w.map(|w| w.board_decision.clone()).unwrap_or_default(),
-        w.map(|w| w.reason.clone()).unwrap_or_default(),
+        w.map(|w| w.reason.clone())
+            .or_else(|| s.waiting.clone())
+            .unwrap_or_default(),
         findings.join("\n"),
         s.receipt
             .as_ref()
@@ -74,7 +77,7 @@ fn csv(s: &StatusMessage) -> [String; 9] {
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
     let queue = cfg.status_queue();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     let format = args.format;
     if format == Format::Csv {
         csv_row(&mut std::io::stdout().lock(), &COLUMNS)?;
@@ -92,6 +95,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Outcome::Error => 1,
             Outcome::Withheld => 2,
             Outcome::Rejected => 3,
+            Outcome::Queued => 4,
         }] += 1;
         match format {
             Format::Text => say!("{}", s.summary_line()),
@@ -102,13 +106,20 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     })?;
     if !args.follow && format == Format::Text {
         say!(
-            "{n} outcomes for region {}: {} OK, {} ERROR, {} WITHHELD, {} REJECTED",
+            "{} outcomes for region {}: {} OK, {} ERROR, {} WITHHELD, {} REJECTED",
+            n - counts[4],
             cfg.org,
             counts[0],
             counts[1],
             counts[2],
             counts[3]
         );
+        if counts[4] > 0 {
+            say!(
+                "{} QUEUED: disclosed, waiting for a receiver whose delivery is held up (their OK follows)",
+                counts[4]
+            );
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

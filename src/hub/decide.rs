@@ -15,7 +15,7 @@
 //! and handed over no more (its receiver is not told twice). The same id with other content,
 //! after the first was disclosed or withheld, is refused and logged.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -24,12 +24,13 @@ use chrono::NaiveDate;
 use sha2::{Digest as _, Sha256};
 
 use super::config::ValidationSettings;
+use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::{History, Journal};
 use super::stage::Verdict;
 use crate::audit::{Digest, Event, PatientHash, PatientKey, PolicyRef, Record};
 use crate::broker::handover::HandOver;
-use crate::broker::{Outcome, StatusMessage, StoreReceipt, Withholding};
+use crate::broker::{Outcome, Outgoing, StatusMessage, StoreReceipt, Withholding};
 use crate::claim::{basis_id_ok, ClaimSpecification, BASIS_ID_RULE};
 use crate::clock::Clock;
 use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome, PolicySet};
@@ -67,6 +68,9 @@ pub(crate) struct Parts {
     pub receivers: BTreeSet<String>,
     /// Those of them that pull their delivery queue themselves.
     pub pulling: BTreeSet<String>,
+    /// Each receiver's delivery as its stage reports it: a sender whose basis is handed over to
+    /// a delivery that is held up is told QUEUED at once.
+    pub health: BTreeMap<String, Arc<ReceiverHealth>>,
     pub id_locks: Arc<IdLocks>,
 }
 
@@ -83,6 +87,7 @@ pub(crate) struct Decide {
     patient_key: PatientKey,
     receivers: BTreeSet<String>,
     pulling: BTreeSet<String>,
+    health: BTreeMap<String, Arc<ReceiverHealth>>,
     id_locks: Arc<IdLocks>,
 }
 
@@ -125,6 +130,7 @@ impl Decide {
             patient_key: p.patient_key,
             receivers: p.receivers,
             pulling: p.pulling,
+            health: p.health,
             id_locks: p.id_locks,
         }
     }
@@ -311,12 +317,32 @@ impl Decide {
         };
         let at = self.clock.now().timestamp().max(0) as u64;
         let reply_to = pulled.then_some(self.instance.as_str());
+        let mut messages = vec![handover.to_outgoing(doc, at, reply_to)];
+        messages.extend(self.queued(facts));
         Verdict::Send {
             basis_id: facts.id.clone(),
             outcome: "HANDED-OVER".into(),
             done: "handed over",
-            messages: vec![handover.to_outgoing(doc, at, reply_to)],
+            messages,
         }
+    }
+
+    /// QUEUED for the sender, after the hand-over's confirm, when the receiver's delivery is
+    /// held up; nothing otherwise (OK follows in moments).
+    fn queued(&self, facts: &Facts) -> Option<Outgoing> {
+        let now = self.clock.now();
+        let waiting = self.health.get(&facts.customer)?.held_up(now)?;
+        let status = StatusMessage {
+            basis_id: facts.id.clone(),
+            outcome: Outcome::Queued,
+            findings: Vec::new(),
+            withheld: None,
+            receiver: Some(facts.customer.clone()),
+            receipt: None,
+            waiting: Some(waiting),
+            at: now,
+        };
+        Some(status.to_outgoing(&facts.supplier))
     }
 
     fn record(&self, event: Event, facts: &Facts) -> Record {
@@ -359,6 +385,7 @@ impl Decide {
             withheld,
             receiver,
             receipt,
+            waiting: None,
             at: self.clock.now(),
         };
         Verdict::answered(&facts.supplier, status, None)

@@ -160,6 +160,7 @@ pub(crate) fn answer_ok(clock: &dyn Clock, h: &HandOver, receipt: StoreReceipt) 
         withheld: None,
         receiver: Some(h.receiver.clone()),
         receipt: Some(receipt),
+        waiting: None,
         at: clock.now(),
     };
     Verdict::answered(&h.sender, status, None)

@@ -31,6 +31,11 @@ use crate::clock::Clock;
 /// How often the delivery queues' depths are read from the broker.
 const POLL_EVERY: Duration = Duration::from_secs(5);
 
+/// How long bases may wait for a receiver with no delivery before its delivery counts as held
+/// up (and a sender is told QUEUED): long against a normal delivery (milliseconds), short
+/// against an outage.
+const HELD_UP_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(30);
+
 /// One receiver's delivery, as its sink and its deliver stage report it.
 pub(crate) struct ReceiverHealth {
     receiver: String,
@@ -38,13 +43,14 @@ pub(crate) struct ReceiverHealth {
     inner: Mutex<Inner>,
 }
 
-#[derive(Default)]
 struct Inner {
     /// None until the first delivery or failure.
     up: Option<bool>,
     since: Option<DateTime<Utc>>,
     last_error: Option<String>,
     delivered: u64,
+    /// The last delivery, or when the hub began to watch this receiver.
+    last_delivered: DateTime<Utc>,
     errors: u64,
     /// The bases the deliver stage holds: ticket → when each was handed over (seconds).
     held: BTreeMap<u64, Option<u64>>,
@@ -87,11 +93,44 @@ impl Drop for Held {
 }
 
 impl ReceiverHealth {
-    pub(crate) fn new(receiver: &str, sink: String) -> Arc<ReceiverHealth> {
+    /// A receiver watched from `now` on.
+    pub(crate) fn new(receiver: &str, sink: String, now: DateTime<Utc>) -> Arc<ReceiverHealth> {
+        let inner = Inner {
+            up: None,
+            since: None,
+            last_error: None,
+            delivered: 0,
+            last_delivered: now,
+            errors: 0,
+            held: BTreeMap::new(),
+            next_ticket: 0,
+            queue_depth: None,
+        };
         Arc::new(ReceiverHealth {
             receiver: receiver.to_string(),
             sink,
-            inner: Mutex::new(Inner::default()),
+            inner: Mutex::new(inner),
+        })
+    }
+
+    /// Why a basis handed over at `now` would wait, if this receiver's delivery is held up: its
+    /// sink is failing, or bases wait and none was delivered for [`HELD_UP_AFTER`] (a pulling
+    /// region whose `receive` is not running). `None` in the normal case, where the answer
+    /// follows in moments and the sender needs no word before it.
+    pub(crate) fn held_up(&self, now: DateTime<Utc>) -> Option<String> {
+        let i = self.lock();
+        if i.up == Some(false) {
+            let since = i.since.unwrap_or(now).format("%Y-%m-%d %H:%M:%S UTC");
+            return Some(format!("{} unavailable since {since}", self.sink));
+        }
+        let waiting = i.queue_depth.unwrap_or(0) as usize + i.held.len();
+        let quiet = now - i.last_delivered;
+        (waiting > 0 && quiet >= HELD_UP_AFTER).then(|| {
+            format!(
+                "{waiting} waiting in {}, none delivered for {} s",
+                self.sink,
+                quiet.num_seconds()
+            )
         })
     }
 
@@ -122,6 +161,7 @@ impl ReceiverHealth {
         }
         i.up = Some(true);
         i.delivered += 1;
+        i.last_delivered = at;
     }
 
     /// The deliver stage holds a basis handed over at `handed_over_at` (seconds).
@@ -358,7 +398,11 @@ mod tests {
 
     #[test]
     fn a_receiver_is_down_from_its_first_failure_and_up_from_its_next_delivery() {
-        let h = ReceiverHealth::new("2321000016", "store https://s:1".into());
+        let h = ReceiverHealth::new(
+            "2321000016",
+            "store https://s:1".into(),
+            crate::clock::now(),
+        );
         assert_eq!(h.report(at(0)).state, "unknown");
         h.failed(at(10), "connection refused");
         h.failed(at(20), "connection refused");
@@ -372,7 +416,11 @@ mod tests {
 
     #[test]
     fn the_oldest_held_basis_gives_the_age_and_a_let_go_one_counts_no_more() {
-        let h = ReceiverHealth::new("2321000016", "store https://s:1".into());
+        let h = ReceiverHealth::new(
+            "2321000016",
+            "store https://s:1".into(),
+            crate::clock::now(),
+        );
         let old = h.hold(Some(100));
         let _new = h.hold(Some(160));
         let r = h.report(at(200));

@@ -84,12 +84,16 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (org, sink) in &cfg.receivers {
         let Sink::Store { url } = sink else {
-            let h = ReceiverHealth::new(org, format!("queue {}", topology::deliver_queue(org)));
+            let h = ReceiverHealth::new(
+                org,
+                format!("queue {}", topology::deliver_queue(org)),
+                clock.now(),
+            );
             pulling.insert(org.clone(), h.clone());
             health.insert(org.clone(), h);
             continue;
         };
-        let h = ReceiverHealth::new(org, format!("store {url}"));
+        let h = ReceiverHealth::new(org, format!("store {url}"), clock.now());
         let store = StoreSink::new(
             url,
             tls.clone(),
@@ -121,6 +125,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
         patient_key,
         receivers: cfg.receivers.keys().cloned().collect::<BTreeSet<_>>(),
         pulling: pulling.keys().cloned().collect(),
+        health: health.clone(),
         id_locks: id_locks.clone(),
     });
     let receipts = (!pulling.is_empty()).then(|| {

@@ -2,7 +2,7 @@
 //! directory, a clock that stands still, and a sink that counts what it is given. What the
 //! broker and a real store add (confirms, redelivery, mTLS) is tested in tests/hub_*.rs.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use super::sink::{Delivered, DeliveryError, Sink};
 use super::stage::Verdict;
 use crate::audit::{AuditLog, Event, LogConfig, LogSigningKey, PatientKey, Query};
 use crate::broker::handover::{HandOver, Received};
-use crate::broker::{topology, Notice, Outgoing, StatusMessage, StoreReceipt};
+use crate::broker::{topology, Notice, Outcome, Outgoing, StatusMessage, StoreReceipt};
 use crate::claim::ClaimSpecification;
 use crate::clock::{Clock, FixedClock};
 use crate::policy::{Policy, PolicySet};
@@ -106,6 +106,7 @@ fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig 
     let mut policies = PolicySet::default();
     policies.add(policy).unwrap();
     let id_locks = Arc::new(IdLocks::default());
+    let health = ReceiverHealth::new(RECEIVER, "counting sink".into(), clock.now());
     let decide = Decide::new(decide::Parts {
         instance: "hub-test".into(),
         clock: clock.clone(),
@@ -116,6 +117,7 @@ fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig 
         patient_key: PatientKey::from_bytes(&[7; 32]).unwrap(),
         receivers: BTreeSet::from([RECEIVER.to_string()]),
         pulling: BTreeSet::new(),
+        health: BTreeMap::from([(RECEIVER.to_string(), health.clone())]),
         id_locks: id_locks.clone(),
     });
     let notices = Arc::new(Notices::default());
@@ -130,7 +132,7 @@ fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig 
         clock,
         journal: journal.clone(),
         id_locks,
-        health: ReceiverHealth::new(RECEIVER, "counting sink".into()),
+        health,
     };
     Rig {
         _dir: dir,
@@ -311,6 +313,7 @@ async fn no_sender_parks_a_refusing_sink_parks_and_a_sink_that_is_down_retries()
         Verdict::Park { .. }
     ));
     let out = sent(r.decide.process(incoming(&body)).await);
+    assert_eq!(out.len(), 1, "a hand-over alone: {out:?}");
     let h = handed_over(&out[0], false);
     assert!(matches!(
         r.deliver.process(h.clone()).await,
@@ -330,6 +333,51 @@ async fn no_sender_parks_a_refusing_sink_parks_and_a_sink_that_is_down_retries()
     ));
     let report = down.deliver.health.report(down.deliver.clock.now());
     assert_eq!((report.state, report.sink_errors), ("down", 1));
+
+    // While the receiver's sink is down, a basis handed over to it is told QUEUED to its sender
+    // (after the hand-over), with why; before the failure, the hand-over went alone.
+    let out = sent(
+        down.decide
+            .process(incoming(&basis(&id(6), "20261130")))
+            .await,
+    );
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].exchange, topology::DELIVER_EXCHANGE);
+    let queued = status(&out[1]);
+    assert_eq!(
+        (queued.outcome, queued.receiver.as_deref()),
+        (Outcome::Queued, Some(RECEIVER))
+    );
+    assert!(!queued.outcome.is_final());
+    let why = queued.waiting.unwrap();
+    assert!(
+        why.contains("counting sink unavailable since 2026-12-01 10:00:00 UTC"),
+        "{why}"
+    );
+}
+
+/// A receiver that delivers is not held up; one whose bases wait with no delivery for 30 s is.
+#[test]
+fn a_delivery_is_held_up_when_its_sink_fails_or_its_bases_wait_without_a_delivery() {
+    let t0 = DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc);
+    let h = ReceiverHealth::new(RECEIVER, "queue ih.deliver.x".into(), t0);
+    let later = |s| t0 + chrono::TimeDelta::seconds(s);
+    assert_eq!(h.held_up(later(600)), None, "nothing waits");
+    let _held = h.hold(Some(t0.timestamp() as u64));
+    assert_eq!(h.held_up(later(29)), None, "not yet");
+    assert_eq!(
+        h.held_up(later(30)).as_deref(),
+        Some("1 waiting in queue ih.deliver.x, none delivered for 30 s")
+    );
+    h.delivered(later(40));
+    assert_eq!(h.held_up(later(45)), None, "delivering");
+    h.failed(later(50), "connection refused");
+    assert_eq!(
+        h.held_up(later(51)).as_deref(),
+        Some("queue ih.deliver.x unavailable since 2026-12-01 10:00:50 UTC")
+    );
 }
 
 /// The day bug: at 23:30 UTC on 1 December it is already 2 December in Sweden, so a basis

@@ -245,7 +245,8 @@ impl Drop for Hub {
 }
 
 /// Reads the sender's status queue until every id in `want` has an outcome (or panics after a
-/// generous deadline with the hub's log). Keeps the last outcome per id in `seen`.
+/// generous deadline with the hub's log). Keeps the last outcome per id in `seen`; a QUEUED
+/// (not an outcome) is read and passed over.
 pub(crate) fn outcomes(
     region_cfg: &Path,
     want: &BTreeSet<String>,
@@ -269,7 +270,9 @@ pub(crate) fn outcomes(
         );
         for line in out.lines().filter(|l| l.starts_with('{')) {
             let s: StatusMessage = serde_json::from_str(line).unwrap();
-            seen.insert(s.basis_id.clone(), s);
+            if s.outcome.is_final() {
+                seen.insert(s.basis_id.clone(), s);
+            }
         }
         #[expect(
             clippy::disallowed_methods,
