@@ -1,7 +1,9 @@
 //! Pull delivery on real parts: Halland reads its own delivery queue with `invoice-hub receive`
 //! while it is killed (SIGKILL) again and again mid-stream. Every basis ends in Halland's
 //! directory exactly once (mode 0600, nothing half-written left), with one `delivered` entry in
-//! the hub's log carrying Halland's receipt, one status OK to the sender and one notice.
+//! the hub's log carrying Halland's receipt, one status OK to the sender and one notice. Then the
+//! same into Halland's own store (`[receive] store`): each basis once in the store, answered with
+//! the store's receipt.
 
 mod common;
 
@@ -10,12 +12,14 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Child;
 use std::time::Duration;
 
-use common::exchange::{basis, bin, outcomes, run_ok, write, Exchange};
+use common::exchange::{basis, bin, notices, outcomes, run_ok, stored_ids, write, Exchange};
 use common::{poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, PKI_REGIONS};
 use invoice_hub::audit::{AuditLog, Event, Query};
 
 const COUNT: u32 = 300;
 const KILLS: usize = 6;
+/// Bases for the second part, into Halland's own store.
+const STORE_COUNT: u32 = 100;
 
 fn receive(cfg: &std::path::Path, log: &std::path::Path) -> Child {
     let log = std::fs::OpenOptions::new()
@@ -139,18 +143,7 @@ fn a_region_that_pulls_gets_every_basis_once_however_often_its_reader_is_killed(
     }
 
     // One notice each, and in the hub's log one `delivered` per basis with Halland's receipt.
-    let out = run_ok(
-        bin()
-            .args(["notify", "--format", "json", "--config"])
-            .arg(&x.halland_cfg),
-    );
-    let mut notices: BTreeMap<String, usize> = BTreeMap::new();
-    for line in out.lines().filter(|l| l.starts_with('{')) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        *notices
-            .entry(v["basis_id"].as_str().unwrap().into())
-            .or_default() += 1;
-    }
+    let notices = notices(&x.halland_cfg);
     assert_eq!(notices.keys().cloned().collect::<BTreeSet<_>>(), ids);
     assert!(notices.values().all(|n| *n == 1), "{notices:?}");
     x.hub.stop();
@@ -174,6 +167,74 @@ fn a_region_that_pulls_gets_every_basis_once_however_often_its_reader_is_killed(
     }
     let held = std::fs::read_to_string(x.work.join("receive.log")).unwrap();
     assert!(!held.contains("REFUSED"), "{held}");
+
+    into_the_regions_own_store(&mut x, log);
+}
+
+/// The same reader keeping its bases in Halland's own store instead (`[receive] store`, the
+/// region's certificate a writer there), killed mid-stream again: every basis once in the store,
+/// each sender told OK with the store's own receipt, one notice each.
+fn into_the_regions_own_store(x: &mut Exchange, log: AuditLog) {
+    drop(log);
+    x.hub.start();
+    let store_cfg = std::fs::read_to_string(&x.halland.config).unwrap();
+    let writers = format!("writers = [\"invoice-hub\", \"{ORG_HALLAND}\"]");
+    std::fs::write(
+        &x.halland.config,
+        store_cfg.replace("writers = [\"invoice-hub\"]", &writers),
+    )
+    .unwrap();
+    x.halland.restart();
+    let region = std::fs::read_to_string(&x.halland_cfg).unwrap();
+    let at = region.find("[receive]").unwrap();
+    let into_store = format!("[receive]\nstore = \"{}\"\nprefetch = 8\n", x.halland.url);
+    std::fs::write(&x.halland_cfg, format!("{}{into_store}", &region[..at])).unwrap();
+
+    let batch = x.work.join("to-halland-store");
+    let ids: BTreeSet<String> = (COUNT + 1..=COUNT + STORE_COUNT)
+        .map(|n| write(&batch, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
+        .collect();
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(&x.stockholm_cfg)
+            .arg(&batch),
+    );
+    let log = x.work.join("receive-store.log");
+    let wrote = |log: &std::path::Path| {
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines().filter(|l| l.contains("  wrote ")).count()
+    };
+    for kill in 1..=3 {
+        let mut reader = receive(&x.halland_cfg, &log);
+        poll(Duration::from_secs(60), Duration::from_millis(20), || {
+            (wrote(&log) >= kill * 15).then_some(())
+        });
+        reader.kill().unwrap();
+        reader.wait().unwrap();
+    }
+    let mut reader = receive(&x.halland_cfg, &log);
+    let mut seen = BTreeMap::new();
+    outcomes(&x.stockholm_cfg, &ids, &x.hub, &mut seen);
+    reader.kill().unwrap();
+    reader.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(!text.contains("REFUSED"), "{text}");
+    let stored: Vec<String> = stored_ids(&x.halland, &x.certs)
+        .into_iter()
+        .filter(|id| ids.contains(id))
+        .collect();
+    assert_eq!(stored.len(), ids.len(), "each basis once in the store");
+    assert_eq!(stored.iter().cloned().collect::<BTreeSet<_>>(), ids);
+    for id in &ids {
+        let s = &seen[id];
+        assert_eq!(s.outcome.to_string(), "OK", "{s:?}");
+        let receipt = s.receipt.as_ref().unwrap();
+        assert!(receipt.seq > 0, "the store's own receipt: {receipt:?}");
+    }
+    let notices = notices(&x.halland_cfg);
+    assert_eq!(notices.keys().cloned().collect::<BTreeSet<_>>(), ids);
+    assert!(notices.values().all(|n| *n == 1), "{notices:?}");
 }
 
 fn hex_sha(bytes: &[u8]) -> String {

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::exchange::{basis, bin, outcomes, run_ok, stored_ids, write, Exchange};
+use common::exchange::{basis, bin, notices, outcomes, run_ok, stored_ids, write, Exchange};
 use common::{free_port, poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 use invoice_hub::broker::StatusMessage;
 
@@ -35,22 +35,6 @@ fn get(port: u16, path: &str) -> Option<(u16, String)> {
 fn ready(port: u16) -> Option<(u16, serde_json::Value)> {
     let (code, body) = get(port, "/ready")?;
     Some((code, serde_json::from_str(&body).ok()?))
-}
-
-/// The notices waiting on `region_cfg`'s notify queue (drained), by basis id.
-fn notices(region_cfg: &std::path::Path) -> BTreeMap<String, usize> {
-    let out = run_ok(
-        bin()
-            .args(["notify", "--format", "json", "--config"])
-            .arg(region_cfg),
-    );
-    let mut n = BTreeMap::new();
-    for line in out.lines().filter(|l| l.starts_with('{')) {
-        let v: serde_json::Value = serde_json::from_str(line).unwrap();
-        *n.entry(v["basis_id"].as_str().unwrap().to_string())
-            .or_default() += 1;
-    }
-    n
 }
 
 /// The status messages waiting on `region_cfg`'s status queue (drained), QUEUED ones included.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod handover;
 pub mod inbox;
 pub mod messages;
+mod own_store;
 pub mod publisher;
 pub mod pull;
 pub mod region;

@@ -1,12 +1,14 @@
 //! Pull delivery, a receiving region's side (`invoice-hub receive`): the region consumes its own
-//! delivery queue over AMQPS with its own certificate, writes each basis durably into its
-//! directory, sends a receipt back to the hub that decided, and only then acknowledges.
+//! delivery queue over AMQPS with its own certificate, keeps each basis durably — in its
+//! directory, or in its own restricted store ([`super::own_store`]) — sends a receipt back to the
+//! hub that decided, and only then acknowledges.
 //!
 //! ```text
 //! ih.deliver.<org> ──▶ write <dir>/<id>.xml ──▶ receipt (confirmed, user_id = org) ──▶ ack
 //!                      (temporary file, fsync,     to ih.receipt, routed by the
 //!                       rename, fsync the dir,     hand-over's reply_to
 //!                       mode 0600)
+//!                  or  PUT <store>/v1/claims/<id>   (the store's own receipt)
 //! ```
 //!
 //! Killing the reader at any moment loses nothing and writes nothing twice: before the rename
@@ -28,22 +30,30 @@ use lapin::options::BasicGetOptions;
 use serde::Deserialize;
 use sha2::Digest as _;
 
+use super::endpoint::Endpoint;
 use super::error::BrokerError;
 use super::handover::Received;
 use super::messages::StoreReceipt;
+use super::own_store::OwnStore;
 use super::publisher::Publisher;
 use super::session::Session;
 use super::subscription::Subscription;
 use super::{settle, topology};
 use crate::claim::basis_id_ok;
 
-/// `[receive]` of `region.toml`: where `invoice-hub receive` puts the bases.
+/// `[receive]` of `region.toml`: where `invoice-hub receive` puts the bases, `dir` or `store`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReceiveSettings {
-    /// The directory each basis is written to as `<basis id>.xml` (mode 0600). Relative to the
+    /// A directory each basis is written to as `<basis id>.xml` (mode 0600). Relative to the
     /// configuration file.
-    pub dir: PathBuf,
+    #[serde(default)]
+    pub dir: Option<PathBuf>,
+    /// The region's own restricted store, `https://host:port`: each basis is `PUT` there with
+    /// the region's certificate (`[broker]` cert and key), which the store must list among its
+    /// writers.
+    #[serde(default)]
+    pub store: Option<String>,
     /// Bases the broker hands the reader ahead of the one it writes.
     #[serde(default = "default_prefetch")]
     pub prefetch: u16,
@@ -51,6 +61,27 @@ pub struct ReceiveSettings {
 
 fn default_prefetch() -> u16 {
     16
+}
+
+/// Where a region keeps what it receives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Keep {
+    Dir(PathBuf),
+    Store(String),
+}
+
+impl ReceiveSettings {
+    /// The one place `[receive]` names, or why it does not name exactly one.
+    pub fn keep(&self) -> Result<Keep, String> {
+        match (&self.dir, &self.store) {
+            (Some(dir), None) => Ok(Keep::Dir(dir.clone())),
+            (None, Some(url)) => Ok(Keep::Store(url.clone())),
+            (Some(_), Some(_)) => Err("[receive] names both dir and store: give one".into()),
+            (None, None) => Err("[receive] names neither dir (a directory) nor store (the \
+                 region's own store, https://host:port): give one"
+                .into()),
+        }
+    }
 }
 
 /// Why receiving stopped or a basis was refused.
@@ -61,20 +92,34 @@ pub enum PullError {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// The directory holds other bytes under this basis id: not overwritten.
-    #[error("{path} already holds other content for this basis id; not overwritten")]
-    Conflict { path: PathBuf },
+    /// The directory or the store holds other bytes under this basis id: not overwritten.
+    #[error("{place} already holds other content for this basis id; not overwritten")]
+    Conflict { place: String },
+    /// The region's store is down or failing (tried again for a while).
+    #[error("the region's store {url} is unavailable: {why}")]
+    StoreUnavailable { url: String, why: String },
+    /// The region's store refused this basis for good (too large, invalid by its checks).
+    #[error("{place}: the region's store refused the basis: HTTP {status}: {body}")]
+    StoreRefused {
+        place: String,
+        status: u16,
+        body: String,
+    },
+    /// The store cannot be used as configured (its URL, the region's certificate).
+    #[error("{0}")]
+    StoreSetup(String),
     #[error("not a hand-over: {0}")]
     NotAHandOver(String),
     #[error(transparent)]
     Broker(#[from] BrokerError),
 }
 
-/// One basis in the directory.
+/// One basis kept.
 #[derive(Debug, Clone)]
 pub struct Written {
-    pub path: PathBuf,
-    /// What the receipt says: the file's hash and when it was written.
+    /// Where: the file, or the store's URL of the basis.
+    pub place: String,
+    /// What the receipt says: the file's hash and when it was written, or the store's receipt.
     pub receipt: StoreReceipt,
     /// False when it was there already (a basis that came again).
     pub new: bool,
@@ -98,7 +143,10 @@ pub fn write_once(dir: &Path, id: &str, body: &[u8]) -> Result<Written, PullErro
     let sha = hex::encode(sha2::Sha256::digest(body));
     let new = match std::fs::read(&path) {
         Ok(there) if hex::encode(sha2::Sha256::digest(&there)) == sha => false,
-        Ok(_) => return Err(PullError::Conflict { path }),
+        Ok(_) => {
+            let place = path.display().to_string();
+            return Err(PullError::Conflict { place });
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             write_new(dir, &path, body)?;
             true
@@ -115,7 +163,12 @@ pub fn write_once(dir: &Path, id: &str, body: &[u8]) -> Result<Written, PullErro
         received_at: written.to_rfc3339_opts(SecondsFormat::Secs, true),
         seq: 0,
     };
-    Ok(Written { path, receipt, new })
+    let place = path.display().to_string();
+    Ok(Written {
+        place,
+        receipt,
+        new,
+    })
 }
 
 /// A temporary file (mode 0600) written and flushed, renamed into place, the rename flushed.
@@ -167,24 +220,41 @@ pub enum Outcome {
     Refused { message_id: String, why: String },
 }
 
+/// Where the reader keeps each basis.
+enum Target {
+    Dir(PathBuf),
+    Store(OwnStore),
+}
+
 /// The region's reader of its delivery queue.
 pub struct Puller {
     org: String,
-    dir: PathBuf,
+    target: Target,
     prefetch: u16,
     session: Arc<Session>,
     publisher: Publisher,
 }
 
 impl Puller {
-    pub fn new(org: &str, settings: &ReceiveSettings, session: Arc<Session>) -> Puller {
-        Puller {
+    /// The reader for region `org`, keeping its bases where `settings` say; a store is reached
+    /// with the region's certificate from `broker`.
+    pub fn new(
+        org: &str,
+        settings: &ReceiveSettings,
+        broker: &Endpoint,
+        session: Arc<Session>,
+    ) -> Result<Puller, PullError> {
+        let target = match settings.keep().map_err(PullError::StoreSetup)? {
+            Keep::Dir(dir) => Target::Dir(dir),
+            Keep::Store(url) => Target::Store(OwnStore::new(&url, broker)?),
+        };
+        Ok(Puller {
             org: org.to_string(),
-            dir: settings.dir.clone(),
+            target,
             prefetch: settings.prefetch.max(1),
             publisher: Publisher::new(session.clone()),
             session,
-        }
+        })
     }
 
     /// Takes what waits on the queue now, each handed to `seen`, and returns how many.
@@ -248,9 +318,11 @@ impl Puller {
                 }
                 None => refused("the hand-over names no hub to send the receipt to".into()),
             },
-            Err(e @ (PullError::Conflict { .. } | PullError::NotAHandOver(_))) => {
-                refused(e.to_string())
-            }
+            Err(
+                e @ (PullError::Conflict { .. }
+                | PullError::NotAHandOver(_)
+                | PullError::StoreRefused { .. }),
+            ) => refused(e.to_string()),
             Err(e) => return Err(e),
         };
         match &outcome {
@@ -262,17 +334,20 @@ impl Puller {
 
     async fn write(&self, d: &Delivery) -> Result<(Received, Written), PullError> {
         let r = Received::read(d).map_err(PullError::NotAHandOver)?;
-        let (dir, id, body) = (
-            self.dir.clone(),
-            r.handover.basis_id.clone(),
-            r.body.clone(),
-        );
-        let written = tokio::task::spawn_blocking(move || write_once(&dir, &id, &body))
-            .await
-            .map_err(|e| PullError::Io {
-                path: self.dir.clone(),
-                source: std::io::Error::other(e.to_string()),
-            })??;
+        let (id, body) = (r.handover.basis_id.clone(), r.body.clone());
+        let written = match &self.target {
+            Target::Store(store) => store.keep(&id, body).await?,
+            Target::Dir(dir) => {
+                let dir = dir.clone();
+                let at = dir.clone();
+                tokio::task::spawn_blocking(move || write_once(&dir, &id, &body))
+                    .await
+                    .map_err(|e| PullError::Io {
+                        path: at,
+                        source: std::io::Error::other(e.to_string()),
+                    })??
+            }
+        };
         Ok((r, written))
     }
 }
@@ -287,7 +362,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let first = write_once(dir.path(), "ZVF1", b"<doc/>").unwrap();
         assert!(first.new);
-        let mode = std::fs::metadata(&first.path).unwrap().permissions().mode();
+        let path = dir.path().join("ZVF1.xml");
+        assert_eq!(first.place, path.display().to_string());
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
         let again = write_once(dir.path(), "ZVF1", b"<doc/>").unwrap();
         assert!(!again.new);
@@ -296,8 +373,22 @@ mod tests {
             write_once(dir.path(), "ZVF1", b"<other/>"),
             Err(PullError::Conflict { .. })
         ));
-        assert_eq!(std::fs::read(&first.path).unwrap(), b"<doc/>");
+        assert_eq!(std::fs::read(&path).unwrap(), b"<doc/>");
         assert!(write_once(dir.path(), "../x", b"<doc/>").is_err());
+    }
+
+    #[test]
+    fn receive_names_exactly_one_place() {
+        let parse = |t: &str| toml::from_str::<ReceiveSettings>(t).unwrap().keep();
+        assert_eq!(parse("dir = \"in\""), Ok(Keep::Dir("in".into())));
+        assert_eq!(
+            parse("store = \"https://s:1\""),
+            Ok(Keep::Store("https://s:1".into()))
+        );
+        assert!(parse("dir = \"in\"\nstore = \"https://s:1\"")
+            .unwrap_err()
+            .contains("both"));
+        assert!(parse("prefetch = 4").unwrap_err().contains("neither"));
     }
 
     #[test]

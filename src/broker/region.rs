@@ -91,8 +91,12 @@ impl RegionConfig {
         let base = path.parent().map(PathBuf::from).unwrap_or_default();
         cfg.broker.resolve_paths(&base);
         if let Some(r) = &mut cfg.receive {
-            if r.dir.is_relative() {
-                r.dir = base.join(&r.dir);
+            r.keep().map_err(|message| BrokerError::Config {
+                path: path.into(),
+                message,
+            })?;
+            if let Some(dir) = r.dir.as_mut().filter(|d| d.is_relative()) {
+                *dir = base.join(&*dir);
             }
         }
         if cfg.broker.connection_name.is_none() {

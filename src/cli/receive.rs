@@ -1,5 +1,6 @@
 //! `invoice-hub receive`: a receiving region that pulls its bases takes them off its own delivery
-//! queue, writes each durably into its directory, and sends the hub a receipt.
+//! queue, keeps each durably (its directory, or its own restricted store), and sends the hub a
+//! receipt.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,8 +15,11 @@ use crate::cli::output::say;
 #[command(
     after_help = "For each basis on the region's delivery queue (ih.deliver.<org>), in \
 order: the basis is written to <[receive] dir>/<basis id>.xml (a temporary file, flushed, \
-renamed, the directory flushed; mode 0600), a receipt (its SHA-256 and time) is sent to the hub \
-that decided and confirmed by the broker, and only then is the basis taken off the queue. Killed \
+renamed, the directory flushed; mode 0600) or, with [receive] store = \"https://host:port\", \
+PUT into the region's own restricted store with the region's certificate; a receipt (its SHA-256 \
+and time, or the store's own receipt) is sent to the hub that decided and confirmed by the \
+broker, and only then is the basis taken off the queue. A store that is down is tried again for \
+up to 5 minutes. Killed \
 at any moment, nothing is lost and nothing is written twice: a basis that comes again is found \
 written and only its receipt is sent again. Other content under an id already written is not \
 overwritten: it goes to the parked queue and the line says so.\n\n\
@@ -28,7 +32,7 @@ Examples:\n  invoice-hub receive --config deploy/region-vgr.toml --follow\n  \
 invoice-hub receive --config deploy/region-vgr.toml            # what is waiting, then exit"
 )]
 pub(super) struct Args {
-    /// The region's configuration, with a [receive] section naming the directory.
+    /// The region's configuration, with a [receive] section naming the directory or the store.
     #[arg(long, value_name = "FILE")]
     pub config: PathBuf,
     /// Keep waiting for more (SIGTERM or Ctrl-C to stop).
@@ -44,13 +48,14 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.config.display()
         );
     };
-    let removed = pull::prepare(&settings.dir)
-        .with_context(|| format!("preparing {}", settings.dir.display()))?;
-    if removed > 0 {
-        eprintln!(
-            "removed {removed} half-written file(s) in {}: those bases come again",
-            settings.dir.display()
-        );
+    if let Some(dir) = &settings.dir {
+        let removed = pull::prepare(dir).with_context(|| format!("preparing {}", dir.display()))?;
+        if removed > 0 {
+            eprintln!(
+                "removed {removed} half-written file(s) in {}: those bases come again",
+                dir.display()
+            );
+        }
     }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -58,7 +63,8 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         .context("starting the async runtime")?;
     let n = rt.block_on(async {
         let session = super::status::connect(&cfg).await?;
-        let puller = Puller::new(&cfg.org, &settings, session.clone());
+        let puller = Puller::new(&cfg.org, &settings, &cfg.broker, session.clone())
+            .with_context(|| format!("{}: [receive]", args.config.display()))?;
         let received = if args.follow {
             puller.follow(super::stop_requested(), print).await
         } else {
@@ -83,10 +89,7 @@ fn print(o: &Outcome) {
             let what = if w.new { "wrote" } else { "already had" };
             format!(
                 "{}  from {}  {what} {}  sha256 {}",
-                r.handover.basis_id,
-                r.handover.sender,
-                w.path.display(),
-                w.receipt.sha256
+                r.handover.basis_id, r.handover.sender, w.place, w.receipt.sha256
             )
         }
         Outcome::Refused { message_id, why } => {

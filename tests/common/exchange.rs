@@ -69,7 +69,7 @@ pub(crate) fn write(dir: &Path, c: &ClaimSpecification) -> String {
 pub(crate) struct Store {
     pub org: &'static str,
     pub url: String,
-    config: PathBuf,
+    pub config: PathBuf,
     child: Child,
 }
 
@@ -288,6 +288,22 @@ pub(crate) fn outcome(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Strin
 
 pub(crate) fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<String> {
     seen[id].findings.iter().map(|f| f.rule.clone()).collect()
+}
+
+/// The notices waiting on `region_cfg`'s notify queue (drained), counted by basis id.
+pub(crate) fn notices(region_cfg: &Path) -> BTreeMap<String, usize> {
+    let out = run_ok(
+        bin()
+            .args(["notify", "--format", "json", "--config"])
+            .arg(region_cfg),
+    );
+    let mut n = BTreeMap::new();
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap();
+        *n.entry(v["basis_id"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    n
 }
 
 /// The basis ids a store holds, as its own staff lists them.
