@@ -151,7 +151,8 @@ fn watcher_done(owner: u32) {
 fn an_earlier_owner_that_exits_does_not_stop_the_node_a_later_owner_started() {
     // Benchmarks run back to back start the same node name: when the first one's process ends,
     // its watcher must not stop the node the second one is using (it did: `make bench` twice).
-    let work = common::repo().join("run").join("test-broker_ctl");
+    // A directory of its own: the other test makes its certificates at the same time.
+    let work = common::repo().join("run").join("test-broker_ctl-owner");
     std::fs::create_dir_all(&work).unwrap();
     let (certs, _) = common::certificates(&work);
     let name = format!("test-ctl-owner-{}", std::process::id());
