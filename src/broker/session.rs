@@ -129,7 +129,7 @@ impl Session {
     /// a fresh one. After a nack: the broker keeps, per channel, its own client state of each
     /// quorum queue, and seen in `make cluster-test` (RabbitMQ 3.10, a node stopped while a
     /// queue's new leader was being elected) one channel had every later publish to one queue
-    /// nacked for eight minutes while the same queue took publishes on other channels. The old
+    /// nacked for eight minutes while its publishes to every other queue were confirmed. The old
     /// channel is closed only once the confirms still pending on it have come (or `grace` has
     /// passed): closed at once, a publish the broker had taken would lose its confirm and be sent
     /// again, and its receiver would be told twice.
