@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::exchange::{
-    basis, bin, outcome, outcomes, personnummer, rules, run_ok, stored_ids, write, Exchange, Hub,
+    basis, bin, outcome, outcomes, personnummer, publish, rules, stored_ids, write, Exchange, Hub,
 };
 use common::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::audit::{AuditLog, Event, Query, VerifyOptions};
@@ -58,20 +58,10 @@ fn the_exchange_end_to_end() {
         .patient_identity
         .extension = "191212121212".into();
     let protected = write(&batch, &c);
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&halland_cfg)
-            .arg(&batch),
-    );
+    publish(&halland_cfg, &batch);
     let back = work.join("batch-back");
     let to_halland = write(&back, &basis(ORG_STOCKHOLM, ORG_HALLAND, 1));
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&stockholm_cfg)
-            .arg(&back),
-    );
+    publish(&stockholm_cfg, &back);
 
     let mut seen = BTreeMap::new();
     let want: BTreeSet<String> = [
@@ -135,12 +125,7 @@ fn the_exchange_end_to_end() {
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 1);
     c.invoice_id = Some("F-OTHER".into());
     write(&again, &c);
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&halland_cfg)
-            .arg(&again),
-    );
+    publish(&halland_cfg, &again);
     seen.remove(&ok);
     outcomes(&halland_cfg, &BTreeSet::from([ok.clone()]), &hub, &mut seen);
     assert_eq!(outcome(&seen, &ok), "ERROR");
@@ -149,12 +134,7 @@ fn the_exchange_end_to_end() {
         "{:?}",
         rules(&seen, &ok)
     );
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&halland_cfg)
-            .arg(batch.join(format!("{ok}.xml"))),
-    );
+    publish(&halland_cfg, &batch.join(format!("{ok}.xml")));
     seen.remove(&ok);
     outcomes(&halland_cfg, &BTreeSet::from([ok.clone()]), &hub, &mut seen);
     assert_eq!(

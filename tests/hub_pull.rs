@@ -12,7 +12,9 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::process::Child;
 use std::time::Duration;
 
-use common::exchange::{basis, bin, notices, outcomes, run_ok, stored_ids, write, Exchange};
+use common::exchange::{
+    basis, bin, notices, outcomes, publish, run_ok, stored_ids, write, Exchange,
+};
 use common::{poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, PKI_REGIONS};
 use invoice_hub::audit::{AuditLog, Event, Query};
 
@@ -82,12 +84,7 @@ fn a_region_that_pulls_gets_every_basis_once_however_often_its_reader_is_killed(
     let ids: BTreeSet<String> = (1..=COUNT)
         .map(|n| write(&batch, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
         .collect();
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&x.stockholm_cfg)
-            .arg(&batch),
-    );
+    publish(&x.stockholm_cfg, &batch);
 
     // The reader, killed whenever it has written a few more, and started again.
     let log = x.work.join("receive.log");
@@ -194,12 +191,7 @@ fn into_the_regions_own_store(x: &mut Exchange, log: AuditLog) {
     let ids: BTreeSet<String> = (COUNT + 1..=COUNT + STORE_COUNT)
         .map(|n| write(&batch, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
         .collect();
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&x.stockholm_cfg)
-            .arg(&batch),
-    );
+    publish(&x.stockholm_cfg, &batch);
     let log = x.work.join("receive-store.log");
     let wrote = |log: &std::path::Path| {
         let text = std::fs::read_to_string(log).unwrap_or_default();

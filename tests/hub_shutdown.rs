@@ -8,7 +8,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::exchange::{basis, bin, run_ok, write, Exchange, Hub};
+use common::exchange::{basis, publish, write, Exchange, Hub};
 use common::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 
 /// How long an operator may wait for a stop (systemd's default stop timeout is 90 s; the hub
@@ -31,12 +31,7 @@ fn sigterm_stops_the_hub_while_the_broker_is_down_and_when_it_never_came() {
     x.halland.kill();
     let batch = x.work.join("batch");
     write(&batch, &basis(ORG_STOCKHOLM, ORG_HALLAND, 1));
-    run_ok(
-        bin()
-            .args(["publish", "--config"])
-            .arg(&x.stockholm_cfg)
-            .arg(&batch),
-    );
+    publish(&x.stockholm_cfg, &batch);
     assert!(
         x.hub
             .wait_for_log(0, "store unavailable", Duration::from_secs(30)),

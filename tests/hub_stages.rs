@@ -12,7 +12,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
 use std::time::Duration;
 
-use common::exchange::{basis, bin, notices, outcomes, run_ok, stored_ids, write, Exchange};
+use common::exchange::{
+    basis, bin, notices, outcomes, publish, run_ok, stored_ids, write, Exchange,
+};
 use common::{free_port, poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 use invoice_hub::broker::StatusMessage;
 
@@ -86,9 +88,6 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
     let stockholm_ids: BTreeSet<String> = (1..=20)
         .map(|n| write(&to_stockholm, &basis(ORG_HALLAND, ORG_STOCKHOLM, n)))
         .collect();
-    let publish = |cfg: &std::path::Path, dir: &std::path::Path| {
-        run_ok(bin().args(["publish", "--config"]).arg(cfg).arg(dir));
-    };
     publish(&x.stockholm_cfg, &to_halland);
     publish(&x.halland_cfg, &to_stockholm);
 

@@ -82,7 +82,7 @@ impl OwnStore {
                 })
             }
             409 => Err(PullError::Conflict { place }),
-            408 | 429 | 500..=599 => Err(unavailable(format!("HTTP {status}"))),
+            _ if answer.is_unavailable() => Err(unavailable(format!("HTTP {status}"))),
             401 | 403 => Err(PullError::StoreSetup(format!(
                 "the store at {} does not take this region's certificate as a writer (HTTP \
                  {status}): add its identity to the store's [access] writers",

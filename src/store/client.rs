@@ -70,6 +70,13 @@ impl Answer {
     pub fn json(&self) -> Option<serde_json::Value> {
         serde_json::from_slice(&self.body).ok()
     }
+
+    /// A store that is busy or failing (408, 429, 5xx): the same request may succeed later. Any
+    /// other refusal is for good. The one rule for every client that delivers to a store (the
+    /// hub's store sink, `receive` into a region's own store).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self.status.as_u16(), 408 | 429 | 500..=599)
+    }
 }
 
 /// A client of one store.

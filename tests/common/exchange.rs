@@ -290,6 +290,17 @@ pub(crate) fn rules(seen: &BTreeMap<String, StatusMessage>, id: &str) -> Vec<Str
     seen[id].findings.iter().map(|f| f.rule.clone()).collect()
 }
 
+/// `invoice-hub publish` of `what` (a file or a directory of bases) as the region of
+/// `region_cfg`, which must succeed; its output.
+pub(crate) fn publish(region_cfg: &Path, what: &Path) -> String {
+    run_ok(
+        bin()
+            .args(["publish", "--config"])
+            .arg(region_cfg)
+            .arg(what),
+    )
+}
+
 /// The notices waiting on `region_cfg`'s notify queue (drained), counted by basis id.
 pub(crate) fn notices(region_cfg: &Path) -> BTreeMap<String, usize> {
     let out = run_ok(

@@ -147,7 +147,7 @@ impl StoreSink {
                     .map_err(|e| unavailable(format!("receipt is not JSON: {e}")))?;
                 Ok(Delivered { receipt, raw })
             }
-            500..=599 | 408 | 429 => Err(unavailable(format!("HTTP {status}"))),
+            _ if answer.is_unavailable() => Err(unavailable(format!("HTTP {status}"))),
             _ => Err(DeliveryError::Refused {
                 url: store.to_string(),
                 status,
