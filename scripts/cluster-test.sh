@@ -96,10 +96,11 @@ keys_dir = "keys"
 ca = "../pki/ca.pem"
 cert = "../pki/store-$org.pem"
 key = "../pki/store-$org.key"
+crl = "../pki/crl.pem"
 [access]
-writers = ["invoice-hub"]
-readers = ["staff-$org-reader"]
-reviewers = ["reviewer-$org"]
+writers = ["hsa:SE0000000000-HUB"]
+readers = ["hsa:SE$org-READER1"]
+reviewers = ["hsa:SE$org-REVIEWER1"]
 EOF
     "$BIN" store --init --config "$d/store.toml" >/dev/null
     "$BIN" store --config "$d/store.toml" >"$d/stdout" 2>"$d/store.log" &

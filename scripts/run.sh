@@ -102,7 +102,8 @@ PUB_END=$(date +%s.%N)
 
 step "7. stopping the hub and verifying the disclosure log"
 kill -TERM $HUB; wait $HUB
-"$BIN" audit --log "$OUT/hub-log" verify | tail -n 3
+"$BIN" audit --log "$OUT/hub-log" verify --key "$OUT/keys/log-signing.pub" \
+    --witness "https://127.0.0.1:$STORE_PORT_2321000016" --ca "$OUT/pki/ca.pem" --cert "$OUT/pki/auditor.pem" --cert-key "$OUT/pki/auditor.key" | tail -n 4
 
 python3 - "$OUT" "$PUB_START" "$PUB_END" "$START" "${PULL_REGIONS[*]}" <<'EOF'
 import json, os, sys, collections, time

@@ -87,10 +87,13 @@ keys_dir = "keys"
 ca = "../pki/ca.pem"
 cert = "../pki/store-$org.pem"
 key = "../pki/store-$org.key"
+crl = "../pki/crl.pem"
 [access]
-writers = ["invoice-hub"]
-readers = ["staff-$org-reader"]
-reviewers = ["reviewer-$org"]
+writers = ["hsa:SE0000000000-HUB"]
+readers = ["hsa:SE$org-READER1"]
+reviewers = ["hsa:SE$org-REVIEWER1"]
+[witness]                  # this store keeps the hub's signed heads
+logs = { "hub-demo" = "../keys/log-signing.pub" }
 EOF
     "$BIN" store --init --config "$d/store.toml" >/dev/null
 done
@@ -115,6 +118,9 @@ patient_key = "keys/patient-hmac.key"
 ca = "pki/ca.pem"
 cert = "pki/hub.pem"
 key = "pki/hub.key"
+crl = "pki/crl.pem"
+[witness]
+every_secs = 5
 [receivers]
 $(for org in "${REGIONS[@]}"; do
     if [[ "$PULL" == *" $org "* ]]; then echo "\"$org\" = { sink = \"queue\" }"

@@ -347,6 +347,20 @@ fn one_export_of_two_logs_checks_offline_with_both_keys() {
         "--against",
         s(&hp),
     ]);
+    // Without a trusted key the check is said to be worth nothing, and exits 1 …
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("NOT CHECKED against a key you trust"), "{out}");
+    // … unless the auditor says that is what they want.
+    let (code, out, _) = cli(&[
+        "--log",
+        s(&t.a),
+        "--log",
+        s(&t.b),
+        "verify",
+        "--against",
+        s(&hp),
+        "--trust-stored-key",
+    ]);
     assert_eq!(code, 0, "{out}");
     assert!(
         out.contains("\"hub-b\", 6 entries, 1 signed heads and 1 saved heads"),

@@ -3,6 +3,7 @@
 //! consistency proof, which must name the entry and what is wrong.
 
 mod audit_support;
+mod store_harness;
 
 use audit_support::*;
 use invoice_hub::audit::{AuditLog, SignedTreeHead, VerifyOptions, VerifyReport};
@@ -248,17 +249,36 @@ fn a_clean_truncation_with_metadata_and_heads_fixed_is_caught_by_a_saved_head() 
     let (code, head_json) = cli(&["--log", dir.to_str().unwrap(), "head"]);
     assert_eq!(code, 0, "{head_json}");
     std::fs::write(&saved_path, &head_json).unwrap();
-    // Cut back to 64 entries and make the metadata and heads agree, nodes included: the log is
-    // then a perfectly consistent log of 64 entries.
-    tamper(&dir, |db| {
+    truncate_cleanly(&dir);
+    assert!(verify_lib(&dir, vec![]).ok(), "internally consistent");
+    let saved = SignedTreeHead::load(&saved_path).unwrap();
+    let r = verify_lib(&dir, vec![saved]);
+    let first = r.first().expect("the saved head must catch it");
+    assert!(
+        first
+            .what
+            .contains("truncated or replaced with an older copy"),
+        "{first}"
+    );
+    let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("saved head of size 100"), "{out}");
+}
+
+/// Cuts the closed log of [`make_log`] back to 64 entries and makes everything agree, as the
+/// best forger with the files would: entries, size, heads, indexes, and the head signed at 64
+/// as the seal. The log is then a perfectly consistent log of 64 entries, and a writer opens it.
+fn truncate_cleanly(dir: &Path) {
+    tamper(dir, |db| {
         let e = db.open_tree("entries");
         for s in 64..N {
             e.remove(seq_key(s)).unwrap();
         }
-        db.open_tree("meta")
-            .insert("size", &64u64.to_be_bytes()[..])
-            .unwrap();
         let h = db.open_tree("heads");
+        let at64 = h.get(64u64.to_be_bytes()).unwrap().unwrap();
+        let meta = db.open_tree("meta");
+        meta.insert("size", &64u64.to_be_bytes()[..]).unwrap();
+        meta.insert("seal", &at64).unwrap();
         h.remove(96u64.to_be_bytes()).unwrap();
         h.remove(100u64.to_be_bytes()).unwrap();
         for ix in [
@@ -280,19 +300,6 @@ fn a_clean_truncation_with_metadata_and_heads_fixed_is_caught_by_a_saved_head() 
             }
         }
     });
-    assert!(verify_lib(&dir, vec![]).ok(), "internally consistent");
-    let saved = SignedTreeHead::load(&saved_path).unwrap();
-    let r = verify_lib(&dir, vec![saved]);
-    let first = r.first().expect("the saved head must catch it");
-    assert!(
-        first
-            .what
-            .contains("truncated or replaced with an older copy"),
-        "{first}"
-    );
-    let (code, out) = verify_cli(&dir, &key, &["--against", saved_path.to_str().unwrap()]);
-    assert_eq!(code, 1, "{out}");
-    assert!(out.contains("saved head of size 100"), "{out}");
 }
 
 fn copy_dir(from: &Path, to: &Path) {
@@ -463,4 +470,258 @@ fn verifying_with_the_wrong_public_key_fails() {
     let (code, out) = verify_cli(&dir, &other, &[]);
     assert_eq!(code, 1);
     assert!(out.contains("public key"), "{out}");
+}
+
+// ---- A writer never signs what it cannot prove it wrote -------------------------------------
+
+/// A log of 40 entries whose writer was killed: one head (at 32), the seal over all 40.
+fn log_with_unsigned_tail(dir: &Path) {
+    let log = open(dir, 32);
+    for chunk in (0..40).collect::<Vec<_>>().chunks(8) {
+        log.append_batch(&chunk.iter().map(|&i| record(i, 10)).collect::<Vec<_>>())
+            .unwrap();
+    }
+    drop(log);
+}
+
+fn reopen_error(dir: &Path) -> String {
+    let e = AuditLog::open(
+        dir,
+        invoice_hub::audit::LogConfig {
+            log_id: "hub-test".into(),
+            signing_key: signing_key(),
+            checkpoint_every: 32,
+        },
+    )
+    .expect_err("the writer must refuse the log");
+    e.to_string()
+}
+
+/// Changes the receiver of entry `seq`, keeping the JSON valid.
+fn rewrite_entry(db: &Raw, seq: u64) {
+    let t = db.open_tree("entries");
+    let mut v = t.get(seq_key(seq)).unwrap().unwrap().to_vec();
+    let pos = String::from_utf8_lossy(&v).find("\"receiver\":\"").unwrap() + 20;
+    v[pos] = if v[pos] == b'9' { b'8' } else { v[pos] + 1 };
+    t.insert(seq_key(seq), v).unwrap();
+}
+
+#[test]
+fn a_rewrite_past_the_last_head_stops_the_writer_instead_of_being_signed() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    log_with_unsigned_tail(&dir);
+    // An untouched tail is the writer's own: it reopens.
+    drop(open(&dir, 32));
+    tamper(&dir, |db| rewrite_entry(db, 35));
+    let e = reopen_error(&dir);
+    assert!(
+        e.contains("entries 32..40") && e.contains("not proven"),
+        "{e}"
+    );
+    assert!(
+        e.contains("not the entries the seal was signed over"),
+        "{e}"
+    );
+    assert!(e.contains("Nothing was signed"), "{e}");
+    let log = AuditLog::open_existing(&dir, None).unwrap();
+    assert_eq!(
+        log.heads().unwrap().len(),
+        1,
+        "no head was signed over the forgery"
+    );
+
+    // Without the seal, the tail is not the writer's either.
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    log_with_unsigned_tail(&dir);
+    tamper(&dir, |db| {
+        db.open_tree("meta").remove("seal").unwrap();
+    });
+    let e = reopen_error(&dir);
+    assert!(e.contains("there is no seal"), "{e}");
+}
+
+#[test]
+fn dropping_the_newest_head_and_rewriting_after_the_previous_stops_the_writer() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    make_log(&dir);
+    tamper(&dir, |db| {
+        let h = db.open_tree("heads");
+        h.remove(100u64.to_be_bytes()).unwrap();
+        h.remove(96u64.to_be_bytes()).unwrap();
+        rewrite_entry(db, 70);
+    });
+    let e = reopen_error(&dir);
+    assert!(e.contains("entries 64..100"), "{e}");
+    assert!(
+        e.contains("not the entries the seal was signed over"),
+        "{e}"
+    );
+}
+
+// ---- Witnesses: heads kept by a region's store ----------------------------------------------
+
+use store_harness::{pkis, Setup, StoreProc, STOCKHOLM};
+
+fn witness_store(d: &Path, key: &Path) -> StoreProc {
+    let mut setup = Setup::for_org(STOCKHOLM);
+    setup
+        .witness
+        .push(("hub-test".to_string(), key.to_path_buf()));
+    StoreProc::start(&d.join("store"), STOCKHOLM, &setup)
+}
+
+/// What the hub does every round: sign a head, send it with the proof from the witness's head.
+async fn send_head(store: &StoreProc, dir: &Path) -> (u16, String) {
+    use invoice_hub::audit::witness::Submission;
+    let log = open(dir, 32);
+    let head = log.sign_head().unwrap();
+    let mut c = store.client("hub");
+    let path = "/v1/witness/hub-test";
+    let held = c.request(hyper::Method::GET, path, None).await.unwrap();
+    // (A log that does not extend the held head has no proof to send: it sends the head alone,
+    // as a forger would.)
+    let consistency = (held.status == 200)
+        .then(|| serde_json::from_slice::<SignedTreeHead>(&held.body).unwrap())
+        .and_then(|h| log.consistency_proof(&h, &head).ok());
+    drop(log);
+    let body = serde_json::to_vec(&Submission { head, consistency }).unwrap();
+    let a = c
+        .request(
+            hyper::Method::POST,
+            path,
+            Some((body.into(), "application/json")),
+        )
+        .await
+        .unwrap();
+    (a.status.as_u16(), a.text())
+}
+
+/// `audit verify --witness` with the auditor's certificate; `key` none: `--trust-stored-key`.
+fn verify_witnessed(dir: &Path, key: Option<&Path>, store: &StoreProc) -> (i32, String) {
+    let p = &pkis().main;
+    let s = |p: PathBuf| p.to_str().unwrap().to_string();
+    let mut args = vec![
+        "--log".to_string(),
+        s(dir.to_path_buf()),
+        "verify".into(),
+        "--witness".into(),
+        store.url.clone(),
+        "--ca".into(),
+        s(p.join("ca.pem")),
+        "--cert".into(),
+        s(p.join("auditor.pem")),
+        "--cert-key".into(),
+        s(p.join("auditor.key")),
+    ];
+    match key {
+        Some(k) => args.extend(["--key".to_string(), s(k.to_path_buf())]),
+        None => args.push("--trust-stored-key".into()),
+    }
+    cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_to_an_older_copy_is_caught_by_a_witness() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let store = witness_store(d.path(), &key);
+    let (status, said) = send_head(&store, &dir).await;
+    assert_eq!(status, 200, "{said}");
+    assert!(said.contains("first"), "{said}");
+    let old_copy = d.path().join("old-copy");
+    copy_dir(&dir, &old_copy);
+    let log = open(&dir, 32);
+    log.append_batch(&(N..N + 30).map(|i| record(i, 10)).collect::<Vec<_>>())
+        .unwrap();
+    log.close().unwrap();
+    let (status, said) = send_head(&store, &dir).await;
+    assert_eq!(status, 200, "{said}");
+    assert!(said.contains("extended"), "{said}");
+    assert_eq!(verify_witnessed(&dir, Some(&key), &store).0, 0);
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    copy_dir(&old_copy, &dir);
+    // Consistent in itself: only the witness shows it.
+    assert_eq!(verify_cli(&dir, &key, &[]).0, 0);
+    let (code, out) = verify_witnessed(&dir, Some(&key), &store);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("older copy"), "{out}");
+    assert!(
+        out.contains("holds a head of \"hub-test\" at size 130"),
+        "{out}"
+    );
+    // The rolled-back log's writer cannot make the witness forget: its head is refused, loudly.
+    let (status, said) = send_head(&store, &dir).await;
+    assert_eq!(status, 409, "{said}");
+    assert!(said.contains("shrank"), "{said}");
+    assert!(store.stderr().contains("WITNESS REFUSED A HEAD"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_truncation_is_caught_by_a_witness() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let store = witness_store(d.path(), &key);
+    assert_eq!(send_head(&store, &dir).await.0, 200);
+    truncate_cleanly(&dir);
+    // The best forgery opens for writing and verifies with the right key …
+    drop(open(&dir, 32));
+    assert_eq!(verify_cli(&dir, &key, &[]).0, 0);
+    // … and the witness catches it.
+    let (code, out) = verify_witnessed(&dir, Some(&key), &store);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("truncated or replaced with an older copy"),
+        "{out}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_log_re_signed_with_a_new_key_is_caught_by_the_trusted_key_and_by_a_witness() {
+    let d = tempfile::tempdir().unwrap();
+    let dir = d.path().join("log");
+    let key = make_log(&dir);
+    let store = witness_store(d.path(), &key);
+    assert_eq!(send_head(&store, &dir).await.0, 200);
+    // A forger rewrites history and signs it all with a key of their own.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let forged = AuditLog::open(
+        &dir,
+        invoice_hub::audit::LogConfig {
+            log_id: "hub-test".into(),
+            signing_key: invoice_hub::audit::LogSigningKey::from_seed([99; 32]),
+            checkpoint_every: 32,
+        },
+    )
+    .unwrap();
+    for i in 0..N {
+        let mut r = record(i, 10);
+        if i == 41 {
+            r.receiver = "2321000115".into();
+        }
+        forged.append(&r).unwrap();
+    }
+    forged.close().unwrap();
+    // It verifies against itself, and only that: without a trusted key the check says so.
+    let (code, out) = cli(&["--log", dir.to_str().unwrap(), "verify"]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.starts_with("OK: ") && out.contains("NOT CHECKED against a key you trust"),
+        "{out}"
+    );
+    // The key the auditor trusts refuses it …
+    let (code, out) = verify_cli(&dir, &key, &[]);
+    assert_eq!(code, 1, "{out}");
+    // … and so does the witness, even for an auditor who took the stored key.
+    let (code, out) = verify_witnessed(&dir, None, &store);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("saved head") && out.contains("witness"),
+        "{out}"
+    );
 }

@@ -128,7 +128,7 @@ fn store_check_says_what_it_found_and_refuses_another_regions_data() {
         &cfg,
         "org = \"2321000016\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
          [tls]\nca = \"pki/ca.pem\"\ncert = \"pki/store-2321000016.pem\"\nkey = \"pki/store-2321000016.key\"\n\
-         [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-2321000016-reader\"]\n",
+         [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE2321000016-READER1\"]\n",
     )
     .unwrap();
     let cfg = cfg.to_str().unwrap();

@@ -254,4 +254,40 @@ fn the_exchange_end_to_end() {
     );
     assert_eq!(first.len(), 5, "{first:?}");
     assert!(!hub.log().contains("19121212") && !hub.log().contains("191212121212"));
+    drop(log);
+    // The receiving regions' stores witnessed the log as it grew, across the kill: an auditor
+    // checks the log against what they hold, with the key they trust.
+    let work_dir = hub_log_dir.parent().unwrap();
+    let verified = bin()
+        .arg("audit")
+        .arg("--log")
+        .arg(&hub_log_dir)
+        .arg("verify")
+        .arg("--key")
+        .arg(work_dir.join("hub-keys/log-signing.pub"))
+        .args([
+            "--witness",
+            &stockholm.url,
+            "--witness",
+            &halland.url,
+            "--ca",
+        ])
+        .arg(certs.join("ca.pem"))
+        .arg("--cert")
+        .arg(certs.join("auditor.pem"))
+        .arg("--cert-key")
+        .arg(certs.join("auditor.key"))
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&verified.stdout);
+    assert!(
+        verified.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&verified.stderr)
+    );
+    assert_eq!(
+        said.matches("holds a head of \"hub-test\" at size").count(),
+        2,
+        "{said}"
+    );
 }

@@ -175,10 +175,10 @@ fn into_the_regions_own_store(x: &mut Exchange, log: AuditLog) {
     drop(log);
     x.hub.start();
     let store_cfg = std::fs::read_to_string(&x.halland.config).unwrap();
-    let writers = format!("writers = [\"invoice-hub\", \"{ORG_HALLAND}\"]");
+    let writers = format!("writers = [\"hsa:SE0000000000-HUB\", \"hsa:SE{ORG_HALLAND}-REGION\"]");
     std::fs::write(
         &x.halland.config,
-        store_cfg.replace("writers = [\"invoice-hub\"]", &writers),
+        store_cfg.replace("writers = [\"hsa:SE0000000000-HUB\"]", &writers),
     )
     .unwrap();
     x.halland.restart();

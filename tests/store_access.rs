@@ -80,7 +80,7 @@ async fn each_identity_may_do_only_what_its_role_allows() {
     // Halland's reader listed by mistake in Stockholm's configuration: still refused, the
     // certificate says it belongs to another region.
     let mut setup = Setup::for_org(STOCKHOLM);
-    setup.readers.push(format!("staff-{HALLAND}-reader"));
+    setup.readers.push(format!("hsa:SE{HALLAND}-READER1"));
     let store = StoreProc::start(dir.path(), STOCKHOLM, &setup);
     let (id, xml) = basis(1);
 
@@ -152,7 +152,7 @@ async fn each_identity_may_do_only_what_its_role_allows() {
     assert_eq!(entries.len(), 1, "{j}");
     assert_eq!(
         entries[0]["record"]["actor"],
-        format!("staff-{STOCKHOLM}-reader")
+        format!("hsa:SE{STOCKHOLM}-READER1")
     );
 }
 

@@ -206,7 +206,7 @@ async fn reads_are_logged_survive_a_crash_and_the_data_directory_reveals_no_pati
     for e in entries {
         let r = &e["record"];
         assert_eq!(r["event"], "accessed");
-        assert_eq!(r["actor"], format!("staff-{STOCKHOLM}-reader"));
+        assert_eq!(r["actor"], format!("hsa:SE{STOCKHOLM}-READER1"));
         assert_eq!(r["action"], "get");
         assert_eq!(r["patients"].as_array().unwrap().len(), 1);
         assert_eq!(r["patients"][0].as_str().unwrap().len(), 64);

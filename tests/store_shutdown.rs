@@ -39,6 +39,7 @@ async fn a_delivery_in_progress_at_sigterm_is_finished_and_answered() {
     let tls = invoice_hub::tls::client_config(
         &p.join("ca.pem"),
         Some((&p.join("hub.pem"), &p.join("hub.key"))),
+        None,
     )
     .unwrap();
     let authority = store

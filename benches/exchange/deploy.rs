@@ -286,8 +286,8 @@ fn start_store(dir: &Path, certs: &Path, org: &str, group_commit: bool) -> (Proc
             "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
              group_commit = {group_commit}\n\
              [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
-             [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-{org}-reader\"]\n\
-             reviewers = [\"reviewer-{org}\"]\n",
+             [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE{org}-READER1\"]\n\
+             reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n",
             certs.join("ca.pem").display(),
             certs.join(format!("store-{org}.pem")).display(),
             certs.join(format!("store-{org}.key")).display(),

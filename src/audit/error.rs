@@ -41,6 +41,19 @@ pub enum AuditError {
     /// An entry or tree size that the log does not have.
     #[error("{0}")]
     NotFound(String),
+    /// Entries past the last signed head that the log's seal does not prove to be its writer's:
+    /// a writer refuses to open (and so to sign) such a log.
+    #[error(
+        "disclosure log {path}: entries {from}..{to} (past the last signed head) are not proven \
+         to be this log's: {why}. Nothing was signed. Compare the log with its witnesses \
+         (`invoice-hub audit verify --witness URL`) or a verified copy before starting again"
+    )]
+    UnprovenTail {
+        path: PathBuf,
+        from: u64,
+        to: u64,
+        why: String,
+    },
     /// A proof, head or signature did not check.
     #[error("proof check failed: {0}")]
     ProofFailed(String),

@@ -5,7 +5,8 @@
 //! - `entries`: seq → canonical entry bytes (the leaf hash input);
 //! - `nodes`: level (1 byte) ‖ index → hash of each completed perfect subtree (level 0 = leaves);
 //! - `heads`: tree size → signed tree head (JSON);
-//! - `meta`: `log_id`, `public_key`, `size`;
+//! - `meta`: `log_id`, `public_key`, `size`, `seal` (a signed head at `size`, see
+//!   [`super::seal`]);
 //! - `ix_*`: one table per index, key = value ‖ seq, empty value (see [`super::index`]).
 //!
 //! There is deliberately no method that updates or removes anything.
@@ -21,7 +22,7 @@ use super::keys::{LogPublicKey, LogSigningKey};
 use super::merkle::{self, Frontier, Hash, NodeSource};
 use super::proof::{ConsistencyBundle, InclusionBundle};
 use super::record::{truncate_micros, Entry, Record};
-use super::{AuditError, Result};
+use super::{seal, AuditError, Result};
 
 /// How a writer opens (or creates) a log.
 #[derive(Debug, Clone)]
@@ -97,7 +98,13 @@ pub(crate) fn node_key(level: u32, index: u64) -> [u8; 9] {
 
 impl NodeSource for StoredNodes {
     fn perfect(&self, level: u32, index: u64) -> Result<Hash> {
-        let v = self.0.get(&node_key(level, index))?.ok_or_else(|| {
+        self.0.perfect(level, index)
+    }
+}
+
+impl NodeSource for View {
+    fn perfect(&self, level: u32, index: u64) -> Result<Hash> {
+        let v = self.get(&node_key(level, index))?.ok_or_else(|| {
             AuditError::NotFound(format!(
                 "Merkle node level {level} index {index} is missing from the log"
             ))
@@ -176,6 +183,8 @@ impl AuditLog {
                 why: "was created with another signing key".into(),
             });
         }
+        // Before this writer signs anything: are the entries past the last head its own?
+        log.check_tail()?;
         Ok(log)
     }
 
@@ -235,6 +244,13 @@ impl AuditLog {
             checkpoint_every,
             state: Mutex::new(frontier),
         })
+    }
+
+    /// Whether the entries past the last signed head are the ones the log's seal was signed
+    /// over ([`super::seal`]); a writer opening the log checks this before it signs anything.
+    pub fn check_tail(&self) -> Result<()> {
+        let t = self.tables()?;
+        seal::check(&self.path, &t, read_size(&t.meta)?, &self.public)
     }
 
     /// This log's instance id.
@@ -323,6 +339,15 @@ impl AuditLog {
             writes.push((HEADS, new_size.to_be_bytes().to_vec(), h.to_bytes()));
         }
         writes.push((META, META_SIZE.to_vec(), new_size.to_be_bytes().to_vec()));
+        // The seal: the writer's signature over exactly what this commit leaves in the log.
+        let seal = SignedTreeHead::sign(
+            signer,
+            &self.log_id,
+            new_size,
+            &f.root(),
+            crate::clock::now(),
+        );
+        writes.push((META, seal::META_SEAL.to_vec(), seal.to_bytes()));
         self.db.write(Durability::Durable, |w| {
             for (t, k, v) in &writes {
                 w.insert(*t, k, v)?;

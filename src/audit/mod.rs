@@ -26,8 +26,10 @@ pub mod log;
 pub mod merkle;
 pub mod proof;
 pub mod record;
+pub(crate) mod seal;
 pub mod set;
 pub mod verify;
+pub mod witness;
 
 pub use error::AuditError;
 pub use evidence::{check_evidence, EvidenceError, Proved};

@@ -20,6 +20,7 @@ use crate::cli::output::{csv_field, say, Format};
 use crate::cli::{EXIT_INVALID, EXIT_USAGE};
 
 mod set;
+mod witness;
 
 #[derive(clap::Args, Debug)]
 #[command(after_help = "Examples:\n  \
@@ -124,6 +125,13 @@ pub(super) struct VerifyArgs {
     /// A head saved earlier (JSON from `audit head`): the log must still extend it. Repeatable.
     #[arg(long, value_name = "HEAD.json")]
     pub against: Vec<PathBuf>,
+    #[command(flatten)]
+    pub witnesses: witness::WitnessArgs,
+    /// Accept checking against the key stored in the log itself. Without --key that proves only
+    /// that the log agrees with itself (a re-signed forgery does too): without this flag such a
+    /// check exits 1.
+    #[arg(long)]
+    pub trust_stored_key: bool,
     /// Output format: text (the report for people), json (the report as one document).
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
@@ -465,12 +473,16 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .context("loading a saved head")?;
     let log = open(dir, None)?;
+    let held = a.witnesses.fetch(&[log.log_id().to_string()])?;
+    let mut saved = saved;
+    saved.extend(held.iter().filter_map(|h| h.head.clone()));
     let report = log
         .verify(&VerifyOptions {
             public_key: key,
             saved_heads: saved,
         })
         .context("verifying the disclosure log")?;
+    let untrusted = a.key.is_empty() && !a.trust_stored_key;
     if a.json() {
         say!("{}", serde_json::to_string_pretty(&report)?);
     } else if report.ok() {
@@ -483,11 +495,11 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
             report.index_keys,
             report.root_hash
         );
+        for l in witness::describe(&held) {
+            say!("{l}");
+        }
         if a.key.is_empty() {
-            say!(
-                "note: checked with the public key stored in the log; give --key PUB to check \
-                 against the key you trust"
-            );
+            say!("{}", stored_key_note(untrusted));
         }
     } else {
         let first = report.first().expect("not ok has a problem");
@@ -495,12 +507,27 @@ fn verify(dir: &Path, a: &VerifyArgs) -> anyhow::Result<ExitCode> {
         for p in report.problems.iter().skip(1) {
             say!("  also: {p}");
         }
+        for l in witness::describe(&held) {
+            say!("{l}");
+        }
     }
-    Ok(if report.ok() {
+    Ok(if report.ok() && !untrusted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_INVALID)
     })
+}
+
+/// What a check with the log's own key means, said plainly.
+fn stored_key_note(untrusted: bool) -> &'static str {
+    if untrusted {
+        "NOT CHECKED against a key you trust: the log was checked with the public key stored in \
+         it, which a forger who re-signed everything would have replaced too. Give --key PUB \
+         (the key you trust), or --trust-stored-key to accept this (exit 1 without either)"
+    } else {
+        "note: checked with the public key stored in the log (--trust-stored-key), not with a key \
+         you trust"
+    }
 }
 
 fn head(dir: &Path, a: &HeadArgs) -> anyhow::Result<ExitCode> {

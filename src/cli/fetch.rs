@@ -68,7 +68,9 @@ enum Command {
     },
     /// Show the store's access log (reviewers).
     AccessLog {
-        #[arg(long)]
+        /// Only entries of this identity (`hsa:<HSA-id>` or `sha256:<key>`, as the log records
+        /// readers; see `invoice-hub pki show CERT`).
+        #[arg(long, value_name = "ID")]
         actor: Option<String>,
         #[arg(long)]
         basis: Option<String>,

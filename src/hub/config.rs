@@ -30,6 +30,40 @@ pub struct HubConfig {
     pub metrics: MetricsSettings,
     #[serde(default)]
     pub validation: ValidationSettings,
+    #[serde(default)]
+    pub witness: WitnessSettings,
+}
+
+/// Where the log's signed heads go: every `store` receiver, and `extra`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSettings {
+    /// A head is signed (if the log grew) and sent this often.
+    #[serde(default = "default_witness_every")]
+    pub every_secs: u64,
+    /// More witnesses (`https://host:port`, e.g. `invoice-hub store` run only as a witness).
+    #[serde(default)]
+    pub extra: Vec<String>,
+    /// Send heads to the `store` receivers too (default).
+    #[serde(default = "yes")]
+    pub stores: bool,
+}
+
+fn default_witness_every() -> u64 {
+    60
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for WitnessSettings {
+    fn default() -> Self {
+        WitnessSettings {
+            every_secs: default_witness_every(),
+            extra: Vec::new(),
+            stores: true,
+        }
+    }
 }
 
 /// How one receiving region gets its bases, written in `[receivers]` as
@@ -172,6 +206,12 @@ pub struct DeliverySettings {
     /// The hub's client certificate and key: the only identity a store lets write.
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The CA's revocation list: a store whose certificate it lists is not delivered to
+    /// (retried, then parked after `give_up_secs`). Looked at every `crl_reload_secs`.
+    #[serde(default)]
+    pub crl: Option<PathBuf>,
+    #[serde(default = "default_crl_reload")]
+    pub crl_reload_secs: u64,
     /// One attempt's time limit.
     #[serde(default = "default_timeout")]
     pub timeout_secs: u64,
@@ -187,6 +227,9 @@ pub struct DeliverySettings {
 
 fn default_timeout() -> u64 {
     10
+}
+fn default_crl_reload() -> u64 {
+    crate::tls::DEFAULT_RELOAD.as_secs()
 }
 fn default_retry_initial() -> u64 {
     200
@@ -253,6 +296,7 @@ impl HubConfig {
         ] {
             rel(p);
         }
+        self.delivery.crl.iter_mut().for_each(rel);
     }
 
     fn check(&self) -> anyhow::Result<()> {

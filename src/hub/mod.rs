@@ -30,6 +30,7 @@ mod sink;
 mod stage;
 #[cfg(test)]
 mod tests;
+mod witnesses;
 
 pub use config::{HubConfig, Sink};
 pub use decide::{Incoming, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
@@ -49,6 +50,7 @@ use crate::broker::handover::Received;
 use crate::broker::{topology, Publisher, Session};
 use crate::clock::{Clock, SystemClock};
 use crate::policy::PolicySet;
+use crate::tls::ClientTls;
 use crate::validate::xsd::Schema;
 use decide::Decide;
 use deliver::Deliver;
@@ -67,6 +69,8 @@ struct Built {
     receipts: Option<Arc<Receipts<Publisher>>>,
     health: BTreeMap<String, Arc<ReceiverHealth>>,
     log: Arc<AuditLog>,
+    /// Where the log's heads go.
+    witnesses: witnesses::Witnesses,
 }
 
 /// Builds everything the configuration names, refusing to start on any problem (a bad policy,
@@ -138,13 +142,30 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
             pulling,
         })
     });
+    let witnesses = witnesses_of(cfg, tls, log.clone());
     Ok(Built {
         decide: Arc::new(decide),
         delivers,
         receipts,
         health,
         log,
+        witnesses,
     })
+}
+
+/// The log's witnesses: every receiver's store (unless `[witness] stores = false`) and the
+/// `extra` ones.
+fn witnesses_of(cfg: &HubConfig, tls: ClientTls, log: Arc<AuditLog>) -> witnesses::Witnesses {
+    let stores = cfg.receivers.values().filter_map(|s| match s {
+        Sink::Store { url } if cfg.witness.stores => Some(url.clone()),
+        _ => None,
+    });
+    witnesses::Witnesses {
+        urls: stores.chain(cfg.witness.extra.iter().cloned()).collect(),
+        tls,
+        log,
+        every: std::time::Duration::from_secs(cfg.witness.every_secs.max(1)),
+    }
 }
 
 /// The disclosure log, opened (or created) as this instance's, its unsigned tail signed.
@@ -209,6 +230,7 @@ fn check_log(cfg: &HubConfig, signing: LogSigningKey) -> anyhow::Result<String> 
             opened.with_context(|| format!("opening the disclosure log in {}", dir.display()))?
         }
     };
+    log.check_tail()?;
     if log.log_id() != cfg.instance {
         anyhow::bail!(
             "the disclosure log in {} belongs to instance {:?}, not {:?}",
@@ -266,6 +288,7 @@ pub async fn run(
     let poller = tokio::spawn(health.poll_queues());
 
     let (stop, stopped) = watch::channel(false);
+    let witnessing = tokio::spawn(built.witnesses.run(stopped.clone()));
     let mut stages = JoinSet::new();
     let (subscribed, decide_consuming) = oneshot::channel();
     stages.spawn(stage::run(
@@ -313,6 +336,7 @@ pub async fn run(
 
     let result = until_stopped(&mut stages, shutdown, &stop).await;
     poller.abort();
+    witnessing.abort();
     stop_last(&session, &built.log).await;
     result
 }

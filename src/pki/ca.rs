@@ -5,8 +5,9 @@ use std::path::Path;
 use chrono::{Datelike, NaiveDate};
 use rand::RngCore;
 use rcgen::{
-    BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose, SanType, SerialNumber,
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, ExtendedKeyUsagePurpose,
+    IsCa, Issuer, KeyPair, KeyUsagePurpose, RevocationReason, RevokedCertParams, SanType,
+    SerialNumber,
 };
 
 use super::identity::{subject, Role, FEDERATION_ORG};
@@ -61,6 +62,16 @@ pub enum Usage {
     LocalServer,
 }
 
+/// Whom a certificate is for.
+#[derive(Debug, Clone, Copy)]
+pub struct Subject<'a> {
+    pub role: Role,
+    pub org: &'a str,
+    pub cn: &'a str,
+    /// The holder's HSA-id, written as the subject's SERIALNUMBER.
+    pub hsa_id: Option<&'a str>,
+}
+
 /// A certificate and its private key, PEM (the key PKCS#8, `BEGIN PRIVATE KEY`, as lapin needs).
 pub struct Issued {
     pub cert_pem: String,
@@ -89,7 +100,7 @@ impl Ca {
         let key = KeyPair::generate()?;
         let validity = Validity::days(days);
         let mut params = CertificateParams::default();
-        params.distinguished_name = subject(Role::Ca, FEDERATION_ORG, cn);
+        params.distinguished_name = subject(Role::Ca, FEDERATION_ORG, cn, None);
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages = vec![
             KeyUsagePurpose::KeyCertSign,
@@ -136,18 +147,39 @@ impl Ca {
         &self.key_pem
     }
 
-    /// Issues a certificate with a fresh key for `cn` in role `role` at organisation `org`.
+    /// A CRL (PEM) of this CA listing `revoked`, numbered `number`, valid for `days`.
+    pub fn crl(&self, revoked: &[Revoked], number: u64, days: u32) -> Result<String, PkiError> {
+        let now = time::OffsetDateTime::now_utc();
+        let params = CertificateRevocationListParams {
+            this_update: now,
+            next_update: now + time::Duration::days(i64::from(days.max(1))),
+            crl_number: SerialNumber::from_slice(&number.to_be_bytes()),
+            issuing_distribution_point: None,
+            revoked_certs: revoked
+                .iter()
+                .map(|r| RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&r.serial),
+                    revocation_time: r.at,
+                    reason_code: r.reason,
+                    invalidity_date: None,
+                })
+                .collect(),
+            key_identifier_method: rcgen::KeyIdMethod::Sha256,
+        };
+        Ok(params.signed_by(&self.issuer)?.pem()?)
+    }
+
+    /// Issues a certificate with a fresh key for `cn` in role `role` at organisation `org`, with
+    /// `hsa_id` as the subject's SERIALNUMBER (none: the certificate is known by its key only).
     pub fn issue(
         &self,
-        role: Role,
-        org: &str,
-        cn: &str,
+        who: &Subject<'_>,
         usage: Usage,
         validity: Validity,
     ) -> Result<Issued, PkiError> {
         let key = KeyPair::generate()?;
         let mut params = CertificateParams::default();
-        params.distinguished_name = subject(role, org, cn);
+        params.distinguished_name = subject(who.role, who.org, who.cn, who.hsa_id);
         params.is_ca = IsCa::ExplicitNoCa;
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
         params.use_authority_key_identifier_extension = true;
@@ -175,6 +207,15 @@ impl Ca {
             validity,
         })
     }
+}
+
+/// One certificate on a CRL.
+#[derive(Debug, Clone)]
+pub struct Revoked {
+    /// The certificate's serial number, as its DER integer's content octets.
+    pub serial: Vec<u8>,
+    pub at: time::OffsetDateTime,
+    pub reason: Option<RevocationReason>,
 }
 
 /// Writes a certificate (`<stem>.pem`, 0644) and its key (`<stem>.key`, 0600) into `dir`.

@@ -13,14 +13,20 @@
 //! | `staff-<org>.pem` | a reader at the region (client) | `staff-<org>-reader` |
 //! | `reviewer-<org>.pem` | may read the region's store access log (client) | `reviewer-<org>` |
 //! | `auditor.pem` | disclosure log auditor (client) | `auditor` |
+//! | `crl.pem` | the CA's revocation list (`pki revoke` adds to it) | — |
+//!
+//! Every certificate's subject has a SERIALNUMBER, the holder's development HSA-id
+//! ([`dev_hsa_id`]: `SE<org>-<ROLE>`, `SE0000000000-HUB` for the federation's own parties): that,
+//! not the CN, is what configurations name it by.
 //!
 //! With `expired`, each region also gets `staff-<org>-expired.pem`: the reader's name, expired a
 //! year ago, so a test can show expiry alone refuses it.
 
 use std::path::{Path, PathBuf};
 
-use super::ca::{write_file, write_pair, Ca, Usage, Validity};
-use super::identity::{reader_cn, reviewer_cn, store_cn, Role, FEDERATION_ORG, HUB_CN};
+use super::ca::{write_file, write_pair, Ca, Subject, Usage, Validity};
+use super::identity::{dev_hsa_id, reader_cn, reviewer_cn, store_cn, Role, FEDERATION_ORG, HUB_CN};
+use super::revoke::ensure_crl;
 use super::PkiError;
 use crate::claim::regions::{region, Region};
 
@@ -60,6 +66,8 @@ pub struct Written {
     pub role: Role,
     pub org: String,
     pub cn: String,
+    /// The subject's SERIALNUMBER: what permissions name it by.
+    pub hsa_id: String,
     pub validity: Validity,
 }
 
@@ -115,6 +123,7 @@ pub fn generate(out: &Path, opts: &DevOptions) -> Result<DevPki, PkiError> {
         write_file(&out.join("ca.key"), ca.key_pem(), 0o600)?;
         ca
     };
+    ensure_crl(out, &ca)?;
     let mut written = Vec::new();
     let valid = Validity::days(opts.days);
     let mut issue = |stem: &str,
@@ -124,13 +133,21 @@ pub fn generate(out: &Path, opts: &DevOptions) -> Result<DevPki, PkiError> {
                      usage: Usage,
                      validity: Validity|
      -> Result<(), PkiError> {
-        let issued = ca.issue(role, org, cn, usage, validity)?;
+        let hsa_id = dev_hsa_id(role, org);
+        let who = Subject {
+            role,
+            org,
+            cn,
+            hsa_id: Some(&hsa_id),
+        };
+        let issued = ca.issue(&who, usage, validity)?;
         write_pair(out, stem, &issued)?;
         written.push(Written {
             cert: out.join(format!("{stem}.pem")),
             role,
             org: org.to_string(),
             cn: cn.to_string(),
+            hsa_id,
             validity,
         });
         Ok(())

@@ -2,9 +2,8 @@
 //! exchange (the broker, the hub, each region, each region's store, its staff and reviewers, an
 //! auditor).
 //!
-//! Every party authenticates by certificate (the broker names its users by common name, the store
-//! authorises by subject), so the names written here are the identities the rest of the system
-//! checks. [`identity`] owns that naming convention in both directions: it builds a subject for a
+//! Every party authenticates by certificate, and every permission names a certificate by its
+//! subject's SERIALNUMBER (HSA-id) or its key ([`Pin`]), never by its common name. [`identity`] owns that naming convention in both directions: it builds a subject for a
 //! role and reads the role back out of a presented certificate, so issuing and checking cannot
 //! drift apart.
 //!
@@ -14,10 +13,14 @@
 pub mod ca;
 pub mod dev;
 pub mod identity;
+pub mod pin;
+pub mod revoke;
 
-pub use ca::{Ca, Issued, Validity};
+pub use ca::{Ca, Issued, Subject, Usage, Validity};
 pub use dev::{generate, DevOptions, DevPki, Written};
-pub use identity::{Identity, Role};
+pub use identity::{dev_hsa_id, Identity, Role};
+pub use pin::{Pin, PinError};
+pub use revoke::{revoke, Revocation, CRL_FILE};
 
 /// What can go wrong making or reading development certificates. Messages name the file, never
 /// key material.

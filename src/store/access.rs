@@ -82,7 +82,8 @@ impl AccessLog {
             .filter_map(|h| PatientHash::from_hex(h).ok())
             .collect();
         r.received_sha256 = Digest::from_hex(&meta.sha256).ok();
-        r.actor = Some(who.cn.clone());
+        // The identity, not the name: two certificates with one CN never read as one reader.
+        r.actor = Some(who.id());
         r.action = Some(action.to_string());
         Ok(self.log.append(&r)?.seq)
     }

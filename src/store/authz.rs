@@ -1,12 +1,13 @@
 //! Who may do what at a store, decided from the verified client certificate alone.
 //!
-//! The TLS layer has already proven the certificate chains to the federation CA and is in date;
-//! here the subject decides. The configuration lists common names per permission. Readers and
-//! reviewers must in addition belong to this store's region (their certificate's O is the
-//! store's organisation number): a name listed by mistake for another region's staff still gets
-//! nothing.
+//! The TLS layer has already proven the certificate chains to the federation CA, is in date and
+//! is not on the CRL; here the certificate's identity decides. The configuration names
+//! certificates per permission by HSA-id or key fingerprint ([`Pin`]), never by common name, so a
+//! second certificate with a listed name gets nothing. Readers and reviewers must in addition
+//! belong to this store's region (their certificate's O is the store's organisation number): a
+//! pin listed by mistake for another region's staff still gets nothing.
 
-use crate::pki::Identity;
+use crate::pki::{Identity, Pin};
 
 use super::config::AccessConfig;
 
@@ -19,6 +20,11 @@ pub enum Action {
     Read,
     /// Read the access log.
     ReadAccessLog,
+    /// Send a signed head of a log this store witnesses: the writers (the hub).
+    Witness,
+    /// Read the heads this store holds as a witness: anyone the TLS layer lets in (a head holds
+    /// no patient data; auditors and other regions compare it with the log).
+    ReadWitness,
 }
 
 impl Action {
@@ -27,6 +33,8 @@ impl Action {
             Action::Write => "deliver bases",
             Action::Read => "read bases",
             Action::ReadAccessLog => "read the access log",
+            Action::Witness => "send signed heads to the witness",
+            Action::ReadWitness => "read the witness's heads",
         }
     }
 }
@@ -57,10 +65,13 @@ impl Authorizer {
 
     pub fn check(&self, who: &Identity, action: Action) -> Result<(), Denied> {
         let same_region = who.org.as_deref() == Some(self.org.as_str());
+        let listed = |pins: &std::collections::BTreeSet<Pin>| pins.iter().any(|p| p.matches(who));
         let allowed = match action {
-            Action::Write => self.access.writers.contains(&who.cn),
-            Action::Read => same_region && self.access.readers.contains(&who.cn),
-            Action::ReadAccessLog => same_region && self.access.reviewers.contains(&who.cn),
+            Action::Write => listed(&self.access.writers),
+            Action::Read => same_region && listed(&self.access.readers),
+            Action::ReadAccessLog => same_region && listed(&self.access.reviewers),
+            Action::Witness => listed(&self.access.writers),
+            Action::ReadWitness => true,
         };
         if allowed {
             Ok(())
@@ -84,17 +95,27 @@ mod tests {
             cn: cn.into(),
             org: Some(org.into()),
             role: Some(role),
+            hsa_id: Some(crate::pki::dev_hsa_id(role, org)),
+            issuer: "C=SE,CN=dev CA".into(),
+            serial: "01".into(),
+            key_sha256: "00".repeat(32),
         }
+    }
+
+    fn pin(role: Role, org: &str) -> Pin {
+        format!("hsa:{}", crate::pki::dev_hsa_id(role, org))
+            .parse()
+            .unwrap()
     }
 
     #[test]
     fn each_permission_needs_its_listing_and_readers_their_region() {
         let mut access = AccessConfig::default();
-        access.writers.insert("invoice-hub".into());
-        access.readers.insert("staff-2321000016-reader".into());
+        access.writers.insert(pin(Role::Hub, "invoice-hub"));
+        access.readers.insert(pin(Role::Reader, "2321000016"));
         // Listed by mistake: another region's reader.
-        access.readers.insert("staff-2321000115-reader".into());
-        access.reviewers.insert("reviewer-2321000016".into());
+        access.readers.insert(pin(Role::Reader, "2321000115"));
+        access.reviewers.insert(pin(Role::Reviewer, "2321000016"));
         let a = Authorizer::new("2321000016", access);
 
         let hub = id("invoice-hub", "invoice-hub", Role::Hub);
@@ -102,6 +123,10 @@ mod tests {
         let other = id("staff-2321000115-reader", "2321000115", Role::Reader);
         let region = id("2321000016", "2321000016", Role::Region);
         let reviewer = id("reviewer-2321000016", "2321000016", Role::Reviewer);
+        // The reader's name, another HSA-id: a second certificate the CA issued with that CN.
+        let mut twin = staff.clone();
+        twin.hsa_id = Some("SE2321000016-READER2".into());
+        assert!(a.check(&twin, Action::Read).is_err());
 
         assert!(a.check(&hub, Action::Write).is_ok());
         assert!(a.check(&hub, Action::Read).is_err());
@@ -115,7 +140,8 @@ mod tests {
         let e = a.check(&region, Action::Write).unwrap_err().to_string();
         assert_eq!(
             e,
-            "2321000016 (region, 2321000016) may not deliver bases at the store of 2321000016"
+            "2321000016 [hsa:SE2321000016-REGION] (region, 2321000016) may not deliver bases at \
+             the store of 2321000016"
         );
     }
 }

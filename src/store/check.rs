@@ -20,11 +20,23 @@ pub fn check(cfg: &StoreConfig) -> Result<Vec<String>, StoreError> {
         "the body key and the access log's keys load from {}",
         cfg.keys_dir.display()
     ));
-    crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key)?;
+    let crl = match &cfg.tls.crl {
+        Some(p) => Some(crate::tls::CrlFile::open(p, cfg.tls.crl_reload)?),
+        None => None,
+    };
+    crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, crl.as_ref())?;
     found.push(format!(
-        "TLS: {} with clients of {}",
+        "TLS: {} with clients of {}, {}",
         cfg.tls.cert.display(),
-        cfg.tls.ca.display()
+        cfg.tls.ca.display(),
+        match &cfg.tls.crl {
+            Some(p) => format!(
+                "revocations from {} (looked at every {} s)",
+                p.display(),
+                cfg.tls.crl_reload.as_secs()
+            ),
+            None => "no CRL: a revoked certificate is refused only once it expires".into(),
+        }
     ));
     Schema::embedded()?;
     found.push("the contract's schemas compile".into());

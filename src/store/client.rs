@@ -126,7 +126,8 @@ impl StoreClient {
         cert: &std::path::Path,
         key: &std::path::Path,
     ) -> Result<StoreClient, StoreClientError> {
-        let tls = crate::tls::client_config(ca, Some((cert, key))).map_err(StoreError::from)?;
+        let tls =
+            crate::tls::client_config(ca, Some((cert, key)), None).map_err(StoreError::from)?;
         StoreClient::new(url, Arc::new(tls))
     }
 

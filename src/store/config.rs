@@ -4,13 +4,15 @@
 //! as a whole. The keys must live outside the data directory: a
 //! copy of the data directory alone must reveal nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use serde::Deserialize;
 
 use super::StoreError;
+use crate::pki::Pin;
 
 /// Default largest body accepted by `PUT /v1/claims/{id}` (the hub's own limit is the same order).
 pub const DEFAULT_MAX_BODY: usize = 8 * 1024 * 1024;
@@ -33,6 +35,9 @@ pub struct StoreConfig {
     pub group_commit: bool,
     pub tls: TlsFiles,
     pub access: AccessConfig,
+    /// The logs this store witnesses (log id → the public key their heads are signed with):
+    /// the hub sends its signed heads, the store keeps the latest that extends what it holds.
+    pub witness: BTreeMap<String, PathBuf>,
 }
 
 /// The store's server certificate and the federation CA that client certificates must chain to.
@@ -41,20 +46,26 @@ pub struct TlsFiles {
     pub ca: PathBuf,
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// The CA's revocation list: clients it lists are refused at the handshake and on every
+    /// request of a connection opened before they were listed.
+    pub crl: Option<PathBuf>,
+    /// How often the CRL file is looked at for a replacement.
+    pub crl_reload: Duration,
 }
 
-/// Who may do what, by certificate common name.
+/// Who may do what, each certificate named by HSA-id or key fingerprint ([`Pin`]); a bare
+/// common name is refused when the file is read.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AccessConfig {
     /// May `PUT` bases: the hub.
-    pub writers: BTreeSet<String>,
+    pub writers: BTreeSet<Pin>,
     /// May list and read bases: the region's staff who handle out-of-county invoices.
     #[serde(default)]
-    pub readers: BTreeSet<String>,
+    pub readers: BTreeSet<Pin>,
     /// May read the access log.
     #[serde(default)]
-    pub reviewers: BTreeSet<String>,
+    pub reviewers: BTreeSet<Pin>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -68,6 +79,15 @@ struct Raw {
     group_commit: Option<bool>,
     tls: RawTls,
     access: AccessConfig,
+    #[serde(default)]
+    witness: RawWitness,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWitness {
+    #[serde(default)]
+    logs: BTreeMap<String, PathBuf>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -76,6 +96,8 @@ struct RawTls {
     ca: PathBuf,
     cert: PathBuf,
     key: PathBuf,
+    crl: Option<PathBuf>,
+    crl_reload_secs: Option<u64>,
 }
 
 impl StoreConfig {
@@ -97,6 +119,12 @@ impl StoreConfig {
             path: path.to_path_buf(),
             message,
         };
+        let bad_id = |id: &str| StoreError::Config {
+            path: path.to_path_buf(),
+            message: format!(
+                "[witness] logs: {id:?} is not a log id (letters, digits, '-', '_', '.')"
+            ),
+        };
         if raw.org.len() != 10 || !raw.org.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad(format!(
                 "org must be the region's 10-digit organisation number, not '{}'",
@@ -105,7 +133,7 @@ impl StoreConfig {
         }
         if raw.access.writers.is_empty() {
             return Err(bad(
-                "[access] writers is empty: nobody could deliver (list the hub's certificate name)"
+                "[access] writers is empty: nobody could deliver (list the hub's certificate, hsa:…)"
                     .into(),
             ));
         }
@@ -120,9 +148,27 @@ impl StoreConfig {
                 ca: abs(raw.tls.ca),
                 cert: abs(raw.tls.cert),
                 key: abs(raw.tls.key),
+                crl: raw.tls.crl.map(abs),
+                crl_reload: raw
+                    .tls
+                    .crl_reload_secs
+                    .map_or(crate::tls::DEFAULT_RELOAD, Duration::from_secs),
             },
             access: raw.access,
+            witness: raw
+                .witness
+                .logs
+                .into_iter()
+                .map(|(id, key)| (id, abs(key)))
+                .collect(),
         };
+        if let Some(bad) = cfg
+            .witness
+            .keys()
+            .find(|id| !crate::audit::witness::log_id_ok(id))
+        {
+            return Err(bad_id(bad));
+        }
         if inside(&cfg.keys_dir, &cfg.data_dir) || inside(&cfg.data_dir, &cfg.keys_dir) {
             return Err(bad(format!(
                 "keys_dir {} and data_dir {} overlap: a copy of the data directory would carry \
@@ -172,10 +218,13 @@ keys_dir = "keys"
 ca = "pki/ca.pem"
 cert = "pki/store-2321000016.pem"
 key = "pki/store-2321000016.key"
+crl = "pki/crl.pem"
 [access]
-writers = ["invoice-hub"]
-readers = ["staff-2321000016-reader"]
-reviewers = ["reviewer-2321000016"]
+writers = ["hsa:SE0000000000-HUB"]
+readers = ["hsa:SE2321000016-READER1"]
+reviewers = ["sha256:00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"]
+[witness]
+logs = { "hub-a" = "pki/hub-a-log.pub" }
 "#;
 
     #[test]
@@ -184,7 +233,25 @@ reviewers = ["reviewer-2321000016"]
         assert_eq!(c.data_dir, Path::new("/etc/ih/data"));
         assert_eq!(c.tls.ca, Path::new("/etc/ih/pki/ca.pem"));
         assert_eq!(c.max_body_bytes, DEFAULT_MAX_BODY);
-        assert!(c.access.readers.contains("staff-2321000016-reader"));
+        assert!(c
+            .access
+            .readers
+            .contains(&"hsa:SE2321000016-READER1".parse().unwrap()));
+        assert_eq!(c.tls.crl.as_deref(), Some(Path::new("/etc/ih/pki/crl.pem")));
+        assert_eq!(c.witness["hub-a"], Path::new("/etc/ih/pki/hub-a-log.pub"));
+    }
+
+    #[test]
+    fn a_permission_by_common_name_is_refused_with_the_file_and_the_reason() {
+        let text = GOOD.replace(
+            "\"hsa:SE2321000016-READER1\"",
+            "\"staff-2321000016-reader\"",
+        );
+        let e = StoreConfig::parse(&text, Path::new("/etc/ih/store.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("store.toml") && e.contains("readers"), "{e}");
+        assert!(e.contains("common name alone") && e.contains("hsa:"), "{e}");
     }
 
     #[test]

@@ -112,8 +112,12 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
         format!(
             "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
              [tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/store-{org}.pem\"\nkey = \"{c}/store-{org}.key\"\n\
-             [access]\nwriters = [\"invoice-hub\"]\nreaders = [\"staff-{org}-reader\"]\nreviewers = [\"reviewer-{org}\"]\n",
-            c = certs.display()
+             crl = \"{c}/crl.pem\"\n\
+             [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE{org}-READER1\"]\n\
+             reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n\
+             [witness]\nlogs = {{ \"hub-test\" = \"{w}/hub-keys/log-signing.pub\" }}\n",
+            c = certs.display(),
+            w = work.display()
         ),
     )
     .unwrap();
@@ -417,7 +421,9 @@ impl Exchange {
                  [consume]\nprefetch = 16\nper_receiver = 8\n\
                  [policy]\npaths = [\"policies\"]\n\
                  [audit]\ndir = \"hub-log\"\nsigning_key = \"hub-keys/log-signing.key\"\npatient_key = \"hub-keys/patient-hmac.key\"\ncheckpoint_every = 64\n\
-                 [delivery]\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\nretry_initial_ms = 100\nretry_max_secs = 1\ngive_up_secs = 60\n\
+                 [delivery]\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\ncrl = \"{c}/crl.pem\"\ncrl_reload_secs = 1\n\
+                 retry_initial_ms = 100\nretry_max_secs = 1\ngive_up_secs = 60\n\
+                 [witness]\nevery_secs = 1\n\
                  [receivers]\n{receivers}{extra_toml}",
                 port = broker.amqps_port,
                 c = certs.display(),

@@ -77,13 +77,16 @@ pub(crate) struct StoreProc {
 pub(crate) struct Setup {
     pub readers: Vec<String>,
     pub max_body_bytes: usize,
+    /// Logs the store witnesses: (log id, public key file).
+    pub witness: Vec<(String, PathBuf)>,
 }
 
 impl Setup {
     pub(crate) fn for_org(org: &str) -> Setup {
         Setup {
-            readers: vec![format!("staff-{org}-reader")],
+            readers: vec![format!("hsa:SE{org}-READER1")],
             max_body_bytes: 1024 * 1024,
+            witness: Vec::new(),
         }
     }
 }
@@ -100,17 +103,27 @@ impl StoreProc {
             .map(|r| format!("{r:?}"))
             .collect::<Vec<_>>()
             .join(", ");
+        let witness = setup
+            .witness
+            .iter()
+            .map(|(id, key)| format!("{id:?} = {:?}", key.display().to_string()))
+            .collect::<Vec<_>>()
+            .join(", ");
         let config = dir.join("store.toml");
         std::fs::write(
             &config,
             format!(
                 "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
                  max_body_bytes = {}\n[tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
-                 [access]\nwriters = [\"invoice-hub\"]\nreaders = [{readers}]\nreviewers = [\"reviewer-{org}\"]\n",
+                 crl = \"{}\"\ncrl_reload_secs = 1\n\
+                 [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [{readers}]\n\
+                 reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n\
+                 [witness]\nlogs = {{ {witness} }}\n",
                 setup.max_body_bytes,
                 pki.join("ca.pem").display(),
                 pki.join(format!("store-{org}.pem")).display(),
                 pki.join(format!("store-{org}.key")).display(),
+                pki.join("crl.pem").display(),
             ),
         )
         .unwrap();
@@ -210,7 +223,7 @@ impl StoreProc {
 
     /// A client presenting no certificate at all.
     pub(crate) fn client_without_certificate(&self) -> StoreClient {
-        let tls = client_config(&pkis().main.join("ca.pem"), None).unwrap();
+        let tls = client_config(&pkis().main.join("ca.pem"), None, None).unwrap();
         StoreClient::new(&self.url, Arc::new(tls)).unwrap()
     }
 }

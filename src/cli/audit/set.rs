@@ -134,9 +134,14 @@ fn verify(dirs: &[PathBuf], v: VerifyArgs) -> anyhow::Result<ExitCode> {
         .collect::<Result<Vec<_>, _>>()
         .context("loading a saved head")?;
     let set = open(dirs)?;
+    let ids: Vec<String> = set.logs().iter().map(|l| l.log_id().to_string()).collect();
+    let held = v.witnesses.fetch(&ids)?;
+    let mut saved = saved;
+    saved.extend(held.iter().filter_map(|h| h.head.clone()));
     let reports = set
         .verify(&keys, &saved)
         .context("verifying the disclosure logs")?;
+    let untrusted = keys.is_empty() && !v.trust_stored_key;
     let ok = reports.iter().all(|r| r.ok());
     if v.json() {
         say!("{}", serde_json::to_string_pretty(&reports)?);
@@ -168,14 +173,14 @@ fn verify(dirs: &[PathBuf], v: VerifyArgs) -> anyhow::Result<ExitCode> {
             reports.len(),
             reports.iter().map(|r| r.entries).sum::<u64>()
         );
+        for l in super::witness::describe(&held) {
+            say!("{l}");
+        }
         if keys.is_empty() {
-            say!(
-                "note: each log was checked with the public key stored in it; give \
-                 --key PUB for each log to check against the keys you trust"
-            );
+            say!("{}", super::stored_key_note(untrusted));
         }
     }
-    Ok(if ok {
+    Ok(if ok && !untrusted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(EXIT_INVALID)

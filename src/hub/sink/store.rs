@@ -6,6 +6,7 @@
 //! receipt), so a retry after a lost answer, or a redelivery after a crash, never makes a second
 //! copy.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,6 +20,7 @@ use crate::hub::config::DeliverySettings;
 use crate::hub::health::ReceiverHealth;
 use crate::retry::{Limit, Retry, Stopped};
 use crate::store::{StoreClient, StoreClientError};
+use crate::tls::{ClientTls, CrlFile};
 
 /// What an unavailable store's answer was (the whole error for any other).
 fn why_of(e: &DeliveryError) -> String {
@@ -32,7 +34,10 @@ fn why_of(e: &DeliveryError) -> String {
 /// pay a TLS handshake per basis.
 pub(crate) struct StoreSink {
     url: String,
-    tls: Arc<rustls::ClientConfig>,
+    tls: ClientTls,
+    /// The CRL generation the pooled clients connected under; a newer one empties the pool, so
+    /// a store revoked since is verified (and refused) again.
+    pool_generation: AtomicU64,
     settings: DeliverySettings,
     retry: Retry,
     pool: Mutex<Vec<StoreClient>>,
@@ -42,23 +47,34 @@ pub(crate) struct StoreSink {
 }
 
 impl StoreSink {
-    /// The hub's client TLS for every store: its certificate, the federation CA as the only root.
-    pub(crate) fn client_tls(
-        settings: &DeliverySettings,
-    ) -> Result<Arc<rustls::ClientConfig>, DeliveryError> {
-        let tls = crate::tls::client_config(
+    /// The hub's client TLS for every store: its certificate, the federation CA as the only
+    /// root, the CRL if one is configured.
+    pub(crate) fn client_tls(settings: &DeliverySettings) -> Result<ClientTls, DeliveryError> {
+        let tls_error = |e: crate::tls::TlsError| DeliveryError::Tls(e.to_string());
+        let crl = match &settings.crl {
+            Some(p) => Some(
+                CrlFile::open(p, Duration::from_secs(settings.crl_reload_secs))
+                    .map_err(tls_error)?,
+            ),
+            None => None,
+        };
+        let config = crate::tls::client_config(
             &settings.ca,
             Some((settings.cert.as_path(), settings.key.as_path())),
+            crl.as_ref(),
         )
-        .map_err(|e| DeliveryError::Tls(e.to_string()))?;
-        Ok(Arc::new(tls))
+        .map_err(tls_error)?;
+        Ok(ClientTls {
+            config: Arc::new(config),
+            crl,
+        })
     }
 
     /// The store at `url` (`https://host:port`), reached with `tls`; each failed attempt is
     /// told to `health`.
     pub(crate) fn new(
         url: &str,
-        tls: Arc<rustls::ClientConfig>,
+        tls: ClientTls,
         settings: DeliverySettings,
         health: Arc<ReceiverHealth>,
         clock: Arc<dyn Clock>,
@@ -66,6 +82,7 @@ impl StoreSink {
         let retry = Retry::new(settings.backoff()?, Limit::Time(settings.give_up()));
         Ok(StoreSink {
             url: url.to_string(),
+            pool_generation: AtomicU64::new(tls.generation()),
             tls,
             settings,
             retry,
@@ -125,10 +142,17 @@ impl StoreSink {
             why,
         };
         let pool = &self.pool;
-        let idle = pool.lock().await.pop();
+        let generation = self.tls.generation();
+        let idle = {
+            let mut idle = pool.lock().await;
+            if self.pool_generation.swap(generation, Ordering::Relaxed) != generation {
+                idle.clear();
+            }
+            idle.pop()
+        };
         let mut client = match idle {
             Some(c) => c,
-            None => StoreClient::new(store, self.tls.clone())
+            None => StoreClient::new(store, self.tls.config.clone())
                 .map_err(|e| DeliveryError::Tls(e.to_string()))?,
         };
         let answer = match client.put_claim(basis_id, body).await {
@@ -138,7 +162,11 @@ impl StoreSink {
             }
             Err(e) => return Err(unavailable(e.to_string())),
         };
-        pool.lock().await.push(client);
+        // A client connected before the CRL changed is not kept: its store was verified against
+        // the old list.
+        if self.pool_generation.load(Ordering::Relaxed) == generation {
+            pool.lock().await.push(client);
+        }
         let status = answer.status.as_u16();
         match status {
             200 | 201 => {

@@ -7,6 +7,8 @@
 //! | `GET /v1/claims/{id}` | readers | the XML, after the read is in the access log |
 //! | `GET /v1/access-log?actor=&basis=&after=&limit=` | reviewers | access log entries |
 //! | `GET /v1/access-log/verify` | reviewers | the log recomputed and checked, with a signed tree head |
+//! | `GET /v1/witness/{log_id}` | any federation certificate | the head this store holds of a log it witnesses |
+//! | `POST /v1/witness/{log_id}` | writers (the hub) | a new signed head + consistency proof: `200` kept, `409` refused (shrinks, forks, not proven) |
 //!
 //! A client without a certificate, with one of another CA or an expired one never gets here:
 //! the TLS handshake refuses it. Everyone else gets `403` for what they may not do.
@@ -19,6 +21,7 @@
 //! - `body` — reading a body within the store's limit;
 //! - `query` — the query string and paging parameters;
 //! - `handlers` — one function per request kind;
+//! - `witness` — the two witness requests;
 //! - `intake` — the domain step of a delivery: validate, check the address, seal, store;
 //! - `respond` — the answers' shapes (JSON, errors).
 
@@ -29,6 +32,7 @@ mod intake;
 mod query;
 mod respond;
 mod routes;
+mod witness;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -55,6 +59,11 @@ pub struct Store {
     access: AccessLog,
     authz: Authorizer,
     schema: Arc<Schema>,
+    /// The heads of the logs this store witnesses.
+    witness: crate::audit::witness::Witness,
+    /// The CRL, also checked on every request: a connection opened before a revocation ends
+    /// with the next request, not when the client chooses to close it.
+    crl: Option<Arc<crate::tls::CrlFile>>,
 }
 
 impl Store {
@@ -72,13 +81,16 @@ impl Store {
             Storage::open(&cfg.data_dir.join("claims"))?.with_group_commit(cfg.group_commit);
         let access = AccessLog::open(&cfg.data_dir, &cfg.keys_dir, &cfg.org)?;
         let schema = Arc::new(Schema::embedded()?);
+        let witness = open_witness(&cfg)?;
         Ok(Store {
+            witness,
             authz: Authorizer::new(&cfg.org, cfg.access.clone()),
             cfg,
             storage,
             body_key,
             access,
             schema,
+            crl: None,
         })
     }
 
@@ -93,6 +105,20 @@ impl Store {
     }
 }
 
+/// The witness of the configured logs, its heads in `data_dir/witness`.
+fn open_witness(cfg: &StoreConfig) -> Result<crate::audit::witness::Witness, StoreError> {
+    let mut keys = std::collections::BTreeMap::new();
+    for (id, path) in &cfg.witness {
+        keys.insert(id.clone(), crate::audit::LogPublicKey::load(path)?);
+    }
+    crate::audit::witness::Witness::open(&cfg.data_dir.join("witness"), keys).map_err(|e| {
+        StoreError::Config {
+            path: e.path,
+            message: e.why,
+        }
+    })
+}
+
 /// A bound store, ready to serve.
 pub struct Server {
     listener: TcpListener,
@@ -105,11 +131,17 @@ impl Server {
     ///
     /// [`local_addr`]: Server::local_addr
     pub async fn bind(cfg: StoreConfig) -> Result<Server, StoreError> {
-        let tls = crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key)?;
+        let crl = match &cfg.tls.crl {
+            Some(p) => Some(crate::tls::CrlFile::open(p, cfg.tls.crl_reload)?),
+            None => None,
+        };
+        let tls =
+            crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, crl.as_ref())?;
         let listen = cfg.listen;
-        let store = tokio::task::spawn_blocking(move || Store::open(cfg))
+        let mut store = tokio::task::spawn_blocking(move || Store::open(cfg))
             .await
             .map_err(StoreError::task("opening the store"))??;
+        store.crl = crl;
         let listener = TcpListener::bind(listen)
             .await
             .map_err(|e| StoreError::Listen {

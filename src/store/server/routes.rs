@@ -12,7 +12,7 @@ use super::body::{drain_cap, read_body, BodyError};
 use super::handlers::{access_log, get_claim, list_claims, put_claim, verify_access_log};
 use super::query::parse_query;
 use super::respond::{close_after, error, Resp};
-use super::Store;
+use super::{witness, Store};
 
 enum Route<'a> {
     PutClaim(&'a str),
@@ -20,6 +20,8 @@ enum Route<'a> {
     ListClaims,
     AccessLog,
     VerifyAccessLog,
+    GetWitness(&'a str),
+    PostWitness(&'a str),
     BadId,
     NotFound,
     MethodNotAllowed,
@@ -49,6 +51,18 @@ fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
                 Route::MethodNotAllowed
             }
         }
+        _ if path.starts_with("/v1/witness/") => {
+            let id = &path["/v1/witness/".len()..];
+            if !crate::audit::witness::log_id_ok(id) {
+                Route::BadId
+            } else if get {
+                Route::GetWitness(id)
+            } else if method == Method::POST {
+                Route::PostWitness(id)
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
         _ => match path.strip_prefix("/v1/claims/") {
             Some(id) if !crate::claim::basis_id_ok(id) => Route::BadId,
             Some(id) if method == Method::PUT => Route::PutClaim(id),
@@ -65,6 +79,17 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let params = parse_query(req.uri().query().unwrap_or(""));
+    if store
+        .crl
+        .as_ref()
+        .is_some_and(|c| c.is_revoked(&who.issuer, &who.serial))
+    {
+        tracing::warn!(who = %who.id(), serial = %who.serial, %method, %path, "refused: the certificate has been revoked");
+        return close_after(error(
+            StatusCode::FORBIDDEN,
+            format!("{} has been revoked", who.id()),
+        ));
+    }
     let need = |action| store.authz.check(who, action);
     let resp = match route(&method, &path) {
         Route::PutClaim(id) => match need(Action::Write) {
@@ -98,15 +123,23 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             Ok(()) => verify_access_log(store).await,
             Err(d) => error(StatusCode::FORBIDDEN, d),
         },
+        Route::GetWitness(id) => match need(Action::ReadWitness) {
+            Ok(()) => witness::held(store, id),
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
+        Route::PostWitness(id) => match need(Action::Witness) {
+            Ok(()) => witness::submit(store, id, req).await,
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
         Route::BadId => error(
             StatusCode::BAD_REQUEST,
-            "a basis id is 1 to 64 letters, digits, '-', '_' or '.'",
+            "an id is 1 to 64 letters, digits, '-', '_' or '.'",
         ),
         Route::NotFound => error(StatusCode::NOT_FOUND, "no such resource"),
         Route::MethodNotAllowed => error(StatusCode::METHOD_NOT_ALLOWED, "method not allowed"),
     };
     // Names and ids only: never bodies, patient data or certificates.
-    tracing::info!(who = %who.cn, %method, %path, status = resp.status().as_u16(), "request");
+    tracing::info!(who = %who.id(), %method, %path, status = resp.status().as_u16(), "request");
     resp
 }
 
@@ -127,6 +160,9 @@ mod tests {
             (Method::GET, "/v1/claims/../x", "BadId"),
             (Method::DELETE, "/v1/claims/ZVF1", "MethodNotAllowed"),
             (Method::GET, "/", "NotFound"),
+            (Method::GET, "/v1/witness/hub-a", "GetWitness(hub-a)"),
+            (Method::POST, "/v1/witness/hub-a", "PostWitness(hub-a)"),
+            (Method::POST, "/v1/witness/../x", "BadId"),
         ];
         for (method, path, want) in cases {
             let got = match route(&method, path) {
@@ -135,6 +171,8 @@ mod tests {
                 Route::ListClaims => "ListClaims".into(),
                 Route::AccessLog => "AccessLog".into(),
                 Route::VerifyAccessLog => "VerifyAccessLog".into(),
+                Route::GetWitness(id) => format!("GetWitness({id})"),
+                Route::PostWitness(id) => format!("PostWitness({id})"),
                 Route::BadId => "BadId".into(),
                 Route::NotFound => "NotFound".into(),
                 Route::MethodNotAllowed => "MethodNotAllowed".into(),

@@ -6,6 +6,14 @@
 //! certificate" are refused: webpki checks the chain and the validity period before any HTTP is
 //! read. Authorisation (what a verified identity may do) belongs to the part that serves.
 //! Errors name the file and what is wrong with it, never its content.
+//!
+//! Revocation ([`crl`]): with a CRL file, the verifiers also refuse what it lists, and pick up a
+//! replaced file within its reload interval.
+
+pub mod cert;
+pub mod crl;
+
+pub use crl::{CrlFile, DEFAULT_RELOAD};
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
@@ -90,6 +98,23 @@ pub fn pkcs8_key_pem(path: &Path) -> Result<Vec<u8>, TlsError> {
     }
 }
 
+/// A client configuration with the CRL its verifier reads, so that a holder of kept-alive
+/// connections can tell when the list changed and connect again (a connection verified before a
+/// revocation would otherwise go on being used).
+#[derive(Debug, Clone)]
+pub struct ClientTls {
+    pub config: Arc<ClientConfig>,
+    pub crl: Option<Arc<CrlFile>>,
+}
+
+impl ClientTls {
+    /// Grows whenever the CRL list changes (0 without a CRL): connections made under an older
+    /// value are to be closed.
+    pub fn generation(&self) -> u64 {
+        self.crl.as_ref().map_or(0, |c| c.generation())
+    }
+}
+
 /// A root store holding the federation CA(s) of `ca`.
 pub fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     let mut roots = RootCertStore::empty();
@@ -101,12 +126,26 @@ pub fn roots(ca: &Path) -> Result<Arc<RootCertStore>, TlsError> {
     Ok(Arc::new(roots))
 }
 
-/// The server side: `cert`/`key`, client certificates required and chained to `ca`; HTTP/1.1.
-pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<ServerConfig, TlsError> {
+/// The server side: `cert`/`key`, client certificates required, chained to `ca` and not on
+/// `crl`; HTTP/1.1; no session resumption (a resumed session would skip the check of the
+/// client certificate against a CRL that changed since).
+pub fn server_config(
+    ca: &Path,
+    cert: &Path,
+    key: &Path,
+    crl: Option<&Arc<CrlFile>>,
+) -> Result<ServerConfig, TlsError> {
     let provider = provider();
-    let verifier = WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
-        .build()
-        .map_err(|e| unusable(ca, e))?;
+    let verifier: Arc<dyn rustls::server::danger::ClientCertVerifier> = match crl {
+        Some(crl) => Arc::new(crl::RevokingClientVerifier::new(
+            roots(ca)?,
+            provider.clone(),
+            crl.clone(),
+        )?),
+        None => WebPkiClientVerifier::builder_with_provider(roots(ca)?, provider.clone())
+            .build()
+            .map_err(|e| unusable(ca, e))?,
+    };
     let mut cfg = ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| unusable(cert, e))?
@@ -121,23 +160,35 @@ pub fn server_config(ca: &Path, cert: &Path, key: &Path) -> Result<ServerConfig,
     // HTTP/1.1: a refusal (403, 413) answered before the body is read reaches every client as
     // a plain response, where HTTP/2 clients (curl) report a reset stream instead.
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
+    cfg.session_storage = Arc::new(rustls::server::NoServerSessionStorage {});
+    cfg.send_tls13_tickets = 0;
     Ok(cfg)
 }
 
-/// The client side: trusts servers chained to `ca`, presents `cert`/`key` (or nothing, which
-/// only a test of the refusal wants); HTTP/1.1.
+/// The client side: trusts servers chained to `ca` and not on `crl`, presents `cert`/`key` (or
+/// nothing, which only a test of the refusal wants); HTTP/1.1. With a CRL, no session
+/// resumption (a resumed session skips the server certificate).
 pub fn client_config(
     ca: &Path,
     identity: Option<(&Path, &Path)>,
+    crl: Option<&Arc<CrlFile>>,
 ) -> Result<ClientConfig, TlsError> {
     let provider = provider();
-    let verifier = WebPkiServerVerifier::builder_with_provider(roots(ca)?, provider.clone())
-        .build()
-        .map_err(|e| unusable(ca, e))?;
+    let verifier: Arc<dyn rustls::client::danger::ServerCertVerifier> = match crl {
+        Some(crl) => Arc::new(crl::RevokingServerVerifier::new(
+            roots(ca)?,
+            provider.clone(),
+            crl.clone(),
+        )?),
+        None => WebPkiServerVerifier::builder_with_provider(roots(ca)?, provider.clone())
+            .build()
+            .map_err(|e| unusable(ca, e))?,
+    };
     let builder = ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])
         .map_err(|e| unusable(ca, e))?
-        .with_webpki_verifier(verifier);
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let mut cfg = match identity {
         Some((cert, key)) => builder
             .with_client_auth_cert(load_certs(cert)?, load_key(key)?)
@@ -149,6 +200,9 @@ pub fn client_config(
             })?,
         None => builder.with_no_client_auth(),
     };
+    if crl.is_some() {
+        cfg.resumption = rustls::client::Resumption::disabled();
+    }
     cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(cfg)
 }
