@@ -29,6 +29,10 @@ pub struct StoreConfig {
     /// names `invoice-hub audit keygen` uses). `invoice-hub store --init` makes missing ones.
     pub keys_dir: PathBuf,
     pub max_body_bytes: usize,
+    /// Connections that cannot be held hostage, also by an authenticated client: the request
+    /// headers must arrive within `header_timeout`, a body within `body_timeout`, and one
+    /// identity holds at most `max_connections_per_identity` connections at once.
+    pub limits: Limits,
     /// Deliveries that arrive together share one flush of the database (default). `false`
     /// flushes each delivery by itself, as the store did before: kept so `make bench` can put
     /// the two side by side in one run.
@@ -38,6 +42,32 @@ pub struct StoreConfig {
     /// The logs this store witnesses (log id → the public key their heads are signed with):
     /// the hub sends its signed heads, the store keeps the latest that extends what it holds.
     pub witness: BTreeMap<String, PathBuf>,
+}
+
+/// Time and connection limits per client (see [`StoreConfig::limits`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub max_connections_per_identity: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(60),
+            max_connections_per_identity: 32,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    header_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_connections_per_identity: Option<usize>,
 }
 
 /// The store's server certificate and the federation CA that client certificates must chain to.
@@ -77,6 +107,8 @@ struct Raw {
     keys_dir: PathBuf,
     max_body_bytes: Option<usize>,
     group_commit: Option<bool>,
+    #[serde(default)]
+    limits: RawLimits,
     tls: RawTls,
     access: AccessConfig,
     #[serde(default)]
@@ -143,6 +175,7 @@ impl StoreConfig {
             data_dir: abs(raw.data_dir),
             keys_dir: abs(raw.keys_dir),
             max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
+            limits: limits(&raw.limits).map_err(bad)?,
             group_commit: raw.group_commit.unwrap_or(true),
             tls: TlsFiles {
                 ca: abs(raw.tls.ca),
@@ -179,6 +212,31 @@ impl StoreConfig {
         }
         Ok(cfg)
     }
+}
+
+/// The limits, defaults filled in; zero is refused (it would refuse every client).
+fn limits(raw: &RawLimits) -> Result<Limits, String> {
+    let d = Limits::default();
+    let secs = |v: Option<u64>, def: Duration, name: &str| match v {
+        Some(0) => Err(format!("[limits] {name} must be at least 1")),
+        Some(s) => Ok(Duration::from_secs(s)),
+        None => Ok(def),
+    };
+    Ok(Limits {
+        header_timeout: secs(
+            raw.header_timeout_secs,
+            d.header_timeout,
+            "header_timeout_secs",
+        )?,
+        body_timeout: secs(raw.body_timeout_secs, d.body_timeout, "body_timeout_secs")?,
+        max_connections_per_identity: match raw.max_connections_per_identity {
+            Some(0) => {
+                return Err("[limits] max_connections_per_identity must be at least 1".into())
+            }
+            Some(n) => n,
+            None => d.max_connections_per_identity,
+        },
+    })
 }
 
 /// Whether `p` is (lexically, or after resolving what exists) under `dir`.

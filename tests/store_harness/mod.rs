@@ -79,6 +79,8 @@ pub(crate) struct Setup {
     pub max_body_bytes: usize,
     /// Logs the store witnesses: (log id, public key file).
     pub witness: Vec<(String, PathBuf)>,
+    /// Whole tables at the end of the configuration (e.g. `[limits]`).
+    pub extra_toml: String,
 }
 
 impl Setup {
@@ -87,6 +89,7 @@ impl Setup {
             readers: vec![format!("hsa:SE{org}-READER1")],
             max_body_bytes: 1024 * 1024,
             witness: Vec::new(),
+            extra_toml: String::new(),
         }
     }
 }
@@ -118,12 +121,13 @@ impl StoreProc {
                  crl = \"{}\"\ncrl_reload_secs = 1\n\
                  [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [{readers}]\n\
                  reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n\
-                 [witness]\nlogs = {{ {witness} }}\n",
+                 [witness]\nlogs = {{ {witness} }}\n{}",
                 setup.max_body_bytes,
                 pki.join("ca.pem").display(),
                 pki.join(format!("store-{org}.pem")).display(),
                 pki.join(format!("store-{org}.key")).display(),
                 pki.join("crl.pem").display(),
+                setup.extra_toml,
             ),
         )
         .unwrap();

@@ -17,15 +17,24 @@ pub(super) enum BodyError {
         drained: bool,
     },
     Read(hyper::Error),
+    /// The body did not arrive within the store's body timeout (the connection is closed).
+    TimedOut,
 }
 
-/// Reads a body of at most `max` bytes; a bigger one is read to its end (up to `cap`) and
-/// discarded.
+/// Reads a body of at most `max` bytes within `within`; a bigger one is read to its end (up to
+/// `cap`) and discarded.
 pub(super) async fn read_body(
-    mut body: Incoming,
+    body: Incoming,
     max: usize,
     cap: usize,
+    within: std::time::Duration,
 ) -> Result<Bytes, BodyError> {
+    tokio::time::timeout(within, read_all(body, max, cap))
+        .await
+        .unwrap_or(Err(BodyError::TimedOut))
+}
+
+async fn read_all(mut body: Incoming, max: usize, cap: usize) -> Result<Bytes, BodyError> {
     let mut buf = bytes::BytesMut::new();
     let mut total = 0usize;
     while let Some(frame) = body.frame().await {

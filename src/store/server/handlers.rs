@@ -20,7 +20,7 @@ use crate::store::StoreError;
 use super::body::{drain_cap, read_body, BodyError};
 use super::intake::{accept, Accepted};
 use super::query::{param, Page};
-use super::respond::{close_after, conflict, error, internal, json_response, Resp};
+use super::respond::{close_after, conflict, error, internal, json_response, timed_out, Resp};
 use super::Store;
 
 /// `PUT /v1/claims/{id}`: the same bytes again get the same receipt, other bytes a `409`.
@@ -42,13 +42,14 @@ pub(super) async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incomin
         // Far too big to read and throw away: answer now and close the connection.
         return close_after(too_big());
     }
-    let body = match read_body(req.into_body(), max, cap).await {
+    let body = match read_body(req.into_body(), max, cap, store.cfg.limits.body_timeout).await {
         Ok(b) => b,
         Err(BodyError::TooBig { drained: true }) => return too_big(),
         Err(BodyError::TooBig { drained: false }) => return close_after(too_big()),
         Err(BodyError::Read(e)) => {
             return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
         }
+        Err(BodyError::TimedOut) => return timed_out(store),
     };
     let sha256 = hex::encode(Sha256::digest(&body));
 

@@ -59,6 +59,8 @@ pub struct Store {
     access: AccessLog,
     authz: Authorizer,
     schema: Arc<Schema>,
+    /// Open connections per identity (see `connection`).
+    connections: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// The heads of the logs this store witnesses.
     witness: crate::audit::witness::Witness,
     /// The CRL, also checked on every request: a connection opened before a revocation ends
@@ -83,6 +85,7 @@ impl Store {
         let schema = Arc::new(Schema::embedded()?);
         let witness = open_witness(&cfg)?;
         Ok(Store {
+            connections: Default::default(),
             witness,
             authz: Authorizer::new(&cfg.org, cfg.access.clone()),
             cfg,

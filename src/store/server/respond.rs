@@ -34,6 +34,17 @@ pub(super) fn internal(e: StoreError) -> Resp {
     )
 }
 
+/// A body that did not arrive in time: `408`, and the connection is closed.
+pub(super) fn timed_out(store: &super::Store) -> Resp {
+    close_after(error(
+        StatusCode::REQUEST_TIMEOUT,
+        format!(
+            "the body did not arrive within {} s",
+            store.cfg.limits.body_timeout.as_secs()
+        ),
+    ))
+}
+
 /// The answer closes the connection: the client is still sending a body too big to read away.
 pub(super) fn close_after(mut r: Resp) -> Resp {
     r.headers_mut().insert(

@@ -98,9 +98,13 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
                 // Read (and drop) what the client is still sending, so it gets the 403 rather
                 // than a reset connection.
                 let max = store.cfg.max_body_bytes;
-                let drained = read_body(req.into_body(), max, drain_cap(max)).await;
+                let within = store.cfg.limits.body_timeout;
+                let drained = read_body(req.into_body(), max, drain_cap(max), within).await;
                 let r = error(StatusCode::FORBIDDEN, d);
-                if matches!(drained, Err(BodyError::TooBig { drained: false })) {
+                if matches!(
+                    drained,
+                    Err(BodyError::TooBig { drained: false } | BodyError::TimedOut)
+                ) {
                     close_after(r)
                 } else {
                     r

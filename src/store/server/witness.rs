@@ -12,7 +12,7 @@ use crate::audit::witness::{Refusal, Submission};
 use crate::store::StoreError;
 
 use super::body::{read_body, BodyError};
-use super::respond::{error, internal, json_response, Resp};
+use super::respond::{error, internal, json_response, timed_out, Resp};
 use super::Store;
 
 /// A head and its proof are a few KB; a log of 2^40 entries has a 40-hash proof.
@@ -49,7 +49,8 @@ pub(super) fn held(store: &Arc<Store>, log_id: &str) -> Resp {
 
 /// `POST /v1/witness/{log_id}`: judged, kept if it extends the held head.
 pub(super) async fn submit(store: &Arc<Store>, log_id: &str, req: Request<Incoming>) -> Resp {
-    let body = match read_body(req.into_body(), MAX_SUBMISSION, MAX_SUBMISSION).await {
+    let within = store.cfg.limits.body_timeout;
+    let body = match read_body(req.into_body(), MAX_SUBMISSION, MAX_SUBMISSION, within).await {
         Ok(b) => b,
         Err(BodyError::TooBig { .. }) => {
             return error(
@@ -60,6 +61,7 @@ pub(super) async fn submit(store: &Arc<Store>, log_id: &str, req: Request<Incomi
         Err(BodyError::Read(e)) => {
             return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
         }
+        Err(BodyError::TimedOut) => return timed_out(store),
     };
     let sub: Submission = match serde_json::from_slice(&body) {
         Ok(s) => s,

@@ -1,0 +1,120 @@
+//! A client with a valid certificate cannot hold the store hostage: connections whose request
+//! headers do not arrive in time are closed, one identity's connections are capped, and the
+//! store goes on serving everyone else. Real TLS on loopback.
+
+mod store_harness;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use hyper::StatusCode;
+use store_harness::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SLOW: usize = 100;
+
+/// A TLS connection with the hub's certificate that sends half a request head and then nothing;
+/// returns how long the store took to close it (or `None` if it had not after `give_up`).
+async fn slow_header(
+    addr: (String, u16),
+    tls: Arc<rustls::ClientConfig>,
+    give_up: Duration,
+) -> Option<Duration> {
+    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
+        .await
+        .ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let started = Instant::now();
+    let mut s = match tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+    {
+        Ok(s) => s,
+        // Refused at once (the identity's cap): closed, in no time.
+        Err(_) => return Some(started.elapsed()),
+    };
+    if s.write_all(b"GET /v1/claims HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
+        .await
+        .is_err()
+    {
+        return Some(started.elapsed());
+    }
+    let _ = s.flush().await;
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(give_up, read).await.ok()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_header_connections_with_a_valid_certificate_are_closed_while_others_are_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut setup = Setup::for_org(STOCKHOLM);
+    setup.extra_toml =
+        "[limits]\nheader_timeout_secs = 2\nmax_connections_per_identity = 40\n".into();
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &setup);
+    let authority = store
+        .url
+        .trim_start_matches("https://")
+        .trim_end_matches('/');
+    let (host, port) = authority.rsplit_once(':').unwrap();
+    let addr = (host.to_string(), port.parse::<u16>().unwrap());
+    let p = &pkis().main;
+    let tls = Arc::new(
+        invoice_hub::tls::client_config(
+            &p.join("ca.pem"),
+            Some((&p.join("hub.pem"), &p.join("hub.key"))),
+            None,
+        )
+        .unwrap(),
+    );
+
+    let give_up = Duration::from_secs(30);
+    let slow: Vec<_> = (0..SLOW)
+        .map(|_| tokio::spawn(slow_header(addr.clone(), tls.clone(), give_up)))
+        .collect();
+    // While they hang, a reader is served.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let a = store
+        .client(&format!("staff-{STOCKHOLM}"))
+        .list("")
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::OK);
+
+    let mut closed = Vec::new();
+    for s in slow {
+        closed.push(s.await.unwrap());
+    }
+    let open: Vec<_> = closed.iter().filter(|c| c.is_none()).collect();
+    assert!(
+        open.is_empty(),
+        "{} of {SLOW} slow connections still open after {give_up:?}",
+        open.len()
+    );
+    // The cap turned the excess away at once; the rest were closed at the header timeout.
+    let at_once = closed
+        .iter()
+        .flatten()
+        .filter(|d| **d < Duration::from_secs(1))
+        .count();
+    assert!(at_once >= SLOW - 40, "{at_once} closed at once: {closed:?}");
+    let log = store.stderr();
+    assert!(
+        log.contains("this identity holds as many connections as it may"),
+        "{log}"
+    );
+    // And the store still serves.
+    let a = store
+        .client(&format!("staff-{STOCKHOLM}"))
+        .list("")
+        .await
+        .unwrap();
+    assert_eq!(a.status, StatusCode::OK);
+}
