@@ -63,7 +63,11 @@ async fn a_basis_travels_with_confirms_and_its_status_comes_back_to_the_sender_o
     let id = "ZVF23210000162611000001";
     let confirmed = within(
         "publish",
-        region.publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+        region.publish(&basis_message(
+            &broker().user(ORG_STOCKHOLM),
+            id,
+            basis_xml(id),
+        )),
     )
     .await
     .expect("the region's basis is confirmed");
@@ -75,7 +79,7 @@ async fn a_basis_travels_with_confirms_and_its_status_comes_back_to_the_sender_o
     let d = hub_receive(&mut submit, id).await;
     assert_eq!(
         d.properties.user_id().as_ref().unwrap().as_str(),
-        ORG_STOCKHOLM
+        broker().user(ORG_STOCKHOLM)
     );
     assert_eq!(*d.properties.delivery_mode(), Some(2), "persistent");
     assert_eq!(d.data, basis_xml(id));
@@ -205,7 +209,11 @@ async fn an_auditor_certificate_cannot_publish_or_read_anything() {
         "auditor publish",
         Publisher::new(auditor.clone())
             .max_attempts(1)
-            .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+            .publish(&basis_message(
+                &broker().user(ORG_STOCKHOLM),
+                id,
+                basis_xml(id),
+            )),
     )
     .await
     .expect_err("an auditor published a basis");
@@ -224,7 +232,7 @@ async fn an_auditor_certificate_cannot_publish_or_read_anything() {
     within(
         "control publish",
         Publisher::new(session(ORG_STOCKHOLM)).publish(&basis_message(
-            ORG_STOCKHOLM,
+            &broker().user(ORG_STOCKHOLM),
             id,
             basis_xml(id),
         )),
@@ -237,7 +245,7 @@ async fn an_auditor_certificate_cannot_publish_or_read_anything() {
 async fn a_spoofed_user_id_is_refused_with_precondition_failed() {
     let region = Publisher::new(session(ORG_STOCKHOLM));
     let id = "ZVF23210001152611000009";
-    let spoofed = basis_message(ORG_HALLAND, id, basis_xml(id));
+    let spoofed = basis_message(&broker().user(ORG_HALLAND), id, basis_xml(id));
     let err = within("spoofed publish", region.publish(&spoofed))
         .await
         .expect_err("a basis claiming to be from another region was accepted");
@@ -247,7 +255,11 @@ async fn a_spoofed_user_id_is_refused_with_precondition_failed() {
     // The session recovers from the closed channel: the honest publish goes through.
     within(
         "honest publish",
-        region.publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+        region.publish(&basis_message(
+            &broker().user(ORG_STOCKHOLM),
+            id,
+            basis_xml(id),
+        )),
     )
     .await
     .expect("control: the region's own user_id");
@@ -293,7 +305,8 @@ async fn a_region_cannot_forge_outcomes_or_write_outside_submit() {
             exchange: exchange.into(),
             routing_key: ORG_HALLAND.into(),
             payload: b"{}".to_vec(),
-            properties: BasicProperties::default().with_user_id(ORG_STOCKHOLM.into()),
+            properties: BasicProperties::default()
+                .with_user_id(broker().user(ORG_STOCKHOLM).into()),
         };
         let err = within("forged publish", region.publish(&msg))
             .await
@@ -307,7 +320,11 @@ async fn a_poison_message_is_parked_after_the_delivery_limit() {
     let _turn = SUBMIT.lock().await;
     let id = "ZVF23210000162611000666";
     Publisher::new(session(ORG_STOCKHOLM))
-        .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id)))
+        .publish(&basis_message(
+            &broker().user(ORG_STOCKHOLM),
+            id,
+            basis_xml(id),
+        ))
         .await
         .unwrap();
     let hub = session("hub");
@@ -327,7 +344,7 @@ async fn a_poison_message_is_parked_after_the_delivery_limit() {
     assert_eq!(d.properties.message_id().as_ref().unwrap().as_str(), id);
     assert_eq!(
         d.properties.user_id().as_ref().unwrap().as_str(),
-        ORG_STOCKHOLM
+        broker().user(ORG_STOCKHOLM)
     );
     d.ack(BasicAckOptions::default()).await.unwrap();
 }
@@ -377,7 +394,7 @@ async fn an_unroutable_basis_is_retried_then_reported_not_confirmed() {
             .unwrap(),
         );
     let id = "ZVF23210000162611000777";
-    let mut msg = basis_message(ORG_STOCKHOLM, id, basis_xml(id));
+    let mut msg = basis_message(&broker().user(ORG_STOCKHOLM), id, basis_xml(id));
     msg.routing_key = "nowhere".into();
     let err = within("unroutable publish", region.publish(&msg))
         .await
@@ -385,4 +402,86 @@ async fn an_unroutable_basis_is_retried_then_reported_not_confirmed() {
     let text = err.to_string();
     assert!(text.contains("gave up after 3 attempts"), "{text}");
     assert!(text.contains("unroutable") && text.contains(id), "{text}");
+}
+
+/// `invoice-hub pki issue` of a region certificate into the broker's PKI.
+fn issue_region(stem: &str, org: &str, hsa_id: Option<&str>) {
+    let dir = broker().certs.to_str().unwrap().to_string();
+    let mut args = vec![
+        "pki", "issue", "--dir", &dir, "--role", "region", "--org", org, "--cn", org, "--stem",
+        stem,
+    ];
+    if let Some(h) = hsa_id {
+        args.extend(["--hsa-id", h]);
+    }
+    let (code, out, err) = common::ih(&args);
+    assert_eq!(code, Some(0), "{out}{err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_certificate_with_a_regions_name_but_another_serialnumber_is_refused() {
+    // The CA issued Stockholm's CN twice more: with another HSA-id, and with none.
+    let other = format!("SE{ORG_STOCKHOLM}-REGION9");
+    issue_region("twin-other-hsa", ORG_STOCKHOLM, Some(&other));
+    issue_region("twin-no-hsa", ORG_STOCKHOLM, None);
+    for stem in ["twin-other-hsa", "twin-no-hsa"] {
+        let e = broker().endpoint_with_certificate(stem);
+        let err = within("connect as a twin", e.connect())
+            .await
+            .expect_err("a certificate with the region's CN but another identity got in");
+        assert_access_refused(&err, stem);
+    }
+    // The broker names the user it looked for: the whole subject, not the CN.
+    assert!(
+        broker().wait_for_log(&format!("SERIALNUMBER={other}")),
+        "{}",
+        broker().log()
+    );
+    within(
+        "control connect",
+        broker().endpoint(ORG_STOCKHOLM).connect(),
+    )
+    .await
+    .expect("control: the region's own certificate");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_region_certificate_is_refused_at_its_next_connection() {
+    // A renewal of Stockholm's certificate (the same subject, a new key): it is the same broker
+    // user — the broker cannot pin keys — so the CRL is what stops it once revoked.
+    issue_region(
+        "renewed-stockholm",
+        ORG_STOCKHOLM,
+        Some(&format!("SE{ORG_STOCKHOLM}-REGION")),
+    );
+    let renewed = broker().endpoint_with_certificate("renewed-stockholm");
+    within("connect renewed", renewed.connect())
+        .await
+        .expect("the renewed certificate is Stockholm's user");
+    let dir = broker().certs.to_str().unwrap().to_string();
+    let cert = broker().certs.join("renewed-stockholm.pem");
+    let (code, out, err) = common::ih(&["pki", "revoke", "--dir", &dir, cert.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    // Erlang reads the CRL at every handshake: no restart, no reload interval.
+    let err = within("connect revoked", renewed.connect())
+        .await
+        .expect_err("a revoked certificate got in");
+    assert!(
+        err.to_string().to_lowercase().contains("revoked")
+            || err.to_string().contains("BadCertificate")
+            || err.to_string().contains("CertificateRevoked"),
+        "{err}"
+    );
+    assert!(
+        broker().wait_for_log("certificate_revoked")
+            || broker().wait_for_log("Certificate Revoked"),
+        "{}",
+        broker().log()
+    );
+    within(
+        "control connect",
+        broker().endpoint(ORG_STOCKHOLM).connect(),
+    )
+    .await
+    .expect("control: Stockholm's own certificate still gets in");
 }

@@ -27,7 +27,11 @@ async fn cancelling_next_leaves_one_consumer_and_loses_no_message() {
         .collect();
     for id in &ids {
         publisher
-            .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id)))
+            .publish(&basis_message(
+                &broker.user(ORG_STOCKHOLM),
+                id,
+                basis_xml(id),
+            ))
             .await
             .expect("confirmed");
     }

@@ -149,6 +149,7 @@ fn the_hub_answers_every_hostile_case_and_keeps_running() {
     };
     let halland = Publisher::new(session(ORG_HALLAND));
     let stockholm = Publisher::new(session(ORG_STOCKHOLM));
+    let (halland_user, stockholm_user) = (broker.user(ORG_HALLAND), broker.user(ORG_STOCKHOLM));
 
     let valid = valid_traffic(60);
     let mut valid_iter = valid.iter();
@@ -159,7 +160,12 @@ fn the_hub_answers_every_hostile_case_and_keeps_running() {
             } else {
                 &stockholm
             };
-            rt.block_on(p.publish(&basis_message(sender, id, xml.clone())))
+            let user = if sender == ORG_HALLAND {
+                &halland_user
+            } else {
+                &stockholm_user
+            };
+            rt.block_on(p.publish(&basis_message(user, id, xml.clone())))
                 .unwrap_or_else(|e| panic!("valid {id} not confirmed: {e}"));
         }
     };
@@ -175,11 +181,11 @@ fn the_hub_answers_every_hostile_case_and_keeps_running() {
             let body = corpus::payload(c);
             let result = match c.sender {
                 Sender::Halland => {
-                    rt.block_on(halland.publish(&basis_message(ORG_HALLAND, &c.id, body)))
+                    rt.block_on(halland.publish(&basis_message(&halland_user, &c.id, body)))
                 }
                 Sender::NoUserId => rt.block_on(halland.publish(&no_user_id(&c.id, body))),
                 Sender::SpoofedUserId => {
-                    rt.block_on(halland.publish(&basis_message(ORG_STOCKHOLM, &c.id, body)))
+                    rt.block_on(halland.publish(&basis_message(&stockholm_user, &c.id, body)))
                 }
             };
             match (c.outcome.as_str(), result) {

@@ -37,7 +37,7 @@ pub struct Endpoint {
     pub vhost: String,
     /// The federation CA that signed the broker's server certificate.
     pub ca: PathBuf,
-    /// This party's client certificate (PEM); its common name is the broker user.
+    /// This party's client certificate (PEM); its distinguished name is the broker user.
     pub cert: PathBuf,
     /// Its private key, PKCS#8 PEM (`BEGIN PRIVATE KEY`): what lapin's rustls backend reads.
     pub key: PathBuf,
@@ -172,6 +172,20 @@ impl Endpoint {
             identity: Some(OwnedIdentity::PKCS8 { pem, key }),
             cert_chain: Some(ca),
         })
+    }
+
+    /// The broker user this endpoint's certificate logs in as (its distinguished name, as
+    /// RabbitMQ writes it: see [`crate::tls::cert::broker_user`]): what messages must carry as
+    /// `user_id`.
+    pub fn user(&self) -> Result<String, BrokerError> {
+        let bad = |message: String| BrokerError::Config {
+            path: self.cert.clone(),
+            message,
+        };
+        let der = crate::tls::load_certs(&self.cert)
+            .map_err(|e| bad(e.to_string()))?
+            .remove(0);
+        crate::tls::cert::broker_user(&der).map_err(bad)
     }
 
     /// Opens one connection to the first node, once. No retry: [`super::Session`] decides

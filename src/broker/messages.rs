@@ -165,9 +165,9 @@ impl StatusMessage {
 
 impl StoreReceipt {
     /// A pulling region's receipt: to [`topology::RECEIPT_EXCHANGE`], routed to the hub that
-    /// decided (`hub`, the hand-over's `reply_to`), with the region as `user_id` (the broker
-    /// checks it against the certificate, so the hub knows who confirmed).
-    pub fn to_outgoing(&self, region: &str, hub: &str) -> Outgoing {
+    /// decided (`hub`, the hand-over's `reply_to`), with the region's broker user as `user_id`
+    /// (the broker checks it against the certificate, so the hub knows who confirmed).
+    pub fn to_outgoing(&self, region_user: &str, hub: &str) -> Outgoing {
         let mut out = json_outgoing(
             topology::RECEIPT_EXCHANGE,
             hub,
@@ -175,7 +175,7 @@ impl StoreReceipt {
             &self.id,
             self,
         );
-        out.properties = out.properties.with_user_id(region.into());
+        out.properties = out.properties.with_user_id(region_user.into());
         out
     }
 }

@@ -4,7 +4,7 @@
 //! hub that decided, and only then acknowledges.
 //!
 //! ```text
-//! ih.deliver.<org> ──▶ write <dir>/<id>.xml ──▶ receipt (confirmed, user_id = org) ──▶ ack
+//! ih.deliver.<org> ──▶ write <dir>/<id>.xml ──▶ receipt (confirmed, user_id = the region) ──▶ ack
 //!                      (temporary file, fsync,     to ih.receipt, routed by the
 //!                       rename, fsync the dir,     hand-over's reply_to
 //!                       mode 0600)
@@ -229,6 +229,8 @@ enum Target {
 /// The region's reader of its delivery queue.
 pub struct Puller {
     org: String,
+    /// The region's broker user: its receipts' `user_id`.
+    user: String,
     target: Target,
     prefetch: u16,
     session: Arc<Session>,
@@ -250,6 +252,7 @@ impl Puller {
         };
         Ok(Puller {
             org: org.to_string(),
+            user: broker.user()?,
             target,
             prefetch: settings.prefetch.max(1),
             publisher: Publisher::new(session.clone()),
@@ -312,7 +315,7 @@ impl Puller {
             Ok((r, w)) => match r.reply_to.clone() {
                 Some(hub) => {
                     self.publisher
-                        .publish(&w.receipt.to_outgoing(&self.org, &hub))
+                        .publish(&w.receipt.to_outgoing(&self.user, &hub))
                         .await?;
                     Outcome::Received(Box::new((r, w)))
                 }

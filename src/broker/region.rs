@@ -116,10 +116,11 @@ impl RegionConfig {
     }
 }
 
-/// The AMQP message for one basis from `org`: persistent, `message_id` = basis id, `user_id` =
-/// the region (checked by the broker), a SHA-256 of the body so the hub and the sender can talk
-/// about exactly these bytes.
-pub fn basis_message(org: &str, basis_id: &str, xml: Vec<u8>) -> Outgoing {
+/// The AMQP message for one basis from broker user `user` (a region's distinguished name,
+/// [`super::Endpoint::user`]): persistent, `message_id` = basis id, `user_id` = the user
+/// (checked by the broker), a SHA-256 of the body so the hub and the sender can talk about
+/// exactly these bytes.
+pub fn basis_message(user: &str, basis_id: &str, xml: Vec<u8>) -> Outgoing {
     use sha2::Digest;
     let sha = hex::encode(sha2::Sha256::digest(&xml));
     let mut headers = FieldTable::default();
@@ -128,7 +129,7 @@ pub fn basis_message(org: &str, basis_id: &str, xml: Vec<u8>) -> Outgoing {
         .with_delivery_mode(2)
         .with_content_type("application/xml".into())
         .with_message_id(basis_id.into())
-        .with_user_id(org.into())
+        .with_user_id(user.into())
         .with_app_id("invoice-hub publish".into())
         .with_type(BASIS_TYPE.into())
         .with_timestamp(crate::clock::now().timestamp().max(0) as u64)

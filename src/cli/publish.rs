@@ -75,7 +75,21 @@ fn collect(inputs: &[PathBuf]) -> anyhow::Result<(Vec<PathBuf>, bool)> {
     Ok((files, any_dir))
 }
 
-async fn publish_one(publisher: &Publisher, org: &str, path: &Path) -> Fate {
+/// The broker user of the region's certificate, which must be the configured region's.
+fn region_user(cfg: &crate::broker::RegionConfig) -> anyhow::Result<String> {
+    let user = cfg.broker.user()?;
+    match crate::tls::cert::broker_user_org(&user) {
+        Some(org) if org == cfg.org => Ok(user),
+        other => anyhow::bail!(
+            "{}: this certificate is of {}, not of region {} (org in the configuration)",
+            cfg.broker.cert.display(),
+            other.map_or("no region".to_string(), |o| format!("region {o}")),
+            cfg.org
+        ),
+    }
+}
+
+async fn publish_one(publisher: &Publisher, user: &str, path: &Path) -> Fate {
     let bytes = match tokio::fs::read(path).await {
         Ok(b) => b,
         Err(e) => return Fate::Failed(format!("cannot read: {e}")),
@@ -84,7 +98,7 @@ async fn publish_one(publisher: &Publisher, org: &str, path: &Path) -> Fate {
         Ok(id) => id,
         Err(e) => return Fate::Failed(e.to_string()),
     };
-    match publisher.publish(&basis_message(org, &id, bytes)).await {
+    match publisher.publish(&basis_message(user, &id, bytes)).await {
         Ok(c) => Fate::Confirmed {
             attempts: c.attempts,
         },
@@ -111,6 +125,7 @@ fn describe(e: &BrokerError) -> String {
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = RegionConfig::load(&args.config).context("reading the region configuration")?;
     let (files, any_dir) = collect(&args.inputs)?;
+    let user = region_user(&cfg)?;
     let in_flight = args.in_flight.unwrap_or(cfg.publish.in_flight).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -143,14 +158,13 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
         };
 
         let started = Instant::now();
-        let org = cfg.org.clone();
         let results: Vec<(PathBuf, Fate)> = futures_util::stream::iter(files.iter().cloned())
             .map(|path| {
                 let publisher = &publisher;
-                let org = &org;
+                let user = &user;
                 let bar = &bar;
                 async move {
-                    let fate = publish_one(publisher, org, &path).await;
+                    let fate = publish_one(publisher, user, &path).await;
                     bar.inc(1);
                     (path, fate)
                 }

@@ -425,10 +425,23 @@ fn deliver_handler(deliver: Arc<Deliver<StoreSink, Publisher>>) -> Handler {
 
 fn incoming(d: &Delivery) -> Incoming {
     Incoming {
-        sender: d.properties.user_id().as_ref().map(|s| s.to_string()),
+        sender: d
+            .properties
+            .user_id()
+            .as_ref()
+            .map(|u| sender_of(u.as_str())),
         message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
         body: bytes::Bytes::from(d.data.clone()),
     }
+}
+
+/// The region a broker-checked `user_id` names: the organisation number in its distinguished
+/// name (the broker lets in only the users made for regions' certificates), or the user as it
+/// is, which then matches no region and is answered as a sender that is not the supplier.
+pub(crate) fn sender_of(user: &str) -> String {
+    crate::tls::cert::broker_user_org(user)
+        .unwrap_or(user)
+        .to_string()
 }
 
 /// Waits for `shutdown` (or a stage that ends by itself, which only a refusal for good does),

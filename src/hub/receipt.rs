@@ -56,7 +56,12 @@ impl<A: Announce> Receipts<A> {
             basis_id: basis_id.clone(),
             why,
         };
-        let Some(region) = d.properties.user_id().as_ref().map(|s| s.to_string()) else {
+        let Some(region) = d
+            .properties
+            .user_id()
+            .as_ref()
+            .map(|u| super::sender_of(u.as_str()))
+        else {
             return park("a receipt without user_id: nobody vouches for it".into());
         };
         let Some(health) = self.pulling.get(&region) else {

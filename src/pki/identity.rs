@@ -160,7 +160,13 @@ impl fmt::Display for Identity {
 /// SERIALNUMBER when it has one (the CA's own subject has none).
 pub fn subject(role: Role, org: &str, cn: &str, hsa_id: Option<&str>) -> rcgen::DistinguishedName {
     let mut dn = rcgen::DistinguishedName::new();
-    dn.push(rcgen::DnType::CountryName, "SE");
+    // X.520 makes countryName a PrintableString. Erlang (the broker) re-encodes a CRL's issuer
+    // before checking its signature, and a UTF8String country there makes every CRL of the CA
+    // "invalid_signature".
+    dn.push(
+        rcgen::DnType::CountryName,
+        rcgen::DnValue::PrintableString("SE".try_into().expect("SE is printable")),
+    );
     dn.push(rcgen::DnType::OrganizationName, org);
     dn.push(rcgen::DnType::OrganizationalUnitName, role.as_str());
     if let Some(h) = hsa_id {

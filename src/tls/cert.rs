@@ -46,6 +46,83 @@ impl CertId {
     }
 }
 
+/// The broker user a certificate logs in as with RabbitMQ's
+/// `ssl_cert_login_from = distinguished_name`: the subject in RFC 4514 order (the last RDN
+/// first), with RabbitMQ's attribute names, e.g.
+/// `CN=2321000016,SERIALNUMBER=SE2321000016-REGION,OU=region,O=2321000016,C=SE`. The broker
+/// refuses a message whose `user_id` is not exactly this.
+pub fn broker_user(der: &[u8]) -> Result<String, String> {
+    let (_, cert) = x509_parser::parse_x509_certificate(der).map_err(|e| e.to_string())?;
+    let mut rdns = Vec::new();
+    for rdn in cert.subject().iter() {
+        let mut parts = Vec::new();
+        for a in rdn.iter() {
+            let name = broker_attribute(&a.attr_type().to_id_string()).ok_or_else(|| {
+                format!(
+                    "the subject has an attribute ({}) RabbitMQ has no name for",
+                    a.attr_type()
+                )
+            })?;
+            let value = a
+                .as_str()
+                .map_err(|_| format!("the subject's {name} is not a string"))?;
+            parts.push(format!("{name}={}", escape_rdn_value(value)));
+        }
+        rdns.push(parts.join("+"));
+    }
+    rdns.reverse();
+    Ok(rdns.join(","))
+}
+
+/// RabbitMQ's names for subject attributes (`rabbit_cert_info:format_rdn`).
+fn broker_attribute(oid: &str) -> Option<&'static str> {
+    Some(match oid {
+        "2.5.4.3" => "CN",
+        "2.5.4.4" => "SN",
+        "2.5.4.5" => "SERIALNUMBER",
+        "2.5.4.6" => "C",
+        "2.5.4.7" => "L",
+        "2.5.4.8" => "ST",
+        "2.5.4.9" => "STREET",
+        "2.5.4.10" => "O",
+        "2.5.4.11" => "OU",
+        "2.5.4.12" => "TITLE",
+        "2.5.4.42" => "GIVENNAME",
+        "2.5.4.43" => "INITIALS",
+        "2.5.4.44" => "GENERATIONQUALIFIER",
+        "2.5.4.65" => "PSEUDONYM",
+        "0.9.2342.19200300.100.1.25" => "DC",
+        "0.9.2342.19200300.100.1.1" => "UID",
+        "1.2.840.113549.1.9.1" => "EMAILADDRESS",
+        _ => return None,
+    })
+}
+
+/// RFC 4514 escaping of an attribute value.
+fn escape_rdn_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    for (i, c) in v.chars().enumerate() {
+        let special = matches!(c, ',' | '+' | '"' | '\\' | '<' | '>' | ';')
+            || (i == 0 && (c == '#' || c == ' '))
+            || (i + 1 == v.chars().count() && c == ' ');
+        if special {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The organisation (`O=`) of a broker user written by [`broker_user`], when it is a region's
+/// ten-digit organisation number: the sending region of a message whose `user_id` the broker
+/// vouched for. The broker lets in only users an operator created for a region's certificate,
+/// so the organisation named in that user is the region's.
+pub fn broker_user_org(user: &str) -> Option<&str> {
+    user.split(',')
+        .filter_map(|rdn| rdn.strip_prefix("O="))
+        .find(|o| o.len() == 10 && o.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A certificate serial as CRLs and [`CertId::serial`] write it: lowercase hex, no leading zero
 /// octets (DER adds one to keep a serial positive).
 pub fn serial_hex(raw: &[u8]) -> String {
@@ -77,5 +154,13 @@ mod tests {
             "C=SE,O=invoice-hub,CN=dev CA"
         );
         assert_eq!(serial_hex(&[0, 0x81, 0x02]), "8102");
+        assert_eq!(escape_rdn_value("a,b+c"), "a\\,b\\+c");
+        assert_eq!(
+            broker_user_org(
+                "CN=2321000016,SERIALNUMBER=SE2321000016-REGION,OU=region,O=2321000016,C=SE"
+            ),
+            Some("2321000016")
+        );
+        assert_eq!(broker_user_org("CN=invoice-hub,O=invoice-hub,C=SE"), None);
     }
 }

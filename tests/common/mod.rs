@@ -280,6 +280,13 @@ impl TestBroker {
             .unwrap_or_else(|| panic!("queue {queue} not found in {out}"))
     }
 
+    /// The broker user of a party (`"hub"` or a region): its certificate's distinguished name.
+    pub(crate) fn user(&self, who: &str) -> String {
+        self.endpoint(who)
+            .user()
+            .expect("the party's certificate names a user")
+    }
+
     /// The endpoint for a party of the federation: `"hub"` or a region's organisation number.
     pub(crate) fn endpoint(&self, who: &str) -> Endpoint {
         self.endpoint_in(&self.certs, who)
