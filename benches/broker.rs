@@ -20,15 +20,17 @@ use lapin::options::BasicAckOptions;
 
 const BATCH: usize = 200;
 
-fn publish_batch(rt: &tokio::runtime::Runtime, p: &Publisher, in_flight: usize, xml: &[u8]) {
+fn publish_batch(
+    rt: &tokio::runtime::Runtime,
+    p: &Publisher,
+    user: &str,
+    in_flight: usize,
+    xml: &[u8],
+) {
     rt.block_on(async {
         futures_util::stream::iter(0..BATCH)
             .map(|i| {
-                let msg = basis_message(
-                    common::ORG_STOCKHOLM,
-                    &format!("ZVF2321000016261100{i:04}"),
-                    xml.to_vec(),
-                );
+                let msg = basis_message(user, &format!("ZVF2321000016261100{i:04}"), xml.to_vec());
                 async move { p.publish(&msg).await.expect("confirmed") }
             })
             .buffer_unordered(in_flight)
@@ -51,6 +53,7 @@ fn bench(c: &mut Criterion) {
     .unwrap_or_else(|_| common::basis_xml("ZVF23210000162611000001"));
     let _guard = rt.enter();
     let region = Arc::new(Session::new(broker.endpoint(common::ORG_STOCKHOLM)));
+    let user = broker.user(common::ORG_STOCKHOLM);
     let hub = Arc::new(Session::new(broker.endpoint("hub")));
     let publisher = Publisher::new(region);
     let mut submit = Subscription::new(hub, topology::SUBMIT_QUEUE, 256);
@@ -74,7 +77,7 @@ fn bench(c: &mut Criterion) {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
                     let t = Instant::now();
-                    publish_batch(&rt, &publisher, in_flight, &xml);
+                    publish_batch(&rt, &publisher, &user, in_flight, &xml);
                     total += t.elapsed();
                     drain(BATCH, &rt);
                 }
@@ -87,7 +90,7 @@ fn bench(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let t = Instant::now();
-                publish_batch(&rt, &publisher, 64, &xml);
+                publish_batch(&rt, &publisher, &user, 64, &xml);
                 drain(BATCH, &rt);
                 total += t.elapsed();
             }

@@ -47,7 +47,11 @@ async fn sessions_publishers_and_subscriptions_survive_a_broker_restart() {
     // Before the restart: ten confirmed, five of them consumed and acked.
     for id in &ids[..10] {
         publisher
-            .publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id)))
+            .publish(&basis_message(
+                &broker.user(ORG_STOCKHOLM),
+                id,
+                basis_xml(id),
+            ))
             .await
             .expect("confirmed before the restart");
     }
@@ -70,7 +74,11 @@ async fn sessions_publishers_and_subscriptions_survive_a_broker_restart() {
         within(
             "publish after restart",
             60,
-            publisher.publish(&basis_message(ORG_STOCKHOLM, id, basis_xml(id))),
+            publisher.publish(&basis_message(
+                &broker.user(ORG_STOCKHOLM),
+                id,
+                basis_xml(id),
+            )),
         )
         .await
         .expect("confirmed after the restart");

@@ -95,13 +95,19 @@ impl Regions {
     /// Publishes `bases` at `pace`; returns the instant each publish started, by basis id.
     async fn publish(&self, bases: &[Basis], pace: Pace) -> HashMap<String, Instant> {
         let started = Arc::new(Mutex::new(HashMap::with_capacity(bases.len())));
+        let users: HashMap<String, String> = self
+            .endpoints
+            .iter()
+            .map(|(org, e)| (org.clone(), e.user().expect("a region certificate")))
+            .collect();
         let one = |b: &Basis| {
             let publisher = self.publishers[&b.sender].clone();
+            let user = users[&b.sender].clone();
             let started = started.clone();
             let b = b.clone();
             async move {
                 let xml = tokio::fs::read(&b.path).await.expect("a generated basis");
-                let msg = basis_message(&b.sender, &b.id, xml);
+                let msg = basis_message(&user, &b.id, xml);
                 started.lock().unwrap().insert(b.id.clone(), Instant::now());
                 publisher
                     .publish(&msg)

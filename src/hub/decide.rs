@@ -49,8 +49,11 @@ pub const RULE_BASIS_ID: &str = "BASIS-ID";
 /// One message from the submit queue.
 #[derive(Debug, Clone)]
 pub struct Incoming {
-    /// The broker-checked `user_id`: the sending region's organisation number.
+    /// The broker-checked `user_id`'s region: the sending region's organisation number.
     pub sender: Option<String>,
+    /// Who the broker let in: the sending certificate's identity (`hsa:<SERIALNUMBER>` of the
+    /// broker user), recorded as the `received` entry's actor.
+    pub sent_by: Option<String>,
     pub message_id: Option<String>,
     pub body: Bytes,
 }
@@ -94,6 +97,7 @@ pub(crate) struct Decide {
 /// A message with a sender: what [`admit`] lets through.
 struct Admitted {
     sender: String,
+    sent_by: Option<String>,
     message_id: Option<String>,
     body: Bytes,
     sha: Digest,
@@ -101,6 +105,8 @@ struct Admitted {
 
 /// The facts of one basis every record repeats.
 struct Facts {
+    /// The sending certificate's identity (see [`Incoming::sent_by`]).
+    sent_by: Option<String>,
     id: String,
     sha: Digest,
     supplier: String,
@@ -210,6 +216,7 @@ impl Decide {
             ));
         }
         let mut facts = Facts {
+            sent_by: a.sent_by.clone(),
             id,
             sha: a.sha,
             supplier: a.sender.clone(),
@@ -356,6 +363,9 @@ impl Decide {
         );
         r.patients = facts.patients.clone();
         r.received_sha256 = Some(facts.sha);
+        if event == Event::Received {
+            r.actor = facts.sent_by.clone();
+        }
         r
     }
 
@@ -399,6 +409,7 @@ fn admit(m: Incoming) -> Result<Admitted, Verdict> {
     match m.sender {
         Some(sender) => Ok(Admitted {
             sender,
+            sent_by: m.sent_by,
             message_id: m.message_id,
             body: m.body,
             sha,

@@ -424,12 +424,10 @@ fn deliver_handler(deliver: Arc<Deliver<StoreSink, Publisher>>) -> Handler {
 }
 
 fn incoming(d: &Delivery) -> Incoming {
+    let user = d.properties.user_id().as_ref().map(|u| u.as_str());
     Incoming {
-        sender: d
-            .properties
-            .user_id()
-            .as_ref()
-            .map(|u| sender_of(u.as_str())),
+        sender: user.map(sender_of),
+        sent_by: user.map(identity_of),
         message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
         body: bytes::Bytes::from(d.data.clone()),
     }
@@ -442,6 +440,14 @@ pub(crate) fn sender_of(user: &str) -> String {
     crate::tls::cert::broker_user_org(user)
         .unwrap_or(user)
         .to_string()
+}
+
+/// The identity in a broker user's distinguished name, as the stores' logs write identities:
+/// `hsa:<SERIALNUMBER>`, or the whole name when it has none.
+pub(crate) fn identity_of(user: &str) -> String {
+    user.split(',')
+        .find_map(|rdn| rdn.strip_prefix("SERIALNUMBER="))
+        .map_or_else(|| user.to_string(), |h| format!("hsa:{h}"))
 }
 
 /// Waits for `shutdown` (or a stage that ends by itself, which only a refusal for good does),

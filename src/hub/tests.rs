@@ -169,6 +169,7 @@ fn basis(id: &str, issued: &str) -> Bytes {
 fn incoming(body: &Bytes) -> Incoming {
     Incoming {
         sender: Some(SENDER.into()),
+        sent_by: Some(format!("hsa:SE{SENDER}-REGION")),
         message_id: None,
         body: body.clone(),
     }
@@ -226,6 +227,14 @@ async fn a_disclosure_is_logged_then_handed_over_and_delivered_once_with_one_not
         events(&r.journal, &id(1)),
         [Event::Received, Event::Disclosed]
     );
+    // Who sent it is the broker-checked certificate's identity, not a name.
+    let q = crate::audit::Query {
+        basis: Some(id(1)),
+        ..Default::default()
+    };
+    let received = &r.journal.log().query(&q).unwrap().entries[0].record;
+    let want = format!("hsa:SE{SENDER}-REGION");
+    assert_eq!(received.actor.as_deref(), Some(want.as_str()));
     let h = handed_over(&out[0], false);
     assert_eq!(
         (h.handover.sender.as_str(), h.handover.decided_by.as_str()),

@@ -154,7 +154,11 @@ pub fn server_config(
         .map_err(|e| {
             unusable(
                 cert,
-                format!("certificate and key do not go together ({e})"),
+                format!(
+                    "certificate and key do not go together: {} is not the key of this \
+                     certificate ({e})",
+                    key.display()
+                ),
             )
         })?;
     // HTTP/1.1: a refusal (403, 413) answered before the body is read reaches every client as
@@ -195,7 +199,11 @@ pub fn client_config(
             .map_err(|e| {
                 unusable(
                     cert,
-                    format!("certificate and key do not go together ({e})"),
+                    format!(
+                        "certificate and key do not go together: {} is not the key of this \
+                         certificate ({e})",
+                        key.display()
+                    ),
                 )
             })?,
         None => builder.with_no_client_auth(),
@@ -219,6 +227,29 @@ mod tests {
         let e = pkcs8_key_pem(&k).unwrap_err().to_string();
         assert!(e.contains("c.key") && e.contains("PKCS#8"), "{e}");
         assert!(!e.contains("c2VjcmV0"), "{e}");
+    }
+
+    #[test]
+    fn a_key_of_another_certificate_is_refused_naming_both_files() {
+        let d = tempfile::tempdir().unwrap();
+        let write = |name: &str, text: &str| {
+            let p = d.path().join(name);
+            std::fs::write(&p, text).unwrap();
+            p
+        };
+        let a = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let b = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let ca = write("ca.pem", &a.cert.pem());
+        let cert = write("a.pem", &a.cert.pem());
+        let key = write("b.key", &b.signing_key.serialize_pem());
+        let e = server_config(&ca, &cert, &key, None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.pem") && e.contains("b.key"), "{e}");
+        let e = client_config(&ca, Some((&cert, &key)), None)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a.pem") && e.contains("b.key"), "{e}");
     }
 
     #[test]
