@@ -124,7 +124,7 @@ every_secs = 5
 [receivers]
 $(for org in "${REGIONS[@]}"; do
     if [[ "$PULL" == *" $org "* ]]; then echo "\"$org\" = { sink = \"queue\" }"
-    else echo "\"$org\" = \"https://127.0.0.1:${STORE_PORT[$org]}\""; fi
+    else echo "\"$org\" = { sink = \"store\", url = \"https://127.0.0.1:${STORE_PORT[$org]}\", identity = \"hsa:SE$org-STORE\" }"; fi
 done)
 [metrics]
 listen = "127.0.0.1:$METRICS"

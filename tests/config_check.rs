@@ -95,7 +95,7 @@ fn the_example_configuration_reads_and_matches_the_example_stores() {
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let cfg = invoice_hub::hub::HubConfig::load(&repo.join("deploy/hub.toml")).unwrap();
     for (org, sink) in &cfg.receivers {
-        let invoice_hub::hub::Sink::Store { url } = sink else {
+        let invoice_hub::hub::Sink::Store { url, .. } = sink else {
             panic!("deploy/hub.toml: {org} has no store")
         };
         let store =

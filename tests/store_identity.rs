@@ -127,3 +127,27 @@ async fn a_revoked_reader_is_refused_within_the_reload_interval_without_a_restar
     );
     assert!(!log.contains("BEGIN CERTIFICATE"), "{log}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_pinned_to_a_stores_identity_talks_to_no_other_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = StoreProc::start(dir.path(), STOCKHOLM, &Setup::for_org(STOCKHOLM));
+    let pin = |org: &str| Some(format!("hsa:SE{org}-STORE").parse().unwrap());
+    // The hub's view of Stockholm's receiver: its own store's certificate is accepted …
+    let mut right = store.client("hub").expecting(pin(STOCKHOLM));
+    assert_eq!(right.list("").await.unwrap().status, StatusCode::FORBIDDEN);
+    // … and any other federation certificate for the same address is not (here: the pin names
+    // Halland's store; the server is Stockholm's), before a request is sent.
+    let e = store
+        .client("hub")
+        .expecting(pin(HALLAND))
+        .list("")
+        .await
+        .expect_err("a store with another identity was talked to");
+    let e = e.to_string();
+    assert!(
+        e.contains(&format!("hsa:SE{STOCKHOLM}-STORE"))
+            && e.contains(&format!("hsa:SE{HALLAND}-STORE")),
+        "{e}"
+    );
+}

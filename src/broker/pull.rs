@@ -223,7 +223,7 @@ pub enum Outcome {
 /// Where the reader keeps each basis.
 enum Target {
     Dir(PathBuf),
-    Store(OwnStore),
+    Store(Box<OwnStore>),
 }
 
 /// The region's reader of its delivery queue.
@@ -248,7 +248,7 @@ impl Puller {
     ) -> Result<Puller, PullError> {
         let target = match settings.keep().map_err(PullError::StoreSetup)? {
             Keep::Dir(dir) => Target::Dir(dir),
-            Keep::Store(url) => Target::Store(OwnStore::new(&url, broker)?),
+            Keep::Store(url) => Target::Store(Box::new(OwnStore::new(&url, broker)?)),
         };
         Ok(Puller {
             org: org.to_string(),

@@ -71,6 +71,7 @@ impl Default for WitnessSettings {
 /// ```toml
 /// "2321000016" = "https://store.sll.example:8443"          # its store (the `store` sink)
 /// "2321000131" = { sink = "store", url = "https://…" }      # the same, spelled out
+/// "2321000164" = { sink = "store", url = "https://…", identity = "hsa:SE2321000164-STORE" }
 /// "2321000115" = { sink = "queue" }                          # it pulls its delivery queue
 /// ```
 ///
@@ -82,8 +83,14 @@ impl Default for WitnessSettings {
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "SinkEntry")]
 pub enum Sink {
-    /// The region's restricted store, by mutual-TLS `PUT`.
-    Store { url: String },
+    /// The region's restricted store, by mutual-TLS `PUT`. With `identity` (a pin,
+    /// `hsa:SE2321000016-STORE`), the store's server certificate must be that one: the CA and
+    /// the host name alone would let any federation certificate for that name stand in for the
+    /// store.
+    Store {
+        url: String,
+        identity: Option<crate::pki::Pin>,
+    },
     /// The region pulls its delivery queue and sends receipts back.
     Queue,
 }
@@ -109,7 +116,11 @@ enum SinkEntry {
 #[derive(Deserialize)]
 #[serde(tag = "sink", rename_all = "lowercase", deny_unknown_fields)]
 enum SinkTable {
-    Store { url: String },
+    Store {
+        url: String,
+        #[serde(default)]
+        identity: Option<crate::pki::Pin>,
+    },
     Queue {},
 }
 
@@ -117,16 +128,17 @@ impl TryFrom<SinkEntry> for Sink {
     type Error = String;
 
     fn try_from(e: SinkEntry) -> Result<Sink, String> {
-        let url = match e {
+        let (url, identity) = match e {
             SinkEntry::Table(SinkTable::Queue {}) => return Ok(Sink::Queue),
-            SinkEntry::Url(url) | SinkEntry::Table(SinkTable::Store { url }) => url,
+            SinkEntry::Url(url) => (url, None),
+            SinkEntry::Table(SinkTable::Store { url, identity }) => (url, identity),
         };
         if !url.starts_with("https://") {
             return Err(format!(
                 "{url:?} is not an https:// URL (stores speak only TLS)"
             ));
         }
-        Ok(Sink::Store { url })
+        Ok(Sink::Store { url, identity })
     }
 }
 
@@ -344,20 +356,22 @@ mod tests {
             receivers: BTreeMap<String, Sink>,
         }
         let r: R = toml::from_str(
-            "[receivers]\n\"1\" = \"https://a:1\"\n\"2\" = { sink = \"store\", url = \"https://b:2\" }\n\
-             \"3\" = { sink = \"queue\" }\n",
+            "[receivers]\n\"1\" = \"https://a:1\"\n\"2\" = { sink = \"store\", url = \"https://b:2\", \
+             identity = \"hsa:SE2-STORE\" }\n\"3\" = { sink = \"queue\" }\n",
         )
         .unwrap();
         assert_eq!(
             r.receivers["1"],
             Sink::Store {
-                url: "https://a:1".into()
+                url: "https://a:1".into(),
+                identity: None,
             }
         );
         assert_eq!(
             r.receivers["2"],
             Sink::Store {
-                url: "https://b:2".into()
+                url: "https://b:2".into(),
+                identity: Some("hsa:SE2-STORE".parse().unwrap()),
             }
         );
         for bad in [

@@ -87,7 +87,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
     let (mut delivers, mut health, mut pulling) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (org, sink) in &cfg.receivers {
-        let Sink::Store { url } = sink else {
+        let Sink::Store { url, identity } = sink else {
             let h = ReceiverHealth::new(
                 org,
                 format!("queue {}", topology::deliver_queue(org)),
@@ -105,7 +105,8 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
             h.clone(),
             clock.clone(),
         )
-        .with_context(|| format!("receivers.{org}"))?;
+        .with_context(|| format!("receivers.{org}"))?
+        .expecting(identity.clone());
         let deliver = Deliver {
             receiver: org.clone(),
             sink: store,
@@ -157,7 +158,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
 /// `extra` ones.
 fn witnesses_of(cfg: &HubConfig, tls: ClientTls, log: Arc<AuditLog>) -> witnesses::Witnesses {
     let stores = cfg.receivers.values().filter_map(|s| match s {
-        Sink::Store { url } if cfg.witness.stores => Some(url.clone()),
+        Sink::Store { url, .. } if cfg.witness.stores => Some(url.clone()),
         _ => None,
     });
     witnesses::Witnesses {

@@ -86,6 +86,8 @@ pub struct StoreClient {
     server_name: ServerName<'static>,
     connector: TlsConnector,
     sender: Option<http1::SendRequest<Full<Bytes>>>,
+    /// The server certificate this client talks to only (checked after every handshake).
+    expect: Option<crate::pki::Pin>,
     /// The task driving the connection; ends with the connection's error, if any (where a TLS
     /// alert sent after the handshake, e.g. a refused client certificate, ends up).
     conn: Option<tokio::task::JoinHandle<Option<String>>>,
@@ -116,6 +118,7 @@ impl StoreClient {
             connector: TlsConnector::from(tls),
             sender: None,
             conn: None,
+            expect: None,
         })
     }
 
@@ -129,6 +132,44 @@ impl StoreClient {
         let tls =
             crate::tls::client_config(ca, Some((cert, key)), None).map_err(StoreError::from)?;
         StoreClient::new(url, Arc::new(tls))
+    }
+
+    /// Talks only to a server whose certificate is `pin` (none: any the CA vouches for with the
+    /// URL's host name): the check is made after each handshake, before a request is sent.
+    pub fn expecting(mut self, pin: Option<crate::pki::Pin>) -> StoreClient {
+        self.expect = pin;
+        self
+    }
+
+    /// Whether the server's certificate is the expected one.
+    fn check_server(
+        &self,
+        tls: &tokio_rustls::client::TlsStream<TcpStream>,
+    ) -> Result<(), StoreClientError> {
+        let Some(pin) = &self.expect else {
+            return Ok(());
+        };
+        let who = tls
+            .get_ref()
+            .1
+            .peer_certificates()
+            .and_then(|c| c.first())
+            .map(|c| crate::pki::Identity::from_der(c));
+        match who {
+            Some(Ok(who)) if pin.matches(&who) => Ok(()),
+            Some(Ok(who)) => Err(StoreClientError::Tls {
+                addr: self.addr(),
+                message: format!(
+                    "the server's certificate is {} (CN {}), not the configured {pin}",
+                    who.id(),
+                    who.cn
+                ),
+            }),
+            _ => Err(StoreClientError::Tls {
+                addr: self.addr(),
+                message: "the server's certificate cannot be read".into(),
+            }),
+        }
     }
 
     fn addr(&self) -> String {
@@ -152,6 +193,7 @@ impl StoreClient {
                 addr: addr.clone(),
                 message: StoreClientError::chain(&e),
             })?;
+        self.check_server(&tls)?;
         let (sender, conn) =
             http1::handshake(TokioIo::new(tls))
                 .await

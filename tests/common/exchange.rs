@@ -405,10 +405,11 @@ impl Exchange {
             ),
         )
         .unwrap();
-        let mut receivers = format!(
-            "\"{ORG_STOCKHOLM}\" = \"{}\"\n\"{ORG_HALLAND}\" = \"{}\"\n",
-            stockholm.url, halland.url
-        );
+        let store = |org: &str, url: &str| {
+            format!("\"{org}\" = {{ sink = \"store\", url = \"{url}\", identity = \"hsa:SE{org}-STORE\" }}\n")
+        };
+        let mut receivers =
+            store(ORG_STOCKHOLM, &stockholm.url) + &store(ORG_HALLAND, &halland.url);
         for (org, url) in extra_receivers {
             receivers.push_str(&format!("\"{org}\" = \"{url}\"\n"));
         }

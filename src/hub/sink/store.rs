@@ -41,6 +41,8 @@ pub(crate) struct StoreSink {
     settings: DeliverySettings,
     retry: Retry,
     pool: Mutex<Vec<StoreClient>>,
+    /// The store's certificate, when the configuration pins it.
+    identity: Option<crate::pki::Pin>,
     /// Where each failed attempt is told (`/ready`, `ih_sink_errors_total`).
     health: Arc<ReceiverHealth>,
     clock: Arc<dyn Clock>,
@@ -87,9 +89,17 @@ impl StoreSink {
             settings,
             retry,
             pool: Mutex::new(Vec::new()),
+            identity: None,
             health,
             clock,
         })
+    }
+
+    /// Only a store whose server certificate is `identity` (none: any the CA vouches for with
+    /// the URL's host name) is delivered to; another is retried, then parked.
+    pub(crate) fn expecting(mut self, identity: Option<crate::pki::Pin>) -> StoreSink {
+        self.identity = identity;
+        self
     }
 
     /// Delivers one basis, retrying what is worth retrying until `give_up_secs`.
@@ -153,6 +163,7 @@ impl StoreSink {
         let mut client = match idle {
             Some(c) => c,
             None => StoreClient::new(store, self.tls.config.clone())
+                .map(|c| c.expecting(self.identity.clone()))
                 .map_err(|e| DeliveryError::Tls(e.to_string()))?,
         };
         let answer = match client.put_claim(basis_id, body).await {
