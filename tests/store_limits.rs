@@ -98,18 +98,13 @@ async fn slow_header_connections_with_a_valid_certificate_are_closed_while_other
         "{} of {SLOW} slow connections still open after {give_up:?}",
         open.len()
     );
-    // The cap turned the excess away at once; the rest were closed at the header timeout.
-    let at_once = closed
-        .iter()
-        .flatten()
-        .filter(|d| **d < Duration::from_secs(1))
-        .count();
-    assert!(at_once >= SLOW - 40, "{at_once} closed at once: {closed:?}");
+    // The cap turned the excess away (at most 40 were let in); the header timeout closed the
+    // rest, or they would still be open.
     let log = store.stderr();
-    assert!(
-        log.contains("this identity holds as many connections as it may"),
-        "{log}"
-    );
+    let capped = log
+        .matches("this identity holds as many connections as it may")
+        .count();
+    assert!(capped >= SLOW - 40, "{capped} refused by the cap:\n{log}");
     // And the store still serves.
     let a = store
         .client(&format!("staff-{STOCKHOLM}"))

@@ -47,7 +47,7 @@ pub struct CrlFile {
 #[derive(Debug)]
 struct State {
     ders: Vec<CertificateRevocationListDer<'static>>,
-    /// (issuer, serial) of every listed certificate, as [`Identity`] spells them.
+    /// (issuer, serial) of every listed certificate, as [`CertId`] spells them.
     revoked: HashSet<(String, String)>,
     stamp: Option<Stamp>,
     checked: Instant,
