@@ -60,7 +60,10 @@ fn a_region_that_pulls_gets_every_basis_once_however_often_its_reader_is_killed(
         .wait_for_log(0, "hub consuming", Duration::from_secs(60)));
     x.hub.stop();
     let text = std::fs::read_to_string(&x.hub.config).unwrap();
-    let store_line = format!("\"{ORG_HALLAND}\" = \"{}\"", x.halland.url);
+    let store_line = format!(
+        "\"{ORG_HALLAND}\" = {{ sink = \"store\", url = \"{}\", identity = \"hsa:SE{ORG_HALLAND}-STORE\" }}",
+        x.halland.url
+    );
     assert!(text.contains(&store_line), "{text}");
     let pull_line = format!("\"{ORG_HALLAND}\" = {{ sink = \"queue\" }}");
     std::fs::write(&x.hub.config, text.replace(&store_line, &pull_line)).unwrap();
