@@ -128,10 +128,7 @@ impl Identity {
     /// that read the same here are the same holder (a renewal keeps the HSA-id); two that differ
     /// never read as one, whatever their common names say.
     pub fn id(&self) -> String {
-        match &self.hsa_id {
-            Some(h) => format!("hsa:{h}"),
-            None => format!("sha256:{}", self.key_sha256),
-        }
+        crate::tls::cert::identity(self.hsa_id.as_deref(), &self.key_sha256)
     }
 }
 

@@ -39,10 +39,15 @@ impl CertId {
     /// The identity as permissions name it and logs record it: `hsa:<HSA-id>` when the subject
     /// has a SERIALNUMBER, else `sha256:<public key digest>`.
     pub fn id(&self) -> String {
-        match &self.hsa_id {
-            Some(h) => format!("hsa:{h}"),
-            None => format!("sha256:{}", self.key_sha256),
-        }
+        identity(self.hsa_id.as_deref(), &self.key_sha256)
+    }
+}
+
+/// The one spelling of a certificate's identity: `hsa:<HSA-id>`, else `sha256:<key digest>`.
+pub fn identity(hsa_id: Option<&str>, key_sha256: &str) -> String {
+    match hsa_id {
+        Some(h) => format!("hsa:{h}"),
+        None => format!("sha256:{key_sha256}"),
     }
 }
 
