@@ -2,55 +2,17 @@
 //! headers do not arrive in time are closed, one identity's connections are capped, and the
 //! store goes on serving everyone else. Real TLS on loopback.
 
+mod net_support;
 mod store_harness;
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use hyper::StatusCode;
+use net_support::slow_header;
 use store_harness::*;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SLOW: usize = 100;
-
-/// A TLS connection with the hub's certificate that sends half a request head and then nothing;
-/// returns how long the store took to close it (or `None` if it had not after `give_up`).
-async fn slow_header(
-    addr: (String, u16),
-    tls: Arc<rustls::ClientConfig>,
-    give_up: Duration,
-) -> Option<Duration> {
-    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
-        .await
-        .ok()?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let started = Instant::now();
-    let mut s = match tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-    {
-        Ok(s) => s,
-        // Refused at once (the identity's cap): closed, in no time.
-        Err(_) => return Some(started.elapsed()),
-    };
-    if s.write_all(b"GET /v1/claims HTTP/1.1\r\nHost: localhost\r\nX-Slow: ")
-        .await
-        .is_err()
-    {
-        return Some(started.elapsed());
-    }
-    let _ = s.flush().await;
-    let mut buf = [0u8; 1024];
-    let read = async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return started.elapsed(),
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(give_up, read).await.ok()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_header_connections_with_a_valid_certificate_are_closed_while_others_are_served() {
@@ -77,7 +39,14 @@ async fn slow_header_connections_with_a_valid_certificate_are_closed_while_other
 
     let give_up = Duration::from_secs(30);
     let slow: Vec<_> = (0..SLOW)
-        .map(|_| tokio::spawn(slow_header(addr.clone(), tls.clone(), give_up)))
+        .map(|_| {
+            tokio::spawn(slow_header(
+                addr.clone(),
+                tls.clone(),
+                b"GET /v1/claims",
+                give_up,
+            ))
+        })
         .collect();
     // While they hang, a reader is served.
     tokio::time::sleep(Duration::from_millis(500)).await;

@@ -215,6 +215,17 @@ impl StoreClient {
         path_and_query: &str,
         body: Option<(Bytes, &str)>,
     ) -> Result<Answer, StoreClientError> {
+        self.request_with(method, path_and_query, body, &[]).await
+    }
+
+    /// [`StoreClient::request`] with more headers (a SOAP call's `SOAPAction`).
+    pub async fn request_with(
+        &mut self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<(Bytes, &str)>,
+        headers: &[(&str, &str)],
+    ) -> Result<Answer, StoreClientError> {
         if self.sender.as_ref().is_none_or(|s| s.is_closed()) {
             self.connect().await?;
         }
@@ -223,6 +234,9 @@ impl StoreClient {
             .method(method)
             .uri(path_and_query)
             .header(HOST, &addr);
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         let body = match body {
             Some((b, ct)) => {
                 req = req.header(CONTENT_TYPE, ct);

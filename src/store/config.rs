@@ -12,6 +12,8 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::StoreError;
+pub use crate::net::Limits;
+use crate::net::RawLimits;
 use crate::pki::Pin;
 
 /// Default largest body accepted by `PUT /v1/claims/{id}` (the hub's own limit is the same order).
@@ -42,32 +44,6 @@ pub struct StoreConfig {
     /// The logs this store witnesses (log id → the public key their heads are signed with):
     /// the hub sends its signed heads, the store keeps the latest that extends what it holds.
     pub witness: BTreeMap<String, PathBuf>,
-}
-
-/// Time and connection limits per client (see [`StoreConfig::limits`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Limits {
-    pub header_timeout: Duration,
-    pub body_timeout: Duration,
-    pub max_connections_per_identity: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            header_timeout: Duration::from_secs(10),
-            body_timeout: Duration::from_secs(60),
-            max_connections_per_identity: 32,
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawLimits {
-    header_timeout_secs: Option<u64>,
-    body_timeout_secs: Option<u64>,
-    max_connections_per_identity: Option<usize>,
 }
 
 /// The store's server certificate and the federation CA that client certificates must chain to.
@@ -175,7 +151,7 @@ impl StoreConfig {
             data_dir: abs(raw.data_dir),
             keys_dir: abs(raw.keys_dir),
             max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
-            limits: limits(&raw.limits).map_err(bad)?,
+            limits: raw.limits.resolve().map_err(bad)?,
             group_commit: raw.group_commit.unwrap_or(true),
             tls: TlsFiles {
                 ca: abs(raw.tls.ca),
@@ -212,31 +188,6 @@ impl StoreConfig {
         }
         Ok(cfg)
     }
-}
-
-/// The limits, defaults filled in; zero is refused (it would refuse every client).
-fn limits(raw: &RawLimits) -> Result<Limits, String> {
-    let d = Limits::default();
-    let secs = |v: Option<u64>, def: Duration, name: &str| match v {
-        Some(0) => Err(format!("[limits] {name} must be at least 1")),
-        Some(s) => Ok(Duration::from_secs(s)),
-        None => Ok(def),
-    };
-    Ok(Limits {
-        header_timeout: secs(
-            raw.header_timeout_secs,
-            d.header_timeout,
-            "header_timeout_secs",
-        )?,
-        body_timeout: secs(raw.body_timeout_secs, d.body_timeout, "body_timeout_secs")?,
-        max_connections_per_identity: match raw.max_connections_per_identity {
-            Some(0) => {
-                return Err("[limits] max_connections_per_identity must be at least 1".into())
-            }
-            Some(n) => n,
-            None => d.max_connections_per_identity,
-        },
-    })
 }
 
 /// Whether `p` is (lexically, or after resolving what exists) under `dir`.

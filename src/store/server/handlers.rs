@@ -17,11 +17,11 @@ use crate::pki::Identity;
 use crate::store::storage::{ListQuery, PutOutcome};
 use crate::store::StoreError;
 
-use super::body::{drain_cap, read_body, BodyError};
 use super::intake::{accept, Accepted};
 use super::query::{param, Page};
 use super::respond::{close_after, conflict, error, internal, json_response, timed_out, Resp};
 use super::Store;
+use crate::net::body::{drain_cap, read_body, BodyError};
 
 /// `PUT /v1/claims/{id}`: the same bytes again get the same receipt, other bytes a `409`.
 pub(super) async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incoming>) -> Resp {
@@ -65,7 +65,8 @@ pub(super) async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incomin
 
     let s = store.clone();
     let id_owned = id.to_string();
-    let outcome = tokio::task::spawn_blocking(move || accept(&s, &id_owned, &body, sha256)).await;
+    let outcome =
+        tokio::task::spawn_blocking(move || accept(&s, Some(&id_owned), &body, sha256)).await;
     match outcome {
         // `accept` flushed it: durable before the receipt goes out.
         Ok(Ok(Accepted::Stored(PutOutcome::Created(meta)))) => {

@@ -22,10 +22,12 @@ pub(super) enum Accepted {
     },
 }
 
-/// Validates, seals and stores one delivery (blocking: libxml2, AES, the database).
+/// Validates, seals and stores one delivery (blocking: libxml2, AES, the database). `id` is
+/// the id it was delivered under (a `PUT`'s path); a SOAP call has none, and the document's
+/// own is used.
 pub(super) fn accept(
     store: &Store,
-    id: &str,
+    id: Option<&str>,
     body: &[u8],
     sha256: String,
 ) -> Result<Accepted, StoreError> {
@@ -36,6 +38,11 @@ pub(super) fn accept(
     );
     let report = validator.validate(body);
     let mut findings = report.findings;
+    let id = match id.or(report.id.as_deref()) {
+        Some(i) if crate::claim::basis_id_ok(i) => i.to_string(),
+        _ => String::new(),
+    };
+    let id = id.as_str();
     if report.id.as_deref().is_some_and(|doc_id| doc_id != id) {
         findings.push(Finding::new(
             RULE_STORE,

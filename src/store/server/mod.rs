@@ -8,6 +8,7 @@
 //! | `GET /v1/access-log?actor=&basis=&after=&limit=` | reviewers | access log entries |
 //! | `GET /v1/access-log/verify` | reviewers | the log recomputed and checked, with a signed tree head |
 //! | `GET /v1/witness/{log_id}` | any federation certificate | the head this store holds of a log it witnesses |
+//! | `POST /ProcessClaimSpecification/1/rivtabp21` (SOAP 1.1) | writers (the hub's `rivta` sink) | the contract's answer: `OK`, `ERROR` + comment, or a Fault |
 //! | `POST /v1/witness/{log_id}` | writers (the hub) | a new signed head + consistency proof: `200` kept, `409` refused (shrinks, forks, not proven) |
 //!
 //! A client without a certificate, with one of another CA or an expired one never gets here:
@@ -15,20 +16,19 @@
 //!
 //! The server in its concepts, one file each:
 //!
-//! - this file — the store a request works on ([`Store`]), the listener and shutdown;
-//! - `connection` — one client connection: handshake limits, the certificate, HTTP;
+//! - this file — the store a request works on ([`Store`]), the listener and shutdown (the
+//!   connections themselves, their limits and the client's identity are [`crate::net`]'s);
 //! - `routes` — which handler a method and path go to, and who may call it;
-//! - `body` — reading a body within the store's limit;
 //! - `query` — the query string and paging parameters;
 //! - `handlers` — one function per request kind;
 //! - `witness` — the two witness requests;
 //! - `intake` — the domain step of a delivery: validate, check the address, seal, store;
+//! - `producer` — the same delivery as a call of the national contract (SOAP);
 //! - `respond` — the answers' shapes (JSON, errors).
 
-mod body;
-mod connection;
 mod handlers;
 mod intake;
+mod producer;
 mod query;
 mod respond;
 mod routes;
@@ -40,7 +40,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 
 use crate::validate::xsd::Schema;
@@ -59,8 +58,6 @@ pub struct Store {
     access: AccessLog,
     authz: Authorizer,
     schema: Arc<Schema>,
-    /// Open connections per identity (see `connection`).
-    connections: std::sync::Mutex<std::collections::HashMap<String, usize>>,
     /// The heads of the logs this store witnesses.
     witness: crate::audit::witness::Witness,
     /// The CRL, also checked on every request: a connection opened before a revocation ends
@@ -85,7 +82,6 @@ impl Store {
         let schema = Arc::new(Schema::embedded()?);
         let witness = open_witness(&cfg)?;
         Ok(Store {
-            connections: Default::default(),
             witness,
             authz: Authorizer::new(&cfg.org, cfg.access.clone()),
             cfg,
@@ -173,41 +169,35 @@ impl Server {
             acceptor,
             store,
         } = self;
-        let (stopping, stop) = tokio::sync::watch::channel(false);
-        let mut conns = JoinSet::new();
-        tokio::pin!(shutdown);
-        loop {
-            tokio::select! {
-                _ = &mut shutdown => break,
-                accepted = listener.accept() => {
-                    let (tcp, peer) = match accepted {
-                        Ok(a) => a,
-                        Err(e) => {
-                            tracing::warn!("accept failed: {e}");
-                            continue;
-                        }
-                    };
-                    let _ = tcp.set_nodelay(true);
-                    conns.spawn(connection::serve(acceptor.clone(), store.clone(), tcp, peer, stop.clone()));
-                }
-                Some(_) = conns.join_next(), if !conns.is_empty() => {}
-            }
-        }
-        drop(listener);
-        let _ = stopping.send(true);
-        let drain = async { while conns.join_next().await.is_some() {} };
-        if tokio::time::timeout(SHUTDOWN_GRACE, drain).await.is_err() {
-            tracing::warn!(
-                "requests still running {} s after shutdown began: their connections are cut",
-                SHUTDOWN_GRACE.as_secs()
-            );
-            conns.abort_all();
-            while conns.join_next().await.is_some() {}
-        }
+        let limits = store.cfg.limits;
+        let handler = Requests(store.clone());
+        crate::net::serve(
+            listener,
+            acceptor,
+            limits,
+            handler,
+            shutdown,
+            SHUTDOWN_GRACE,
+        )
+        .await;
         let store = last_handle(store).await?;
         tokio::task::spawn_blocking(move || store.close())
             .await
             .map_err(StoreError::task("closing the store"))?
+    }
+}
+
+/// The store's answer to each request: [`routes::handle`].
+#[derive(Clone)]
+struct Requests(Arc<Store>);
+
+impl crate::net::Handler for Requests {
+    async fn handle(
+        &self,
+        who: Arc<crate::pki::Identity>,
+        req: hyper::Request<hyper::body::Incoming>,
+    ) -> respond::Resp {
+        routes::handle(&self.0, &who, req).await
     }
 }
 

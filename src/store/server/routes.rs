@@ -8,11 +8,11 @@ use hyper::{Method, Request, StatusCode};
 use crate::pki::Identity;
 use crate::store::authz::Action;
 
-use super::body::{drain_cap, read_body, BodyError};
 use super::handlers::{access_log, get_claim, list_claims, put_claim, verify_access_log};
 use super::query::parse_query;
 use super::respond::{close_after, error, Resp};
 use super::{witness, Store};
+use crate::net::body::{drain_cap, read_body, BodyError};
 
 enum Route<'a> {
     PutClaim(&'a str),
@@ -22,6 +22,8 @@ enum Route<'a> {
     VerifyAccessLog,
     GetWitness(&'a str),
     PostWitness(&'a str),
+    /// `POST` of a `ProcessClaimSpecification` call: the store as the contract's producer.
+    Produce,
     BadId,
     NotFound,
     MethodNotAllowed,
@@ -30,6 +32,13 @@ enum Route<'a> {
 fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
     let get = method == Method::GET || method == Method::HEAD;
     match path {
+        super::producer::PATH => {
+            if method == Method::POST {
+                Route::Produce
+            } else {
+                Route::MethodNotAllowed
+            }
+        }
         "/v1/claims" | "/v1/claims/" => {
             if get {
                 Route::ListClaims
@@ -135,6 +144,10 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             Ok(()) => witness::submit(store, id, req).await,
             Err(d) => error(StatusCode::FORBIDDEN, d),
         },
+        Route::Produce => match need(Action::Write) {
+            Ok(()) => super::producer::call(store, req).await,
+            Err(d) => error(StatusCode::FORBIDDEN, d),
+        },
         Route::BadId => error(
             StatusCode::BAD_REQUEST,
             "an id is 1 to 64 letters, digits, '-', '_' or '.'",
@@ -167,6 +180,16 @@ mod tests {
             (Method::GET, "/v1/witness/hub-a", "GetWitness(hub-a)"),
             (Method::POST, "/v1/witness/hub-a", "PostWitness(hub-a)"),
             (Method::POST, "/v1/witness/../x", "BadId"),
+            (
+                Method::POST,
+                "/ProcessClaimSpecification/1/rivtabp21",
+                "Produce",
+            ),
+            (
+                Method::GET,
+                "/ProcessClaimSpecification/1/rivtabp21",
+                "MethodNotAllowed",
+            ),
         ];
         for (method, path, want) in cases {
             let got = match route(&method, path) {
@@ -177,6 +200,7 @@ mod tests {
                 Route::VerifyAccessLog => "VerifyAccessLog".into(),
                 Route::GetWitness(id) => format!("GetWitness({id})"),
                 Route::PostWitness(id) => format!("PostWitness({id})"),
+                Route::Produce => "Produce".into(),
                 Route::BadId => "BadId".into(),
                 Route::NotFound => "NotFound".into(),
                 Route::MethodNotAllowed => "MethodNotAllowed".into(),

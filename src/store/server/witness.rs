@@ -11,9 +11,9 @@ use serde_json::json;
 use crate::audit::witness::{Refusal, Submission};
 use crate::store::StoreError;
 
-use super::body::{read_body, BodyError};
 use super::respond::{error, internal, json_response, timed_out, Resp};
 use super::Store;
+use crate::net::body::{read_body, BodyError};
 
 /// A head and its proof are a few KB; a log of 2^40 entries has a 40-hash proof.
 const MAX_SUBMISSION: usize = 64 * 1024;

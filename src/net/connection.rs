@@ -2,35 +2,54 @@
 //! its time limit, the certificate's identity, a connection slot of that identity, then
 //! HTTP/1.1 until the client, a time limit or a shutdown ends it.
 //!
-//! A client cannot hold the store hostage, not even with a valid certificate: request headers
-//! must arrive within `[limits] header_timeout_secs` (hyper closes the connection otherwise),
-//! and one identity has at most `max_connections_per_identity` connections; the next is closed
-//! at once. HTTP/2 is never spoken: the TLS layer offers only `http/1.1` by ALPN, and this is
-//! an HTTP/1.1 server.
+//! A client cannot hold a server hostage, not even with a valid certificate: request headers
+//! must arrive within `header_timeout` (hyper closes the connection otherwise), and one identity
+//! has at most `max_connections_per_identity` connections; the next is closed at once. HTTP/2
+//! is never spoken: the TLS layer offers only `http/1.1` by ALPN, and this is an HTTP/1.1
+//! server.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::body::Incoming;
 use hyper::service::service_fn;
+use hyper::{Request, Response};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio_rustls::TlsAcceptor;
 
+use super::Limits;
 use crate::pki::Identity;
-
-use super::routes::handle;
-use super::Store;
 
 /// A client has this long to finish the TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// What a server answers one request with, knowing who asks.
+pub(crate) trait Handler: Clone + Send + Sync + 'static {
+    fn handle(
+        &self,
+        who: Arc<Identity>,
+        req: Request<Incoming>,
+    ) -> impl Future<Output = Response<Full<Bytes>>> + Send;
+}
+
+/// Open connections per identity.
+#[derive(Debug, Default)]
+pub(crate) struct Slots {
+    held: Mutex<HashMap<String, usize>>,
+}
+
 /// One client connection: handshake (the client certificate is verified here), then HTTP.
-pub(super) async fn serve(
+pub(crate) async fn serve<H: Handler>(
     acceptor: TlsAcceptor,
-    store: Arc<Store>,
-    tcp: tokio::net::TcpStream,
-    peer: SocketAddr,
+    (limits, slots): (Limits, Arc<Slots>),
+    handler: H,
+    (tcp, peer): (tokio::net::TcpStream, SocketAddr),
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
     let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
@@ -61,15 +80,14 @@ pub(super) async fn serve(
             return;
         }
     };
-    let Some(_slot) = Slot::take(&store, &who.id()) else {
-        tracing::warn!(%peer, who = %who.id(), max = store.cfg.limits.max_connections_per_identity, "connection refused: this identity holds as many connections as it may");
+    let max = limits.max_connections_per_identity;
+    let Some(_slot) = Slot::take(&slots, &who.id(), max) else {
+        tracing::warn!(%peer, who = %who.id(), max, "connection refused: this identity holds as many connections as it may");
         return;
     };
-    let limits = store.cfg.limits;
     let svc = service_fn(move |req| {
-        let store = store.clone();
-        let who = who.clone();
-        async move { Ok::<_, Infallible>(handle(&store, &who, req).await) }
+        let (handler, who) = (handler.clone(), who.clone());
+        async move { Ok::<_, Infallible>(handler.handle(who, req).await) }
     });
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
@@ -95,20 +113,20 @@ pub(super) async fn serve(
 
 /// One of an identity's connections, given back when the connection ends.
 struct Slot {
-    store: Arc<Store>,
+    slots: Arc<Slots>,
     id: String,
 }
 
 impl Slot {
-    fn take(store: &Arc<Store>, id: &str) -> Option<Slot> {
-        let mut held = store.connections.lock().unwrap_or_else(|p| p.into_inner());
+    fn take(slots: &Arc<Slots>, id: &str, max: usize) -> Option<Slot> {
+        let mut held = slots.held.lock().unwrap_or_else(|p| p.into_inner());
         let n = held.entry(id.to_string()).or_insert(0);
-        if *n >= store.cfg.limits.max_connections_per_identity {
+        if *n >= max {
             return None;
         }
         *n += 1;
         Some(Slot {
-            store: store.clone(),
+            slots: slots.clone(),
             id: id.to_string(),
         })
     }
@@ -116,11 +134,7 @@ impl Slot {
 
 impl Drop for Slot {
     fn drop(&mut self) {
-        let mut held = self
-            .store
-            .connections
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
+        let mut held = self.slots.held.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(n) = held.get_mut(&self.id) {
             *n -= 1;
             if *n == 0 {

@@ -1,4 +1,4 @@
-//! Reading a request body within the store's limit. A body over the limit is still read to its
+//! Reading a request body within a limit. A body over the limit is still read to its
 //! end (up to a cap) so that the client, still sending, gets the `413` instead of a reset.
 
 use bytes::Bytes;
@@ -7,11 +7,11 @@ use hyper::body::Incoming;
 
 /// Up to how many bytes of an oversized body are read and discarded before answering `413`, so
 /// the client, still sending, gets the answer instead of a reset connection.
-pub(super) fn drain_cap(max: usize) -> usize {
+pub(crate) fn drain_cap(max: usize) -> usize {
     max.saturating_mul(4).max(16 * 1024 * 1024)
 }
 
-pub(super) enum BodyError {
+pub(crate) enum BodyError {
     /// Over the limit; `drained` when the whole body was read (the connection stays usable).
     TooBig {
         drained: bool,
@@ -23,7 +23,7 @@ pub(super) enum BodyError {
 
 /// Reads a body of at most `max` bytes within `within`; a bigger one is read to its end (up to
 /// `cap`) and discarded.
-pub(super) async fn read_body(
+pub(crate) async fn read_body(
     body: Incoming,
     max: usize,
     cap: usize,

@@ -1,0 +1,46 @@
+//! Clients that misbehave on purpose, for the tests of the servers' limits (the store, the
+//! gateway).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// A TLS connection with a valid certificate (`tls`) that sends half a request head (`line`,
+/// then one header never finished) and then nothing; returns how long the server took to close
+/// it (or `None` if it had not after `give_up`).
+pub(crate) async fn slow_header(
+    addr: (String, u16),
+    tls: Arc<rustls::ClientConfig>,
+    line: &[u8],
+    give_up: Duration,
+) -> Option<Duration> {
+    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
+        .await
+        .ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let started = Instant::now();
+    let mut s = match tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+    {
+        Ok(s) => s,
+        // Refused at once (the identity's cap): closed, in no time.
+        Err(_) => return Some(started.elapsed()),
+    };
+    let head = [line, b" HTTP/1.1\r\nHost: localhost\r\nX-Slow: "].concat();
+    if s.write_all(&head).await.is_err() {
+        return Some(started.elapsed());
+    }
+    let _ = s.flush().await;
+    let mut buf = [0u8; 1024];
+    let read = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(give_up, read).await.ok()
+}
