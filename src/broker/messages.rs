@@ -38,6 +38,10 @@ pub enum Outcome {
     /// delivery is held up (`waiting` says why); OK follows once the receiver has it. Sent only
     /// when the receiver's delivery is held up, so a sender is not left with silence.
     Queued,
+    /// Disclosed, logged, and confirmed on the receiving region's delivery queue: what a gateway
+    /// answers the contract's `OK` on. Sent only to a gateway (a region's own status queue gets
+    /// OK once the receiver has the basis).
+    Accepted,
 }
 
 impl Outcome {
@@ -56,6 +60,7 @@ impl std::fmt::Display for Outcome {
             Outcome::Withheld => "WITHHELD",
             Outcome::Rejected => "REJECTED",
             Outcome::Queued => "QUEUED",
+            Outcome::Accepted => "ACCEPTED",
         })
     }
 }
@@ -125,6 +130,22 @@ impl StatusMessage {
         )
     }
 
+    /// The same outcome as the answer to a gateway's call: to [`topology::ANSWER_EXCHANGE`],
+    /// routed by the gateway's instance, `correlation_id` = the call.
+    pub fn to_answer(&self, to: &super::on_behalf::AnswerTo) -> Outgoing {
+        let mut out = json_outgoing(
+            topology::ANSWER_EXCHANGE,
+            &to.gateway,
+            STATUS_TYPE,
+            &self.basis_id,
+            self,
+        );
+        out.properties = out
+            .properties
+            .with_correlation_id(to.correlation.clone().into());
+        out
+    }
+
     /// One line for a terminal: id, outcome, and the rules (never the document's content).
     pub fn summary_line(&self) -> String {
         let mut line = format!("{}  {}", self.basis_id, self.outcome);
@@ -140,6 +161,11 @@ impl StatusMessage {
             Outcome::Error => {
                 for f in &self.findings {
                     line.push_str(&format!("\n    {f}"));
+                }
+            }
+            Outcome::Accepted => {
+                if let Some(r) = &self.receiver {
+                    line.push_str(&format!("  on its way to {r}"));
                 }
             }
             Outcome::Queued => {

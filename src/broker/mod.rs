@@ -8,7 +8,7 @@
 //! [`crate::retry`]; [`publisher`] turns publisher confirms into "confirmed or told why not";
 //! [`subscription`] is a consumer that survives a broker restart, [`settle`] acknowledges with a
 //! time limit. [`messages`] are the JSON
-//! bodies the hub sends back (status, notice), [`handover`] the message between the hub's two
+//! bodies the hub sends back (status, notice), [`on_behalf`] a basis the SOAP gateway submits for a caller, [`handover`] the message between the hub's two
 //! stages, [`pull`] a region's reader of its own delivery queue, [`region`] is a region's adapter
 //! configuration.
 
@@ -18,6 +18,7 @@ pub mod error;
 pub mod handover;
 pub mod inbox;
 pub mod messages;
+pub mod on_behalf;
 mod own_store;
 pub mod publisher;
 pub mod pull;

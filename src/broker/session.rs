@@ -159,6 +159,46 @@ impl Session {
         Ok(live.conn.create_channel().await?)
     }
 
+    /// Declares a durable quorum queue of this party's own and binds it to `exchange` under
+    /// `key` (a hub's receipt queue, a gateway's answer queue); `dead_letter` is the exchange
+    /// a message it rejects goes to. Declaring what exists with the same arguments is a no-op.
+    pub async fn declare_own_queue(
+        &self,
+        queue: &str,
+        (exchange, key): (&str, &str),
+        dead_letter: Option<&str>,
+    ) -> Result<(), BrokerError> {
+        use lapin::options::{QueueBindOptions, QueueDeclareOptions};
+        use lapin::types::{AMQPValue, FieldTable};
+        let ch = self.new_channel().await?;
+        let mut args = FieldTable::default();
+        args.insert(
+            "x-queue-type".into(),
+            AMQPValue::LongString("quorum".into()),
+        );
+        if let Some(dlx) = dead_letter {
+            args.insert(
+                "x-dead-letter-exchange".into(),
+                AMQPValue::LongString(dlx.into()),
+            );
+        }
+        let durable = QueueDeclareOptions {
+            durable: true,
+            ..QueueDeclareOptions::default()
+        };
+        ch.queue_declare(queue.into(), durable, args).await?;
+        ch.queue_bind(
+            queue.into(),
+            exchange.into(),
+            key.into(),
+            QueueBindOptions::default(),
+            FieldTable::default(),
+        )
+        .await?;
+        let _ = ch.close(200, "declared".into()).await;
+        Ok(())
+    }
+
     /// Closes the connection politely; the next use reconnects. Bounded: while the broker is
     /// unreachable someone holds the connection's lock to reconnect, and there is nothing to
     /// close, so a closer that cannot get the lock within 2 s just goes (a stopping hub must not

@@ -29,6 +29,10 @@ pub const DELIVER_EXCHANGE: &str = "ih.deliver";
 /// instance (the hand-over's `reply_to`), to that hub's [`receipt_queue`].
 pub const RECEIPT_EXCHANGE: &str = "ih.receipt";
 
+/// The hub answers a gateway's submissions here, routed by the gateway's instance (the
+/// submission's `reply_to`), to that gateway's [`answer_queue`].
+pub const ANSWER_EXCHANGE: &str = "ih.answer";
+
 /// Default `x-delivery-limit` of the submit queue (`broker/ctl start --delivery-limit`).
 pub const DEFAULT_DELIVERY_LIMIT: u32 = 5;
 
@@ -54,6 +58,13 @@ pub fn deliver_queue(org: &str) -> String {
 /// instance name, so a deployment's broker setup need not list its hubs.
 pub fn receipt_queue(instance: &str) -> String {
     format!("{RECEIPT_EXCHANGE}.{instance}")
+}
+
+/// The queue a gateway instance reads the hub's answers from. The gateway declares it (quorum,
+/// so answers to calls still waiting survive a broker node's restart) and binds it to
+/// [`ANSWER_EXCHANGE`] under its instance name.
+pub fn answer_queue(instance: &str) -> String {
+    format!("{ANSWER_EXCHANGE}.{instance}")
 }
 
 /// A hub instance's name: it travels in message headers and names the disclosure log, so it is

@@ -177,7 +177,7 @@ fn issue(
             format!("--role {role:?}: give reader, reviewer, region, store, hub, broker or auditor")
         })?;
     let usage = match role {
-        pki::Role::Store | pki::Role::Broker => pki::Usage::LocalServer,
+        pki::Role::Store | pki::Role::Broker | pki::Role::Gateway => pki::Usage::LocalServer,
         _ => pki::Usage::Client,
     };
     if let Some(h) = hsa_id {

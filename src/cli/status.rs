@@ -95,7 +95,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             Outcome::Error => 1,
             Outcome::Withheld => 2,
             Outcome::Rejected => 3,
-            Outcome::Queued => 4,
+            Outcome::Queued | Outcome::Accepted => 4,
         }] += 1;
         match format {
             Format::Text => say!("{}", s.summary_line()),

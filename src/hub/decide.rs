@@ -30,6 +30,7 @@ use super::journal::{History, Journal};
 use super::stage::Verdict;
 use crate::audit::{Digest, Event, PatientHash, PatientKey, PolicyRef, Record};
 use crate::broker::handover::HandOver;
+use crate::broker::on_behalf::AnswerTo;
 use crate::broker::{Outcome, Outgoing, StatusMessage, StoreReceipt, Withholding};
 use crate::claim::{basis_id_ok, ClaimSpecification, BASIS_ID_RULE};
 use crate::clock::Clock;
@@ -56,6 +57,12 @@ pub struct Incoming {
     pub sent_by: Option<String>,
     pub message_id: Option<String>,
     pub body: Bytes,
+    /// For a basis a gateway submitted: where the answer to its call goes (instead of the
+    /// sending region's status queue).
+    pub answer_to: Option<AnswerTo>,
+    /// A claim to be sent on someone's behalf from a user that is no gateway: why it is
+    /// refused (the basis is answered ERROR under [`RULE_SENDER`] and logged).
+    pub false_claim: Option<String>,
 }
 
 /// What the decide stage is made of.
@@ -101,6 +108,8 @@ struct Admitted {
     message_id: Option<String>,
     body: Bytes,
     sha: Digest,
+    answer_to: Option<AnswerTo>,
+    false_claim: Option<String>,
 }
 
 /// The facts of one basis every record repeats.
@@ -112,6 +121,8 @@ struct Facts {
     supplier: String,
     customer: String,
     patients: Vec<PatientHash>,
+    /// A gateway's call this basis answers (see [`Incoming::answer_to`]).
+    answer_to: Option<AnswerTo>,
 }
 
 /// What [`Decide::check`] found: the basis's facts, its model if it was read, every finding.
@@ -215,6 +226,13 @@ impl Decide {
                 ),
             ));
         }
+        if let Some(why) = &a.false_claim {
+            findings.push(Finding::new(
+                RULE_SENDER,
+                "/claimSpecification/supplierParty/identification",
+                why.clone(),
+            ));
+        }
         let mut facts = Facts {
             sent_by: a.sent_by.clone(),
             id,
@@ -222,6 +240,7 @@ impl Decide {
             supplier: a.sender.clone(),
             customer: String::new(),
             patients: Vec::new(),
+            answer_to: a.answer_to.clone(),
         };
         if let Some(c) = &report.claim {
             facts.customer = c
@@ -325,7 +344,11 @@ impl Decide {
         let at = self.clock.now().timestamp().max(0) as u64;
         let reply_to = pulled.then_some(self.instance.as_str());
         let mut messages = vec![handover.to_outgoing(doc, at, reply_to)];
-        messages.extend(self.queued(facts));
+        match &facts.answer_to {
+            // After the hand-over's confirm (the messages go in order): the gateway answers OK.
+            Some(to) => messages.push(self.accepted(facts).to_answer(to)),
+            None => messages.extend(self.queued(facts)),
+        }
         Verdict::Send {
             basis_id: facts.id.clone(),
             outcome: "HANDED-OVER".into(),
@@ -350,6 +373,20 @@ impl Decide {
             at: now,
         };
         Some(status.to_outgoing(&facts.supplier))
+    }
+
+    /// ACCEPTED for a gateway's call: disclosed, logged and on the receiver's delivery queue.
+    fn accepted(&self, facts: &Facts) -> StatusMessage {
+        StatusMessage {
+            basis_id: facts.id.clone(),
+            outcome: Outcome::Accepted,
+            findings: Vec::new(),
+            withheld: None,
+            receiver: Some(facts.customer.clone()),
+            receipt: None,
+            waiting: None,
+            at: self.clock.now(),
+        }
     }
 
     fn record(&self, event: Event, facts: &Facts) -> Record {
@@ -398,7 +435,15 @@ impl Decide {
             waiting: None,
             at: self.clock.now(),
         };
-        Verdict::answered(&facts.supplier, status, None)
+        match &facts.answer_to {
+            Some(to) => Verdict::Send {
+                basis_id: status.basis_id.clone(),
+                outcome: status.outcome.to_string(),
+                done: "answered the gateway",
+                messages: vec![status.to_answer(to)],
+            },
+            None => Verdict::answered(&facts.supplier, status, None),
+        }
     }
 }
 
@@ -413,6 +458,8 @@ fn admit(m: Incoming) -> Result<Admitted, Verdict> {
             message_id: m.message_id,
             body: m.body,
             sha,
+            answer_to: m.answer_to,
+            false_claim: m.false_claim,
         }),
         None => Err(Verdict::Park {
             basis_id: m.message_id.unwrap_or_default(),

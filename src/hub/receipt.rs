@@ -19,8 +19,6 @@
 use std::sync::Arc;
 
 use lapin::message::Delivery;
-use lapin::options::{QueueBindOptions, QueueDeclareOptions};
-use lapin::types::{AMQPValue, FieldTable};
 
 use super::deliver::{answer_ok, delivered_record, notice, Announce};
 use super::health::ReceiverHealth;
@@ -143,31 +141,10 @@ impl<A: Announce> Receipts<A> {
 /// Declares this hub's receipt queue (a quorum queue, dead-lettering into the parked queue) and
 /// binds it to the receipt exchange under the instance's name.
 pub(crate) async fn declare_queue(session: &Session, instance: &str) -> anyhow::Result<()> {
-    let ch = session.new_channel().await?;
     let queue = topology::receipt_queue(instance);
-    let mut args = FieldTable::default();
-    args.insert(
-        "x-queue-type".into(),
-        AMQPValue::LongString("quorum".into()),
-    );
-    args.insert(
-        "x-dead-letter-exchange".into(),
-        AMQPValue::LongString(topology::PARKED_EXCHANGE.into()),
-    );
-    let durable = QueueDeclareOptions {
-        durable: true,
-        ..QueueDeclareOptions::default()
-    };
-    ch.queue_declare(queue.as_str().into(), durable, args)
+    let bound = (topology::RECEIPT_EXCHANGE, instance);
+    session
+        .declare_own_queue(&queue, bound, Some(topology::PARKED_EXCHANGE))
         .await?;
-    ch.queue_bind(
-        queue.as_str().into(),
-        topology::RECEIPT_EXCHANGE.into(),
-        instance.into(),
-        QueueBindOptions::default(),
-        FieldTable::default(),
-    )
-    .await?;
-    let _ = ch.close(200, "declared".into()).await;
     Ok(())
 }

@@ -172,6 +172,8 @@ fn incoming(body: &Bytes) -> Incoming {
         sent_by: Some(format!("hsa:SE{SENDER}-REGION")),
         message_id: None,
         body: body.clone(),
+        answer_to: None,
+        false_claim: None,
     }
 }
 
@@ -412,5 +414,76 @@ async fn today_is_the_swedish_date_of_the_clock_the_stage_is_given() {
             .any(|f| f.message.contains("in the future")),
         "{:?}",
         s.findings
+    );
+}
+
+/// A basis through the gateway: its call is answered on the answer exchange, ACCEPTED only
+/// after the hand-over (the messages go in order), and the region's status queue gets nothing.
+#[tokio::test]
+async fn a_gateway_call_is_answered_to_the_gateway_after_the_hand_over() {
+    let r = rig(at("2026-12-01T10:00:00Z"), accept);
+    let to = crate::broker::on_behalf::AnswerTo {
+        gateway: "gw-test".into(),
+        correlation: "call-1".into(),
+    };
+    let body = basis(&id(7), "20261130");
+    let m = Incoming {
+        answer_to: Some(to.clone()),
+        ..incoming(&body)
+    };
+    let out = sent(r.decide.process(m.clone()).await);
+    assert_eq!(out.len(), 2, "{out:?}");
+    assert_eq!(out[0].exchange, topology::DELIVER_EXCHANGE);
+    assert_eq!(
+        (out[1].exchange.as_str(), out[1].routing_key.as_str()),
+        (topology::ANSWER_EXCHANGE, "gw-test")
+    );
+    assert_eq!(
+        out[1]
+            .properties
+            .correlation_id()
+            .as_ref()
+            .map(|c| c.as_str()),
+        Some("call-1")
+    );
+    let answer: StatusMessage = serde_json::from_slice(&out[1].payload).unwrap();
+    assert_eq!(answer.outcome, Outcome::Accepted);
+
+    // An invalid basis through the gateway: ERROR to the gateway, nothing to the status queue.
+    let good = String::from_utf8(basis(&id(8), "20261130").to_vec()).unwrap();
+    let bad = good.replacen("20261130", "2026-11-30", 1).into_bytes();
+    assert_ne!(bad, good.as_bytes());
+    let out = sent(
+        r.decide
+            .process(Incoming {
+                body: Bytes::from(bad),
+                ..m
+            })
+            .await,
+    );
+    assert_eq!(out.len(), 1);
+    assert_eq!(out[0].exchange, topology::ANSWER_EXCHANGE);
+}
+
+/// The claim to submit for someone else, from a user that is no gateway: ERROR under SENDER,
+/// logged as rejected.
+#[tokio::test]
+async fn a_claim_from_a_user_that_is_no_gateway_is_refused_and_logged() {
+    let r = rig(at("2026-12-01T10:00:00Z"), accept);
+    let body = basis(&id(9), "20261130");
+    let m = Incoming {
+        false_claim: Some("claims to be a gateway".into()),
+        ..incoming(&body)
+    };
+    let out = sent(r.decide.process(m).await);
+    let s = status(&out[0]);
+    assert_eq!(s.outcome, Outcome::Error);
+    assert!(
+        s.findings.iter().any(|f| f.rule == super::RULE_SENDER),
+        "{s:?}"
+    );
+    assert_eq!(
+        events(&r.journal, &id(9)),
+        [Event::Received, Event::Rejected]
     );
 }

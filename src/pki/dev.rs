@@ -13,6 +13,8 @@
 //! | `staff-<org>.pem` | a reader at the region (client) | `staff-<org>-reader` |
 //! | `reviewer-<org>.pem` | may read the region's store access log (client) | `reviewer-<org>` |
 //! | `auditor.pem` | disclosure log auditor (client) | `auditor` |
+//! | `gateway.pem` | the SOAP gateway (server to callers, SAN localhost, 127.0.0.1; client of the broker) | `invoice-hub gateway` |
+//! | `platform.pem` | the national platform (client; may name the original caller) | `national platform (development)` |
 //! | `crl.pem` | the CA's revocation list (`pki revoke` adds to it) | — |
 //!
 //! Every certificate's subject has a SERIALNUMBER, the holder's development HSA-id
@@ -162,6 +164,22 @@ pub fn generate(out: &Path, opts: &DevOptions) -> Result<DevPki, PkiError> {
         valid,
     )?;
     issue("hub", Role::Hub, fed, HUB_CN, Usage::Client, valid)?;
+    issue(
+        "gateway",
+        Role::Gateway,
+        fed,
+        "invoice-hub gateway",
+        Usage::LocalServer,
+        valid,
+    )?;
+    issue(
+        "platform",
+        Role::Platform,
+        fed,
+        "national platform (development)",
+        Usage::Client,
+        valid,
+    )?;
     issue(
         "auditor",
         Role::Auditor,

@@ -39,6 +39,12 @@ pub enum Role {
     Reviewer,
     /// Someone allowed to query and verify the disclosure log.
     Auditor,
+    /// The SOAP gateway: a server to the regions' systems, a broker client that submits on
+    /// their behalf.
+    Gateway,
+    /// The national platform (SKLTP VP), which calls on behalf of others and names them in
+    /// `x-rivta-original-serviceconsumer-hsaid`.
+    Platform,
 }
 
 impl Role {
@@ -53,6 +59,8 @@ impl Role {
             Role::Reader => "reader",
             Role::Reviewer => "reviewer",
             Role::Auditor => "auditor",
+            Role::Gateway => "gateway",
+            Role::Platform => "platform",
         }
     }
 
@@ -67,6 +75,8 @@ impl Role {
             Role::Reader,
             Role::Reviewer,
             Role::Auditor,
+            Role::Gateway,
+            Role::Platform,
         ]
         .into_iter()
         .find(|r| r.as_str() == s)

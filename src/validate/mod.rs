@@ -13,7 +13,7 @@ mod validator;
 pub mod xsd;
 
 pub use profile::{Origin, Profile};
-pub use report::Report;
+pub use report::{contract_comment, Report};
 pub use rules::RuleContext;
 pub use safety::Limits;
 pub use validator::{Validator, MAX_XSD_FINDINGS, RULE_MODEL};

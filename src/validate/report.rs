@@ -49,18 +49,25 @@ impl Report {
         if self.is_valid() {
             return ProcessClaimSpecificationResponse::new(ResultCode::Ok, None);
         }
-        let mut comment = format!(
-            "{} problem{} in invoice basis {}:\n",
-            self.findings.len(),
-            if self.findings.len() == 1 { "" } else { "s" },
-            self.id.as_deref().unwrap_or("(id unknown)")
-        );
-        for f in &self.findings {
-            comment.push_str(&contract_line(f));
-            comment.push('\n');
-        }
+        let comment = contract_comment(self.id.as_deref(), &self.findings);
         ProcessClaimSpecificationResponse::new(ResultCode::Error, Some(comment))
     }
+}
+
+/// The contract's `comment` for `findings` of basis `id`: a first line counting them, then one
+/// line per finding in the official producer's form (see [`Report::to_response`]).
+pub fn contract_comment(id: Option<&str>, findings: &[Finding]) -> String {
+    let mut comment = format!(
+        "{} problem{} in invoice basis {}:\n",
+        findings.len(),
+        if findings.len() == 1 { "" } else { "s" },
+        id.unwrap_or("(id unknown)")
+    );
+    for f in findings {
+        comment.push_str(&contract_line(f));
+        comment.push('\n');
+    }
+    comment
 }
 
 /// One finding in the contract's comment form. The location is written with the prefixes of
