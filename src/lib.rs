@@ -5,11 +5,12 @@
 //! [`claim`] (the document) → [`validate`] (safety, XSD, ÖR rules) → [`policy`] (the sending
 //! region's standardised harm assessment) → [`audit`] (the tamper-evident disclosure log) →
 //! [`store`] (the receiving region's restricted store), wired together by [`hub`] over
-//! [`broker`], with [`pki`] for development certificates and [`cli`] for the commands.
+//! [`broker`], with [`gateway`] as the national SOAP contract's front door, with [`pki`] for development certificates and [`cli`] for the commands.
 //!
 //! Under them, each owning one piece of plumbing: `db` (the embedded database the log and the
 //! store keep their data in: redb, durable commits, the only module that names the engine),
-//! [`tls`] (rustls configuration and PEM files, for every part that speaks TLS) and [`retry`]
+//! [`tls`] (rustls configuration and PEM files, for every part that speaks TLS), `net` (the
+//! HTTPS edge of the store and the gateway: connections, identities, limits) and [`retry`]
 //! (the one backoff and retry loop), [`clock`] (now, and today as the Swedish date). Beside them, [`synth`] generates realistic bases for tests,
 //! benchmarks and demonstrations (`invoice-hub gen`); nothing on the exchange's path uses it.
 
@@ -24,7 +25,9 @@ pub mod claim;
 pub mod cli;
 pub mod clock;
 pub(crate) mod db;
+pub mod gateway;
 pub mod hub;
+pub(crate) mod net;
 pub mod pki;
 pub mod policy;
 pub mod retry;

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod assess;
 mod audit;
 mod fetch;
+mod gateway;
 mod gen;
 mod hub;
 mod notify;
@@ -62,12 +63,28 @@ enum Command {
     Hub(hub::Args),
     /// Run a receiving region's restricted store.
     Store(store::Args),
+    /// Run the SOAP gateway: the national contract ProcessClaimSpecification 1.1 for the
+    /// regions' existing systems.
+    Gateway(gateway::Args),
     /// Read from a restricted store as named staff.
     Fetch(fetch::Args),
     /// Query, verify and prove the disclosure log.
     Audit(audit::Args),
     /// Make development certificates.
     Pki(pki::Args),
+}
+
+/// Logs of a daemon (`store`, `gateway`): to stderr, `RUST_LOG` or `info`, colour only on a
+/// terminal.
+fn init_daemon_logging() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .try_init();
 }
 
 /// SIGTERM or Ctrl-C: how an operator (or systemd) asks a long-running command — `hub`, `store`,
@@ -96,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Receive(a) => receive::run(a),
         Command::Hub(a) => hub::run(a),
         Command::Store(a) => store::run(a),
+        Command::Gateway(a) => gateway::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Pki(a) => pki::run(a),

@@ -32,6 +32,11 @@ pub struct HubConfig {
     pub validation: ValidationSettings,
     #[serde(default)]
     pub witness: WitnessSettings,
+    /// The SOAP gateways (`invoice-hub gateway`) whose claim to submit on a calling region's
+    /// behalf is believed, named by their broker certificate's HSA-id (`hsa:SE0000000000-GATEWAY`).
+    /// The same claim from any other broker user is refused and logged.
+    #[serde(default)]
+    pub gateways: Vec<crate::pki::Pin>,
 }
 
 /// Where the log's signed heads go: every `store` receiver, and `extra`.
@@ -73,6 +78,8 @@ impl Default for WitnessSettings {
 /// "2321000131" = { sink = "store", url = "https://…" }      # the same, spelled out
 /// "2321000164" = { sink = "store", url = "https://…", identity = "hsa:SE2321000164-STORE" }
 /// "2321000115" = { sink = "queue" }                          # it pulls its delivery queue
+/// "2321000149" = { sink = "rivta", url = "https://…/ProcessClaimSpecification/1/rivtabp21",
+///                  identity = "hsa:SE2321000149-PRODUCER" }  # its own SOAP producer
 /// ```
 ///
 /// Every receiver has its own delivery queue (`ih.deliver.<org>`). For a `store` receiver the
@@ -93,6 +100,13 @@ pub enum Sink {
     },
     /// The region pulls its delivery queue and sends receipts back.
     Queue,
+    /// The region's own producer of the national contract, called with
+    /// `ProcessClaimSpecification` at `url` (`https://host:port/path`); `identity` as for a
+    /// store.
+    Rivta {
+        url: String,
+        identity: Option<crate::pki::Pin>,
+    },
 }
 
 impl Sink {
@@ -101,6 +115,7 @@ impl Sink {
         match self {
             Sink::Store { .. } => "store",
             Sink::Queue => "queue",
+            Sink::Rivta { .. } => "rivta",
         }
     }
 }
@@ -122,6 +137,11 @@ enum SinkTable {
         identity: Option<crate::pki::Pin>,
     },
     Queue {},
+    Rivta {
+        url: String,
+        #[serde(default)]
+        identity: Option<crate::pki::Pin>,
+    },
 }
 
 impl TryFrom<SinkEntry> for Sink {
@@ -130,6 +150,15 @@ impl TryFrom<SinkEntry> for Sink {
     fn try_from(e: SinkEntry) -> Result<Sink, String> {
         let (url, identity) = match e {
             SinkEntry::Table(SinkTable::Queue {}) => return Ok(Sink::Queue),
+            SinkEntry::Table(SinkTable::Rivta { url, identity }) => {
+                return match split_url(&url) {
+                    Some((_, path)) if path.len() > 1 => Ok(Sink::Rivta { url, identity }),
+                    _ => Err(format!(
+                        "{url:?}: a producer is an https://host:port/path URL (the path is the \
+                         producer's endpoint, e.g. /ProcessClaimSpecification/1/rivtabp21)"
+                    )),
+                }
+            }
             SinkEntry::Url(url) => (url, None),
             SinkEntry::Table(SinkTable::Store { url, identity }) => (url, identity),
         };
@@ -140,6 +169,14 @@ impl TryFrom<SinkEntry> for Sink {
         }
         Ok(Sink::Store { url, identity })
     }
+}
+
+/// `https://host:port/path` → (`https://host:port`, `/path`).
+pub(crate) fn split_url(url: &str) -> Option<(&str, &str)> {
+    let rest = url.strip_prefix("https://")?;
+    let at = rest.find('/').unwrap_or(rest.len());
+    let base = &url[.."https://".len() + at];
+    Some((base, &rest[at..]))
 }
 
 /// Which rule profile each sender's bases are checked under (docs/validation.md): the
@@ -332,6 +369,14 @@ impl HubConfig {
         for org in self.receivers.keys() {
             if !crate::broker::topology::is_org_number(org) {
                 bail!("`receivers.{org}`: not a 10-digit organisation number");
+            }
+        }
+        for g in &self.gateways {
+            if !matches!(g, crate::pki::Pin::Hsa { issuer: None, .. }) {
+                bail!(
+                    "`gateways`: {g} — name a gateway by its HSA-id alone (hsa:SE…): the broker \
+                     user the hub sees is the certificate's subject, which has no key or issuer"
+                );
             }
         }
         if !crate::broker::topology::is_instance_name(&self.instance) {

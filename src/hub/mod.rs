@@ -32,7 +32,7 @@ mod stage;
 mod tests;
 mod witnesses;
 
-pub use config::{HubConfig, Sink};
+pub use config::{HubConfig, Sink, ValidationSettings};
 pub use decide::{Incoming, RULE_BASIS_ID, RULE_ID_REUSED, RULE_RECEIVER, RULE_SENDER};
 pub use journal::Journal;
 pub use stage::SHUTDOWN_GRACE;
@@ -57,14 +57,14 @@ use deliver::Deliver;
 use health::{Health, ReceiverHealth};
 use id_locks::IdLocks;
 use receipt::Receipts;
-use sink::StoreSink;
+use sink::{HttpsSink, Protocol};
 use stage::{Consumer, Verdict};
 
 /// Everything the configuration names, built and checked; nothing runs yet.
 struct Built {
     decide: Arc<Decide>,
     /// The deliver stage of every receiver with a store.
-    delivers: BTreeMap<String, Arc<Deliver<StoreSink, Publisher>>>,
+    delivers: BTreeMap<String, Arc<Deliver<HttpsSink, Publisher>>>,
     /// The receipt stage, when a receiver pulls its bases.
     receipts: Option<Arc<Receipts<Publisher>>>,
     health: BTreeMap<String, Arc<ReceiverHealth>>,
@@ -83,11 +83,11 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
     let log = Arc::new(open_log(cfg)?);
     let journal = Journal::start(log.clone());
     let id_locks = Arc::new(IdLocks::default());
-    let tls = StoreSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
+    let tls = HttpsSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
     let (mut delivers, mut health, mut pulling) =
         (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for (org, sink) in &cfg.receivers {
-        let Sink::Store { url, identity } = sink else {
+        let Some((url, protocol, identity)) = https_sink(org, sink) else {
             let h = ReceiverHealth::new(
                 org,
                 format!("queue {}", topology::deliver_queue(org)),
@@ -97,9 +97,9 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
             health.insert(org.clone(), h);
             continue;
         };
-        let h = ReceiverHealth::new(org, format!("store {url}"), clock.now());
-        let store = StoreSink::new(
-            url,
+        let h = ReceiverHealth::new(org, format!("{} {url}", sink.kind()), clock.now());
+        let store = HttpsSink::new(
+            (url, protocol),
             tls.clone(),
             cfg.delivery.clone(),
             h.clone(),
@@ -154,6 +154,26 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
     })
 }
 
+/// Where and how the hub delivers to `org` itself (its store, its producer); `None` for a
+/// region that pulls its queue.
+fn https_sink<'a>(
+    org: &str,
+    sink: &'a Sink,
+) -> Option<(&'a str, Protocol, &'a Option<crate::pki::Pin>)> {
+    match sink {
+        Sink::Queue => None,
+        Sink::Store { url, identity } => Some((url.as_str(), Protocol::Store, identity)),
+        Sink::Rivta { url, identity } => {
+            let (base, path) = config::split_url(url).unwrap_or((url, "/"));
+            let protocol = Protocol::Rivta {
+                path: path.to_string(),
+                logical_address: org.to_string(),
+            };
+            Some((base, protocol, identity))
+        }
+    }
+}
+
 /// The log's witnesses: every receiver's store (unless `[witness] stores = false`) and the
 /// `extra` ones.
 fn witnesses_of(cfg: &HubConfig, tls: ClientTls, log: Arc<AuditLog>) -> witnesses::Witnesses {
@@ -204,7 +224,7 @@ pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
     cfg.broker
         .tls_config()
         .context("the hub's broker certificate")?;
-    StoreSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
+    HttpsSink::client_tls(&cfg.delivery).context("the hub's delivery certificate")?;
     found.push(format!(
         "certificates load; {} receivers: {}",
         cfg.receivers.len(),
@@ -302,7 +322,7 @@ pub async fn run(
         publisher.clone(),
         stopped.clone(),
         Some(subscribed),
-        decide_handler(built.decide.clone()),
+        decide_handler(built.decide.clone(), Arc::new(gateway_ids(&cfg))),
     ));
     for (org, deliver) in &built.delivers {
         let consumer = Consumer {
@@ -349,10 +369,10 @@ type Handler = Box<
         + Sync,
 >;
 
-fn decide_handler(decide: Arc<Decide>) -> Handler {
+fn decide_handler(decide: Arc<Decide>, gateways: Arc<BTreeSet<String>>) -> Handler {
     Box::new(move |d| {
-        let decide = decide.clone();
-        Box::pin(async move { decide.process(incoming(&d)).await })
+        let (decide, gateways) = (decide.clone(), gateways.clone());
+        Box::pin(async move { decide.process(incoming(&d, &gateways)).await })
     })
 }
 
@@ -404,7 +424,7 @@ fn receipt_handler(receipts: Arc<Receipts<Publisher>>) -> Handler {
     })
 }
 
-fn deliver_handler(deliver: Arc<Deliver<StoreSink, Publisher>>) -> Handler {
+fn deliver_handler(deliver: Arc<Deliver<HttpsSink, Publisher>>) -> Handler {
     Box::new(move |d| {
         let deliver = deliver.clone();
         Box::pin(async move {
@@ -424,14 +444,45 @@ fn deliver_handler(deliver: Arc<Deliver<StoreSink, Publisher>>) -> Handler {
     })
 }
 
-fn incoming(d: &Delivery) -> Incoming {
+/// The gateways' identities as [`identity_of`] writes a broker user's.
+fn gateway_ids(cfg: &HubConfig) -> BTreeSet<String> {
+    cfg.gateways
+        .iter()
+        .filter_map(|p| match p {
+            crate::pki::Pin::Hsa { hsa_id, .. } => Some(format!("hsa:{hsa_id}")),
+            crate::pki::Pin::Key(_) => None,
+        })
+        .collect()
+}
+
+/// What the decide stage needs of one message. A gateway's claim to submit for a region is
+/// believed only from a broker user `gateways` names (see [`crate::broker::on_behalf`]); the
+/// same claim from anyone else is kept as [`Incoming::false_claim`], refused and logged.
+fn incoming(d: &Delivery, gateways: &BTreeSet<String>) -> Incoming {
     let user = d.properties.user_id().as_ref().map(|u| u.as_str());
-    Incoming {
+    let mut m = Incoming {
         sender: user.map(sender_of),
         sent_by: user.map(identity_of),
         message_id: d.properties.message_id().as_ref().map(|s| s.to_string()),
         body: bytes::Bytes::from(d.data.clone()),
+        answer_to: None,
+        false_claim: None,
+    };
+    if let Some(claim) = crate::broker::on_behalf::claim_of(&d.properties) {
+        let by = m.sent_by.clone().unwrap_or_default();
+        if gateways.contains(&by) {
+            m.sender = Some(claim.org);
+            m.sent_by = Some(format!("{} via {by}", claim.caller));
+            m.answer_to = claim.answer_to;
+        } else {
+            m.false_claim = Some(format!(
+                "the message claims to be sent on behalf of {} by {}, but {by} is not a gateway \
+                 this hub believes (hub.toml `gateways`)",
+                claim.org, claim.caller
+            ));
+        }
     }
+    m
 }
 
 /// The region a broker-checked `user_id` names: the organisation number in its distinguished

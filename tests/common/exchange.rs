@@ -377,6 +377,18 @@ impl Exchange {
         extra_receivers: &[(&str, &str)],
         extra_toml: &str,
     ) -> Exchange {
+        Exchange::start_rivta(broker, name, extra_receivers, extra_toml, &[])
+    }
+
+    /// [`Exchange::start_with`] where the hub delivers to the regions `rivta` through the
+    /// `rivta` sink: a `ProcessClaimSpecification` call to their store's producer endpoint.
+    pub(crate) fn start_rivta(
+        broker: &TestBroker,
+        name: &str,
+        extra_receivers: &[(&str, &str)],
+        extra_toml: &str,
+        rivta: &[&str],
+    ) -> Exchange {
         let certs = broker.certs.clone();
         let work = broker.repo.join("run").join(&broker.name).join(name);
         let _ = std::fs::remove_dir_all(&work);
@@ -406,7 +418,12 @@ impl Exchange {
         )
         .unwrap();
         let store = |org: &str, url: &str| {
-            format!("\"{org}\" = {{ sink = \"store\", url = \"{url}\", identity = \"hsa:SE{org}-STORE\" }}\n")
+            let (sink, path) = if rivta.contains(&org) {
+                ("rivta", "/ProcessClaimSpecification/1/rivtabp21")
+            } else {
+                ("store", "")
+            };
+            format!("\"{org}\" = {{ sink = \"{sink}\", url = \"{url}{path}\", identity = \"hsa:SE{org}-STORE\" }}\n")
         };
         let mut receivers =
             store(ORG_STOCKHOLM, &stockholm.url) + &store(ORG_HALLAND, &halland.url);
@@ -417,7 +434,7 @@ impl Exchange {
         std::fs::write(
             &hub_cfg,
             format!(
-                "instance = \"hub-test\"\n\
+                "instance = \"hub-test\"\ngateways = [\"hsa:SE0000000000-GATEWAY\"]\n\
                  [broker]\nport = {port}\nca = \"{c}/ca.pem\"\ncert = \"{c}/hub.pem\"\nkey = \"{c}/hub.key\"\n\
                  [consume]\nprefetch = 16\nper_receiver = 8\n\
                  [policy]\npaths = [\"policies\"]\n\
@@ -449,5 +466,88 @@ impl Exchange {
             halland_cfg,
             stockholm_cfg,
         }
+    }
+}
+
+/// A running `invoice-hub gateway` of a test's exchange.
+pub(crate) struct Gateway {
+    /// The endpoint: `https://127.0.0.1:PORT/ProcessClaimSpecification/1/rivtabp21`.
+    pub url: String,
+    pub config: PathBuf,
+    pub log_file: PathBuf,
+    child: Child,
+}
+
+impl Gateway {
+    /// Starts a gateway for the regions Stockholm and Halland (each calling with its region
+    /// certificate), the platform certificate, the test CRL (looked at every second), and
+    /// `extra` lines at the end of `[callers]`.
+    pub(crate) fn start(broker: &TestBroker, work: &Path, extra: &str) -> Gateway {
+        let dir = work.join("gateway");
+        std::fs::create_dir_all(&dir).unwrap();
+        let cfg = dir.join("gateway.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "instance = \"gw-test\"\nlisten = \"127.0.0.1:0\"\n\
+                 receivers = [\"{ORG_STOCKHOLM}\", \"{ORG_HALLAND}\"]\n\
+                 [tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/gateway.pem\"\nkey = \"{c}/gateway.key\"\n\
+                 crl = \"{c}/crl.pem\"\ncrl_reload_secs = 1\n\
+                 [broker]\nport = {port}\nca = \"{c}/ca.pem\"\ncert = \"{c}/gateway.pem\"\nkey = \"{c}/gateway.key\"\n\
+                 [limits]\nheader_timeout_secs = 2\nmax_connections_per_identity = 200\n\
+                 [platform]\nidentities = [\"hsa:SE0000000000-PLATFORM\"]\n\
+                 [callers]\n\"hsa:SE{ORG_STOCKHOLM}-REGION\" = \"{ORG_STOCKHOLM}\"\n\
+                 \"hsa:SE{ORG_HALLAND}-REGION\" = \"{ORG_HALLAND}\"\n{extra}",
+                c = broker.certs.display(),
+                port = broker.amqps_port,
+            ),
+        )
+        .unwrap();
+        let log_file = dir.join("gateway.log");
+        let log = std::fs::File::create(&log_file).unwrap();
+        let mut child = bin()
+            .args(["gateway", "--config"])
+            .arg(&cfg)
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("start the gateway");
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("https://"))
+            .unwrap_or_else(|| {
+                panic!(
+                    "the gateway did not say where it listens: {first:?}\n{}",
+                    std::fs::read_to_string(&log_file).unwrap_or_default()
+                )
+            })
+            .to_string();
+        Gateway {
+            url,
+            config: cfg,
+            log_file,
+            child,
+        }
+    }
+
+    pub(crate) fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_file).unwrap_or_default()
+    }
+
+    /// `host:port` of the endpoint.
+    pub(crate) fn addr(&self) -> String {
+        let rest = self.url.trim_start_matches("https://");
+        rest.split('/').next().unwrap().to_string()
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }

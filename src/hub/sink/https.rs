@@ -1,10 +1,12 @@
-//! The `store` sink: a receiving region's restricted store, reached by `PUT /v1/claims/{id}` over
-//! HTTPS with the hub's client certificate (TLS 1.3, the federation CA as the only root), retried
-//! with backoff while the store is down or failing, for at most a configured time.
+//! The HTTPS sinks: a receiver reached over mutual TLS with the hub's client certificate (TLS
+//! 1.3, the federation CA as the only root), on kept-alive connections, retried with backoff
+//! while it is down or failing, for at most a configured time. What is said on the connection is
+//! the [`Protocol`]'s: the restricted store's `PUT` ([`super::store`]) or the national contract's
+//! `ProcessClaimSpecification` call to the region's own producer ([`super::rivta`]).
 //!
-//! A store's PUT is idempotent (the same bytes under the same id answer 200 and the first
-//! receipt), so a retry after a lost answer, or a redelivery after a crash, never makes a second
-//! copy.
+//! Both receivers answer a repeat with the first answer (the store: the same bytes under the
+//! same id, 200 and the first receipt; a producer: the contract asks it to), so a retry after a
+//! lost answer, or a redelivery after a crash, never makes a second copy.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -14,7 +16,6 @@ use bytes::Bytes;
 use tokio::sync::Mutex;
 
 use super::{Delivered, DeliveryError, Sink};
-use crate::broker::StoreReceipt;
 use crate::clock::Clock;
 use crate::hub::config::DeliverySettings;
 use crate::hub::health::ReceiverHealth;
@@ -30,10 +31,23 @@ fn why_of(e: &DeliveryError) -> String {
     }
 }
 
-/// One receiving region's store, with its idle kept-alive clients, so month-end batches do not
-/// pay a TLS handshake per basis.
-pub(crate) struct StoreSink {
+/// What is said to the receiver.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Protocol {
+    /// `PUT /v1/claims/{id}`; the answer is the store's receipt.
+    Store,
+    /// `POST <path>` of a SOAP envelope with `LogicalAddress` = the receiving region.
+    Rivta {
+        path: String,
+        logical_address: String,
+    },
+}
+
+/// One receiving region's store or producer, with its idle kept-alive clients, so month-end
+/// batches do not pay a TLS handshake per basis.
+pub(crate) struct HttpsSink {
     url: String,
+    protocol: Protocol,
     tls: ClientTls,
     /// The CRL generation the pooled clients connected under; a newer one empties the pool, so
     /// a store revoked since is verified (and refused) again.
@@ -48,7 +62,7 @@ pub(crate) struct StoreSink {
     clock: Arc<dyn Clock>,
 }
 
-impl StoreSink {
+impl HttpsSink {
     /// The hub's client TLS for every store: its certificate, the federation CA as the only
     /// root, the CRL if one is configured.
     pub(crate) fn client_tls(settings: &DeliverySettings) -> Result<ClientTls, DeliveryError> {
@@ -72,18 +86,19 @@ impl StoreSink {
         })
     }
 
-    /// The store at `url` (`https://host:port`), reached with `tls`; each failed attempt is
-    /// told to `health`.
+    /// The receiver at `url` (`https://host:port`), spoken to in `protocol`, reached with
+    /// `tls`; each failed attempt is told to `health`.
     pub(crate) fn new(
-        url: &str,
+        (url, protocol): (&str, Protocol),
         tls: ClientTls,
         settings: DeliverySettings,
         health: Arc<ReceiverHealth>,
         clock: Arc<dyn Clock>,
-    ) -> Result<StoreSink, DeliveryError> {
+    ) -> Result<HttpsSink, DeliveryError> {
         let retry = Retry::new(settings.backoff()?, Limit::Time(settings.give_up()));
-        Ok(StoreSink {
+        Ok(HttpsSink {
             url: url.to_string(),
+            protocol,
             pool_generation: AtomicU64::new(tls.generation()),
             tls,
             settings,
@@ -97,7 +112,7 @@ impl StoreSink {
 
     /// Only a store whose server certificate is `identity` (none: any the CA vouches for with
     /// the URL's host name) is delivered to; another is retried, then parked.
-    pub(crate) fn expecting(mut self, identity: Option<crate::pki::Pin>) -> StoreSink {
+    pub(crate) fn expecting(mut self, identity: Option<crate::pki::Pin>) -> HttpsSink {
         self.identity = identity;
         self
     }
@@ -125,7 +140,15 @@ impl StoreSink {
         };
         let unavailable = |e: &DeliveryError| matches!(e, DeliveryError::Unavailable { .. });
         let on_retry = |e: &DeliveryError, _, delay: Duration| {
-            tracing::warn!(store, basis_id, error = %why_of(e), retry_in_ms = delay.as_millis() as u64, "store unavailable");
+            let (why, retry_in_ms) = (why_of(e), delay.as_millis() as u64);
+            match self.protocol {
+                Protocol::Store => {
+                    tracing::warn!(store, basis_id, error = %why, retry_in_ms, "store unavailable")
+                }
+                Protocol::Rivta { .. } => {
+                    tracing::warn!(producer = store, basis_id, error = %why, retry_in_ms, "producer unavailable")
+                }
+            }
             metrics::counter!("ih_delivery_retries_total").increment(1);
             self.health.failed(self.clock.now(), &why_of(e));
         };
@@ -144,7 +167,7 @@ impl StoreSink {
         }
     }
 
-    /// One `PUT` on a kept-alive client from the store's pool (a new one if none is idle).
+    /// One request on a kept-alive client from the pool (a new one if none is idle).
     async fn put(&self, basis_id: &str, body: Bytes) -> Result<Delivered, DeliveryError> {
         let store = self.url.as_str();
         let unavailable = |why: String| DeliveryError::Unavailable {
@@ -166,42 +189,41 @@ impl StoreSink {
                 .map(|c| c.expecting(self.identity.clone()))
                 .map_err(|e| DeliveryError::Tls(e.to_string()))?,
         };
-        let answer = match client.put_claim(basis_id, body).await {
+        let answer = match &self.protocol {
+            Protocol::Store => client.put_claim(basis_id, body).await,
+            Protocol::Rivta {
+                path,
+                logical_address,
+            } => super::rivta::call(&mut client, path, logical_address, body).await,
+        };
+        let answer = match answer {
             Ok(a) => a,
             Err(e @ StoreClientError::Url { .. }) | Err(e @ StoreClientError::Setup(_)) => {
                 return Err(DeliveryError::Tls(e.to_string()))
             }
             Err(e) => return Err(unavailable(e.to_string())),
         };
-        // A client connected before the CRL changed is not kept: its store was verified against
-        // the old list.
+        // A client connected before the CRL changed is not kept: its receiver was verified
+        // against the old list.
         if self.pool_generation.load(Ordering::Relaxed) == generation {
             pool.lock().await.push(client);
         }
-        let status = answer.status.as_u16();
-        match status {
-            200 | 201 => {
-                let raw = answer.text();
-                let receipt: StoreReceipt = serde_json::from_str(&raw)
-                    .map_err(|e| unavailable(format!("receipt is not JSON: {e}")))?;
-                Ok(Delivered { receipt, raw })
-            }
-            _ if answer.is_unavailable() => Err(unavailable(format!("HTTP {status}"))),
-            _ => Err(DeliveryError::Refused {
-                url: store.to_string(),
-                status,
-                body: answer.text().chars().take(500).collect(),
-            }),
+        match &self.protocol {
+            Protocol::Store => super::store::receipt(store, &answer),
+            Protocol::Rivta { .. } => super::rivta::receipt(store, basis_id, &answer, &*self.clock),
         }
     }
 }
 
-impl Sink for StoreSink {
+impl Sink for HttpsSink {
     async fn deliver(&self, basis_id: &str, body: Bytes) -> Result<Delivered, DeliveryError> {
         self.deliver_retrying(basis_id, body).await
     }
 
     fn describe(&self) -> String {
-        format!("store {}", self.url)
+        match &self.protocol {
+            Protocol::Store => format!("store {}", self.url),
+            Protocol::Rivta { path, .. } => format!("rivta {}{path}", self.url),
+        }
     }
 }

@@ -3,15 +3,18 @@
 //! durably (with its receipt) or will not take it; retrying within its own limits is its business,
 //! logging and answering are the stage's.
 //!
-//! Today's sink is the region's restricted store ([`StoreSink`], a mutual-TLS `PUT`). A region
-//! that consumes its delivery queue itself (`queue` in `[receivers]`) has no sink in the hub: its
-//! `receive` is the sink, and its receipt comes back over the broker. The national SOAP contract
-//! (issue 16) is the next sink: a type here with [`Sink`] implemented, and a variant of
-//! [`super::config::Sink`] that builds it.
+//! Two sinks speak HTTPS with the hub's certificate ([`HttpsSink`], `https`): the region's
+//! restricted store (`store`, a mutual-TLS `PUT`) and the region's own producer of the national
+//! contract (`rivta`, a `ProcessClaimSpecification` call). A region that consumes its delivery
+//! queue itself (`queue` in `[receivers]`) has no sink in the hub: its `receive` is the sink, and
+//! its receipt comes back over the broker. A new kind of delivery is a type here with [`Sink`]
+//! implemented, and a variant of [`super::config::Sink`] that builds it.
 
+mod https;
+mod rivta;
 mod store;
 
-pub(crate) use store::StoreSink;
+pub(crate) use https::{HttpsSink, Protocol};
 
 use std::future::Future;
 
@@ -45,11 +48,12 @@ pub(crate) struct Delivered {
 /// Why a delivery did not happen.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum DeliveryError {
-    /// Worth another try: the store is down, slow, or answered 5xx.
+    /// Worth another try: the receiver is down, slow, or answered 5xx (or a Fault).
     #[error("store {url} unavailable: {why}")]
     Unavailable { url: String, why: String },
-    /// The store refused the basis for good (409, 413, 422, 403): retrying will not help.
-    #[error("store {url} refused the basis: HTTP {status}: {body}")]
+    /// The receiver refused the basis for good (a store's 409, 413, 422, 403; a producer's
+    /// `ERROR`): retrying will not help.
+    #[error("{url} refused the basis: HTTP {status}: {body}")]
     Refused {
         url: String,
         status: u16,
