@@ -26,9 +26,9 @@ use crate::validate::xsd::Schema;
 use crate::validate::{contract_comment, safety, Finding, Profile, Report, RuleContext, Validator};
 
 use super::caller::{identify, Caller};
-use super::envelope::{self, EnvelopeError};
-use super::soap::{self, Code};
 use super::Gateway;
+use crate::rivta::envelope::{self, EnvelopeError};
+use crate::rivta::soap::{self, Code};
 
 /// What the gateway sends back: an answer (HTTP 200) or a Fault (HTTP 500).
 #[derive(Debug, Clone, PartialEq, Eq)]

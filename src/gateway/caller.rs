@@ -7,7 +7,7 @@
 use crate::pki::{Identity, Pin};
 
 use super::config::GatewayConfig;
-use super::soap::Code;
+use crate::rivta::soap::Code;
 
 /// The HTTP header the platform names the original caller in.
 pub(crate) const ORIGINAL_CONSUMER: &str = "x-rivta-original-serviceconsumer-hsaid";

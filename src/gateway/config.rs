@@ -38,10 +38,7 @@ use crate::hub::ValidationSettings;
 use crate::net::{Limits, RawLimits};
 use crate::pki::Pin;
 
-/// The endpoint's path, as the national platform's routing table names producers' addresses.
-pub const DEFAULT_PATH: &str = "/ProcessClaimSpecification/1/rivtabp21";
-/// The contract's largest message.
-pub const MAX_MESSAGE: usize = 5 * 1024 * 1024;
+pub use crate::rivta::DEFAULT_PATH;
 
 /// One gateway's configuration, paths resolved and checked.
 #[derive(Debug, Clone)]

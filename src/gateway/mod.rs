@@ -16,11 +16,12 @@
 //! - this file — the gateway ([`Gateway`]), its listener ([`Server`]) and the HTTP routes;
 //! - `config` — `gateway.toml`;
 //! - `caller` — who is calling (the certificate's SERIALNUMBER; the platform's header);
-//! - `envelope` — the SOAP request and the document inside it;
 //! - `call` — one call from the envelope to the answer;
 //! - `repeats` — the first answer again for a repeat;
-//! - `submit` — the broker: the basis in, the hub's answer out;
-//! - `soap` — answers, Faults, the WSDL and schemas.
+//! - `submit` — the broker: the basis in, the hub's answer out.
+//!
+//! The contract's envelope, answers, Faults and WSDL are [`crate::rivta`]'s, shared with the
+//! store's producer endpoint and the hub's `rivta` sink.
 //!
 //! The connections themselves (mutual TLS, revocation, header and body timeouts, connections
 //! per identity) are [`crate::net`]'s, as for the store.
@@ -28,9 +29,7 @@
 mod call;
 mod caller;
 pub mod config;
-pub mod envelope;
 mod repeats;
-pub mod soap;
 mod submit;
 
 pub use config::GatewayConfig;
@@ -52,9 +51,9 @@ use crate::net::body::{drain_cap, read_body, BodyError};
 use crate::pki::Identity;
 use crate::validate::xsd::Schema;
 
+use crate::rivta::soap::{self, Code};
 use call::Checks;
 use repeats::Repeats;
-use soap::Code;
 use submit::Submitter;
 
 /// How many answers are kept for repeats.
@@ -98,7 +97,7 @@ impl Server {
             .await
             .with_context(|| format!("listening on {}", cfg.listen))?;
         let gw = Gateway {
-            checks: Checks::new(schema, config::MAX_MESSAGE),
+            checks: Checks::new(schema, crate::rivta::MAX_MESSAGE),
             repeats: Repeats::new(REPEATS_KEPT),
             submitter,
             calls: tokio::sync::Semaphore::new(cfg.max_calls),
@@ -182,7 +181,7 @@ async fn post(gw: &Arc<Gateway>, who: &Identity, req: Request<Incoming>) -> Resp
         .headers()
         .get(caller::ORIGINAL_CONSUMER)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    let max = config::MAX_MESSAGE;
+    let max = crate::rivta::MAX_MESSAGE;
     let within = gw.cfg.limits.body_timeout;
     let body = match read_body(req.into_body(), max, drain_cap(max), within).await {
         Ok(b) => b,

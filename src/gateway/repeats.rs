@@ -100,7 +100,7 @@ mod tests {
 
         let other = ("2321000131".to_string(), [2; 32]);
         let fault = Reply::Fault {
-            code: super::super::soap::Code::Vp009,
+            code: crate::rivta::soap::Code::Vp009,
             why: "later".into(),
         };
         assert_eq!(

@@ -12,8 +12,8 @@ use super::{Delivered, DeliveryError};
 use crate::broker::StoreReceipt;
 use crate::claim::{ProcessClaimSpecificationResponse, ResultCode, RESPONDER_NS};
 use crate::clock::Clock;
-use crate::gateway::envelope::{self, REGISTRY_NS, SOAP11_NS};
-use crate::gateway::soap::SOAP_ACTION;
+use crate::rivta::envelope::{self, REGISTRY_NS, SOAP11_NS};
+use crate::rivta::soap::SOAP_ACTION;
 use crate::store::client::Answer;
 use crate::store::{StoreClient, StoreClientError};
 use crate::validate::safety;
@@ -98,9 +98,18 @@ pub(super) fn receipt(
         ResultCode::Error => Err(DeliveryError::Refused {
             url: url.to_string(),
             status,
+            // One line for the log: the comment's findings joined.
             body: format!(
                 "resultCode ERROR: {}",
-                response.comment.as_deref().unwrap_or("(no comment)")
+                response
+                    .comment
+                    .as_deref()
+                    .map_or("(no comment)".into(), |c| c
+                        .lines()
+                        .map(str::trim)
+                        .filter(|l| !l.is_empty())
+                        .collect::<Vec<_>>()
+                        .join(" | "))
             ),
         }),
     }

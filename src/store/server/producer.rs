@@ -17,9 +17,9 @@ use hyper::{Request, Response};
 use sha2::{Digest as _, Sha256};
 
 use crate::claim::ResultCode;
-use crate::gateway::envelope::{self, EnvelopeError};
-use crate::gateway::soap::{self, Code};
 use crate::net::body::{drain_cap, read_body, BodyError};
+use crate::rivta::envelope::{self, EnvelopeError};
+use crate::rivta::soap::{self, Code};
 use crate::store::storage::PutOutcome;
 use crate::validate::{contract_comment, safety, Finding};
 
@@ -28,7 +28,7 @@ use super::respond::Resp;
 use super::Store;
 
 /// The endpoint's path: the contract's, as the platform's routing table names producers.
-pub(super) const PATH: &str = crate::gateway::config::DEFAULT_PATH;
+pub(super) const PATH: &str = crate::rivta::DEFAULT_PATH;
 
 /// One call.
 pub(super) async fn call(store: &Arc<Store>, req: Request<Incoming>) -> Resp {
