@@ -41,8 +41,15 @@ fuzz: ## cargo-fuzz targets (nightly), FUZZ_SECONDS each (default 600); crashes 
 cluster-test: build ## 20 000 bases through a 3-node RabbitMQ cluster and 2 hubs, a node and a hub stopped mid-stream; 1 vs 2 hub throughput
 	@bash scripts/cluster-test.sh
 
-run: build ## a month of generated bases through a real broker, the hub and a store per region, then a summary (run/demo/)
+run: build ## a month of generated bases through a real broker, the hub, the SOAP gateway and a store per region, then a summary (run/demo/)
 	@bash scripts/run.sh
+
+.PHONY: demo demo-stop
+demo: build ## everything of `make run` left running, with a trickle of bases; URLs, ports and certificates in run/demo/setup.env
+	@IH_DEMO=1 bash scripts/run.sh
+
+demo-stop: ## stop what `make demo` started; the logs stay in run/demo/ for the auditor
+	@bash scripts/demo-stop.sh
 
 clean:
 	$(CARGO) clean

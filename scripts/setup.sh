@@ -12,11 +12,15 @@
 #   OUT/policies/               the three regions' policies and protected identities
 #   OUT/store-<org>/store.toml  a restricted store per region (initialised), on a fixed free port
 #   OUT/hub.toml                the hub, delivering to those stores (or, for the regions in
-#                               IH_PULL_REGIONS, leaving their bases on their delivery queue)
+#                               IH_PULL_REGIONS, leaving their bases on their delivery queue;
+#                               for those in IH_RIVTA_REGIONS, calling their store's SOAP
+#                               producer endpoint through the `rivta` sink)
+#   OUT/gateway.toml            the SOAP gateway: every region may call with its certificate
 #   OUT/region-<org>.toml       each region's adapter configuration (publish, status, notify;
 #                               for a pulling region also receive, into OUT/inbox-<org>/)
 #   OUT/setup.env               KEY=VALUE lines: the ports picked (AMQPS, DIST, METRICS,
-#                               STORE_PORT_<org>)
+#                               STORE_PORT_<org>, GATEWAY_PORT), the URLs (GATEWAY_URL,
+#                               STORE_URL_<org>) and the certificate paths (CA, CERT_<who>)
 #
 # IH_BIN is the invoice-hub binary (default: the release build). IH_PULL_REGIONS (organisation
 # numbers, space-separated) pull their bases with `invoice-hub receive` instead of a store; the
@@ -30,6 +34,7 @@ COUNT=${IH_COUNT:-3000}
 SEED=${IH_SEED:-2026}
 INVALID_RATE=${IH_INVALID_RATE:-0.05}
 PULL=" ${IH_PULL_REGIONS:-} "
+RIVTA=" ${IH_RIVTA_REGIONS:-} "
 REGIONS=(2321000016 2321000115 2321000131)
 declare -A REGION_NAME=([2321000016]="Region Stockholm" [2321000115]="Region Halland" [2321000131]="Västra Götalandsregionen")
 declare -A REGION_FILE=([2321000016]=stockholm [2321000115]=halland [2321000131]=vgr)
@@ -65,11 +70,27 @@ for org in 2321000016 2321000131; do
         deploy/policies/region-halland.toml >"$OUT/policies/region-$org.toml"
 done
 
-AMQPS=$(free_port); DIST=$(free_port); METRICS=$(free_port)
+AMQPS=$(free_port); DIST=$(free_port); METRICS=$(free_port); GATEWAY_PORT=$(free_port)
+ENDPOINT=/ProcessClaimSpecification/1/rivtabp21
 {
     echo "AMQPS=$AMQPS"
     echo "DIST=$DIST"
     echo "METRICS=$METRICS"
+    echo "GATEWAY_PORT=$GATEWAY_PORT"
+    echo "GATEWAY_URL=https://127.0.0.1:$GATEWAY_PORT$ENDPOINT"
+    echo "GATEWAY_WSDL=https://127.0.0.1:$GATEWAY_PORT$ENDPOINT?wsdl"
+    echo "CA=$OUT/pki/ca.pem"
+    echo "CRL=$OUT/pki/crl.pem"
+    echo "CERT_AUDITOR=$OUT/pki/auditor.pem"
+    echo "KEY_AUDITOR=$OUT/pki/auditor.key"
+    echo "CERT_PLATFORM=$OUT/pki/platform.pem"
+    echo "KEY_PLATFORM=$OUT/pki/platform.key"
+    for org in "${REGIONS[@]}"; do
+        echo "CERT_REGION_$org=$OUT/pki/region-$org.pem"
+        echo "KEY_REGION_$org=$OUT/pki/region-$org.key"
+        echo "CERT_STAFF_$org=$OUT/pki/staff-$org.pem"
+        echo "KEY_STAFF_$org=$OUT/pki/staff-$org.key"
+    done
 } >"$OUT/setup.env"
 
 declare -A STORE_PORT
@@ -77,6 +98,7 @@ for org in "${REGIONS[@]}"; do
     # A fixed port, so a store that is stopped comes back where the hub expects it.
     STORE_PORT[$org]=$(free_port)
     echo "STORE_PORT_$org=${STORE_PORT[$org]}" >>"$OUT/setup.env"
+    echo "STORE_URL_$org=https://127.0.0.1:${STORE_PORT[$org]}" >>"$OUT/setup.env"
     d="$OUT/store-$org"; mkdir -p "$d"
     cat >"$d/store.toml" <<EOF
 org = "$org"
@@ -100,6 +122,7 @@ done
 
 cat >"$OUT/hub.toml" <<EOF
 instance = "hub-demo"
+gateways = ["hsa:SE0000000000-GATEWAY"]   # the SOAP gateway's broker certificate
 [broker]
 port = $AMQPS
 ca = "pki/ca.pem"
@@ -124,10 +147,31 @@ every_secs = 5
 [receivers]
 $(for org in "${REGIONS[@]}"; do
     if [[ "$PULL" == *" $org "* ]]; then echo "\"$org\" = { sink = \"queue\" }"
+    elif [[ "$RIVTA" == *" $org "* ]]; then echo "\"$org\" = { sink = \"rivta\", url = \"https://127.0.0.1:${STORE_PORT[$org]}$ENDPOINT\", identity = \"hsa:SE$org-STORE\" }"
     else echo "\"$org\" = { sink = \"store\", url = \"https://127.0.0.1:${STORE_PORT[$org]}\", identity = \"hsa:SE$org-STORE\" }"; fi
 done)
 [metrics]
 listen = "127.0.0.1:$METRICS"
+EOF
+
+cat >"$OUT/gateway.toml" <<EOF
+instance = "gw-demo"
+listen = "127.0.0.1:$GATEWAY_PORT"
+receivers = [$(for org in "${REGIONS[@]}"; do printf '"%s", ' "$org"; done)]
+[tls]
+ca = "pki/ca.pem"
+cert = "pki/gateway.pem"
+key = "pki/gateway.key"
+crl = "pki/crl.pem"
+[broker]
+port = $AMQPS
+ca = "pki/ca.pem"
+cert = "pki/gateway.pem"
+key = "pki/gateway.key"
+[platform]
+identities = ["hsa:SE0000000000-PLATFORM"]
+[callers]
+$(for org in "${REGIONS[@]}"; do echo "\"hsa:SE$org-REGION\" = \"$org\""; done)
 EOF
 
 for org in "${REGIONS[@]}"; do

@@ -106,6 +106,47 @@ fn the_example_configuration_reads_and_matches_the_example_stores() {
         assert_eq!(url, &format!("https://{}", store.listen), "{org}");
     }
     assert_eq!(cfg.receivers.len(), 3);
+    // The example gateway serves the same receivers and is a gateway the hub believes.
+    let gw = invoice_hub::gateway::GatewayConfig::load(&repo.join("deploy/gateway.toml")).unwrap();
+    let receivers: std::collections::BTreeSet<String> = cfg.receivers.keys().cloned().collect();
+    assert_eq!(gw.receivers, receivers);
+    assert_eq!(gw.callers.len(), 3);
+    let gateway = format!("hsa:{}", "SE0000000000-GATEWAY");
+    assert!(
+        cfg.gateways.iter().any(|g| g.to_string() == gateway),
+        "{:?}",
+        cfg.gateways
+    );
+}
+
+/// A gateway configuration that names a caller by its CN alone, or gives a region that is no
+/// organisation number, is refused with the file and the field.
+#[test]
+fn a_gateway_configuration_names_its_mistakes() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let good = std::fs::read_to_string(repo.join("deploy/gateway.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("gateway.toml");
+    for (from, to, want) in [
+        (
+            "\"hsa:SE2321000016-REGION\" = \"2321000016\"",
+            "\"2321000016\" = \"2321000016\"",
+            "common name alone",
+        ),
+        (
+            "\"hsa:SE2321000016-REGION\" = \"2321000016\"",
+            "\"hsa:SE2321000016-REGION\" = \"Stockholm\"",
+            "not a 10-digit organisation number",
+        ),
+    ] {
+        std::fs::write(&cfg, good.replace(from, to)).unwrap();
+        let (code, _, err) = ih(&["gateway", "--config", cfg.to_str().unwrap(), "--check"]);
+        assert_eq!(code, Some(2), "{err}");
+        assert!(
+            err.contains("gateway.toml") && err.contains(want),
+            "{want}: {err}"
+        );
+    }
 }
 
 /// `invoice-hub store --check`, the same for a receiving region's store: keys, certificates,

@@ -32,7 +32,7 @@ pub(crate) fn run_ok(args: &[&str]) -> String {
 /// A process the bench started; killed when dropped.
 pub(crate) struct Proc {
     pub what: String,
-    child: Child,
+    pub child: Child,
     pub log: PathBuf,
 }
 
@@ -202,7 +202,7 @@ impl Deployment {
         std::fs::write(
             &hub_toml,
             format!(
-                "instance = \"hub-bench\"\n\
+                "instance = \"hub-bench\"\ngateways = [\"hsa:SE0000000000-GATEWAY\"]\n\
                  [broker]\nport = {}\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
                  [consume]\nprefetch = 64\nper_receiver = 24\n\
                  [policy]\npaths = [\"{}\"]\n\

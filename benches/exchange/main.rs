@@ -27,6 +27,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod deploy;
+mod gateway;
 mod load;
 mod plot;
 mod report;
@@ -323,7 +324,12 @@ fn main() {
         lines.push(p);
     }
 
-    let summary = Summary::new(
+    // 5. The SOAP gateway: 10 callers at once, as the regions' systems call the contract.
+    let gateway_n = if knobs.smoke { 20 } else { n.len().min(2_000) };
+    eprintln!("bench: the SOAP gateway, {} callers", gateway::CALLERS);
+    let gateway = gateway::measure(&work, &bench.shared, &n[..gateway_n]);
+
+    let mut summary = Summary::new(
         knobs.n,
         knobs.full,
         baseline,
@@ -335,6 +341,7 @@ fn main() {
         before_after,
         started.elapsed(),
     );
+    summary.add_gateway(gateway, gateway::CALLERS);
     let table = summary.table();
     println!("{table}");
     std::fs::write(out.join("summary.txt"), &table).unwrap();
