@@ -6,7 +6,8 @@
 //! region's standardised harm assessment) → [`audit`] (the tamper-evident disclosure log) →
 //! [`store`] (the receiving region's restricted store), wired together by [`hub`] over
 //! [`broker`], with [`gateway`] as the
-//! national SOAP contract's front door and [`rivta`] the contract on the wire, with [`pki`]
+//! national SOAP contract's front door, [`rivta`] the contract on the wire and [`witness`] a
+//! witness of the disclosure log that runs alone, with [`pki`]
 //! for development certificates and [`cli`] for the commands.
 //!
 //! Under them, each owning one piece of plumbing: `db` (the embedded database the log and the
@@ -29,7 +30,7 @@ pub mod clock;
 pub(crate) mod db;
 pub mod gateway;
 pub mod hub;
-pub(crate) mod net;
+pub mod net;
 pub mod pki;
 pub mod policy;
 pub mod retry;
@@ -38,5 +39,6 @@ pub mod store;
 pub mod synth;
 pub mod tls;
 pub mod validate;
+pub mod witness;
 
 pub use db::DbError;

@@ -19,6 +19,7 @@ mod receive;
 mod status;
 mod store;
 mod validate;
+mod witness;
 
 /// Exit code for "the input was checked and something in it is wrong".
 pub const EXIT_INVALID: u8 = 1;
@@ -66,6 +67,9 @@ enum Command {
     /// Run the SOAP gateway: the national contract ProcessClaimSpecification 1.1 for the
     /// regions' existing systems.
     Gateway(gateway::Args),
+    /// Run a witness of disclosure logs alone: it keeps the hub's signed heads and refuses one
+    /// that forks or shrinks the log.
+    Witness(witness::Args),
     /// Read from a restricted store as named staff.
     Fetch(fetch::Args),
     /// Query, verify and prove the disclosure log.
@@ -114,6 +118,7 @@ pub fn main() -> ExitCode {
         Command::Hub(a) => hub::run(a),
         Command::Store(a) => store::run(a),
         Command::Gateway(a) => gateway::run(a),
+        Command::Witness(a) => witness::run(a),
         Command::Fetch(a) => fetch::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Pki(a) => pki::run(a),

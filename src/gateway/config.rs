@@ -27,7 +27,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
@@ -35,7 +35,7 @@ use serde::Deserialize;
 
 use crate::broker::Endpoint;
 use crate::hub::ValidationSettings;
-use crate::net::{Limits, RawLimits};
+use crate::net::{Limits, RawLimits, RawServerTls, ServerTls};
 use crate::pki::Pin;
 
 pub use crate::rivta::DEFAULT_PATH;
@@ -50,7 +50,7 @@ pub struct GatewayConfig {
     pub path: String,
     /// The logical addresses (receiving regions) the exchange delivers to.
     pub receivers: BTreeSet<String>,
-    pub tls: Tls,
+    pub tls: ServerTls,
     pub broker: Endpoint,
     /// A caller's certificate → the region (organisation number) it calls for.
     pub callers: Vec<(Pin, String)>,
@@ -69,16 +69,6 @@ pub struct GatewayConfig {
     pub validation: ValidationSettings,
 }
 
-/// The gateway's TLS files.
-#[derive(Debug, Clone)]
-pub struct Tls {
-    pub ca: PathBuf,
-    pub cert: PathBuf,
-    pub key: PathBuf,
-    pub crl: Option<PathBuf>,
-    pub crl_reload: Duration,
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Raw {
@@ -87,7 +77,7 @@ struct Raw {
     #[serde(default)]
     path: Option<String>,
     receivers: BTreeSet<String>,
-    tls: RawTls,
+    tls: RawServerTls,
     broker: Endpoint,
     #[serde(default)]
     callers: BTreeMap<String, String>,
@@ -103,18 +93,6 @@ struct Raw {
     limits: RawLimits,
     #[serde(default)]
     validation: ValidationSettings,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawTls {
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
-    #[serde(default)]
-    crl: Option<PathBuf>,
-    #[serde(default)]
-    crl_reload_secs: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -135,7 +113,6 @@ impl GatewayConfig {
     }
 
     fn from_raw(raw: Raw, base: &Path) -> anyhow::Result<GatewayConfig> {
-        let rel = |p: PathBuf| if p.is_relative() { base.join(p) } else { p };
         let org_ok = crate::broker::topology::is_org_number;
         if !crate::broker::topology::is_instance_name(&raw.instance) {
             bail!(
@@ -170,16 +147,7 @@ impl GatewayConfig {
             listen: raw.listen,
             path,
             receivers: raw.receivers,
-            tls: Tls {
-                ca: rel(raw.tls.ca),
-                cert: rel(raw.tls.cert),
-                key: rel(raw.tls.key),
-                crl: raw.tls.crl.map(rel),
-                crl_reload: raw
-                    .tls
-                    .crl_reload_secs
-                    .map_or(crate::tls::DEFAULT_RELOAD, Duration::from_secs),
-            },
+            tls: raw.tls.resolve(base),
             broker,
             callers,
             callers_by_cn: raw.callers_by_cn,

@@ -83,12 +83,7 @@ impl Server {
     /// Reads the certificates, connects to the broker (declaring the answer queue) and binds
     /// the address (port 0 picks a free one: see [`Server::local_addr`]).
     pub async fn bind(cfg: GatewayConfig) -> anyhow::Result<Server> {
-        let crl = match &cfg.tls.crl {
-            Some(p) => Some(crate::tls::CrlFile::open(p, cfg.tls.crl_reload)?),
-            None => None,
-        };
-        let tls =
-            crate::tls::server_config(&cfg.tls.ca, &cfg.tls.cert, &cfg.tls.key, crl.as_ref())?;
+        let (tls, crl) = crate::net::RawServerTls::load(&cfg.tls)?;
         let schema = Arc::new(Schema::embedded()?);
         let submitter = Submitter::start(cfg.broker.clone(), &cfg.instance)
             .await

@@ -3,7 +3,7 @@
 //! one [`Identity`] per connection, limits no client can get around, and a shutdown that lets
 //! the requests in progress finish.
 //!
-//! - [`Limits`] — `[limits]` of a server's configuration;
+//! - [`Limits`] — `[limits]` of a server's configuration; [`ServerTls`] — its `[tls]`;
 //! - `connection` — one client connection, its identity and its slot;
 //! - [`body`] — reading a request body within a size and a time limit.
 //!
@@ -14,10 +14,13 @@
 pub(crate) mod body;
 mod connection;
 mod limits;
+mod tls_files;
 
 pub(crate) use connection::{Handler, Slots};
 pub use limits::Limits;
 pub(crate) use limits::RawLimits;
+pub(crate) use tls_files::RawServerTls;
+pub use tls_files::ServerTls;
 
 use std::future::Future;
 use std::sync::Arc;

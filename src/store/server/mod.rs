@@ -59,7 +59,7 @@ pub struct Store {
     authz: Authorizer,
     schema: Arc<Schema>,
     /// The heads of the logs this store witnesses.
-    witness: crate::audit::witness::Witness,
+    witness: Arc<crate::audit::witness::Witness>,
     /// The CRL, also checked on every request: a connection opened before a revocation ends
     /// with the next request, not when the client chooses to close it.
     crl: Option<Arc<crate::tls::CrlFile>>,
@@ -82,7 +82,7 @@ impl Store {
         let schema = Arc::new(Schema::embedded()?);
         let witness = open_witness(&cfg)?;
         Ok(Store {
-            witness,
+            witness: Arc::new(witness),
             authz: Authorizer::new(&cfg.org, cfg.access.clone()),
             cfg,
             storage,
