@@ -44,6 +44,8 @@ pub struct AnswerTo {
 /// The message for one basis a gateway submits for `claim`, as broker user `gateway_user`.
 pub fn submission(gateway_user: &str, basis_id: &str, xml: Vec<u8>, claim: &Claim) -> Outgoing {
     let mut out = basis_message(gateway_user, basis_id, xml);
+    // A caller is waiting: the decide stage's call queue, not behind a batch.
+    out.routing_key = super::topology::CALL_ROUTING_KEY.into();
     let mut headers = out.properties.headers().clone().unwrap_or_default();
     headers.insert(
         ON_BEHALF_OF.into(),

@@ -10,6 +10,12 @@ pub const SUBMIT_EXCHANGE: &str = "ih.submit";
 pub const SUBMIT_ROUTING_KEY: &str = "submit";
 /// The hub's quorum queue, with a delivery limit and dead-lettering into [`PARKED_QUEUE`].
 pub const SUBMIT_QUEUE: &str = "ih.submit";
+/// Routing key of a basis a caller waits for (the SOAP gateway's): it goes to [`CALL_QUEUE`].
+pub const CALL_ROUTING_KEY: &str = "call";
+/// The decide stage's second queue, for bases someone waits for on the line: a caller of the
+/// contract must have its answer in seconds, also while a month-end batch of thousands fills
+/// [`SUBMIT_QUEUE`]. The same decide stage consumes both, with a prefetch each.
+pub const CALL_QUEUE: &str = "ih.submit.call";
 
 /// Dead-letter exchange of the submit queue, and where the hub puts what it gives up on.
 pub const PARKED_EXCHANGE: &str = "ih.parked";

@@ -324,6 +324,16 @@ pub async fn run(
         Some(subscribed),
         decide_handler(built.decide.clone(), Arc::new(gateway_ids(&cfg))),
     ));
+    // The bases a caller waits for (the gateway's), beside the batches: same stage, own queue.
+    let calls = Consumer {
+        name: "decide calls".into(),
+        queue: topology::CALL_QUEUE.into(),
+        prefetch: cfg.consume.prefetch,
+    };
+    let (decide, gateways) = (built.decide.clone(), Arc::new(gateway_ids(&cfg)));
+    let handler = move || decide_handler(decide.clone(), gateways.clone());
+    let parts = (session.clone(), publisher.clone(), stopped.clone());
+    stages.spawn(lasting_stage(calls, parts, None, handler, Vec::new()));
     for (org, deliver) in &built.delivers {
         let consumer = Consumer {
             name: format!("deliver {org}"),
