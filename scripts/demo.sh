@@ -14,7 +14,8 @@ EVERY=${IH_DEMO_EVERY:-3}
 
 trickle() {
     local i=0 files=() f org
-    mapfile -t files < <(ls "$OUT"/outbox-*/*.xml 2>/dev/null)
+    # In the month's order (the file names start with the generator's sequence), every region's.
+    mapfile -t files < <(ls "$OUT"/outbox-*/*.xml 2>/dev/null | awk -F/ '{print $NF "\t" $0}' | sort | cut -f2)
     for f in "${files[@]}"; do
         org=$(basename "$(dirname "$f")"); org=${org#outbox-}
         i=$((i + 1))
