@@ -434,7 +434,8 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
 }
 
 /// 100 slow-header connections with a certificate the gateway accepts are closed within the
-/// header timeout, while a call is answered.
+/// header timeout, while a call is answered; a kept-alive connection left idle after a request is
+/// closed after the header timeout too (it is also the idle timeout).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_header_connections_are_closed_while_calls_are_answered() {
     let broker = TestBroker::start("gateway-slow");
@@ -482,4 +483,15 @@ async fn slow_header_connections_are_closed_while_calls_are_answered() {
         // header_timeout_secs = 2 in the test's gateway.toml; the margin is the machine's.
         assert!(took < Duration::from_secs(15), "closed after {took:?}");
     }
+    let request =
+        b"GET /ProcessClaimSpecification/1/rivtabp21?wsdl HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let idle = net_support::idle_after_one_request((host, port), tls, request, give_up)
+        .await
+        .expect("an idle kept-alive connection is closed");
+    // header_timeout_secs = 2 also bounds the wait for the next request on a kept-alive
+    // connection (hyper restarts it after each answer): not before, and not long after.
+    assert!(
+        idle >= Duration::from_millis(1500) && idle < Duration::from_secs(15),
+        "closed {idle:?} after the answer"
+    );
 }

@@ -44,3 +44,38 @@ pub(crate) async fn slow_header(
     };
     tokio::time::timeout(give_up, read).await.ok()
 }
+
+/// A TLS connection with a valid certificate that sends one whole request (`request`, a
+/// complete HTTP/1.1 head without a body), reads what comes back, and then stays silent; returns
+/// how long after the answer began the server closed it (or `None` if it had not after
+/// `give_up`).
+pub(crate) async fn idle_after_one_request(
+    addr: (String, u16),
+    tls: Arc<rustls::ClientConfig>,
+    request: &[u8],
+    give_up: Duration,
+) -> Option<Duration> {
+    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
+        .await
+        .ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut s = tokio_rustls::TlsConnector::from(tls)
+        .connect(name, tcp)
+        .await
+        .ok()?;
+    s.write_all(request).await.ok()?;
+    s.flush().await.ok()?;
+    let mut buf = [0u8; 16 * 1024];
+    let first = s.read(&mut buf).await.ok()?;
+    assert!(first > 0, "no answer to the request");
+    let answered = Instant::now();
+    let rest = async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return answered.elapsed(),
+                Ok(_) => {}
+            }
+        }
+    };
+    tokio::time::timeout(give_up, rest).await.ok()
+}
