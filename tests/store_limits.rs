@@ -74,6 +74,15 @@ async fn slow_header_connections_with_a_valid_certificate_are_closed_while_other
         .matches("this identity holds as many connections as it may")
         .count();
     assert!(capped >= SLOW - 40, "{capped} refused by the cap:\n{log}");
+    // A kept-alive connection left idle after a request is closed by the same header timeout.
+    let request = b"GET /v1/claims HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    let idle = net_support::idle_after_one_request(addr.clone(), tls.clone(), request, give_up)
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert!(
+        idle < Duration::from_secs(15),
+        "closed {idle:?} after the answer"
+    );
     // And the store still serves.
     let a = store
         .client(&format!("staff-{STOCKHOLM}"))
