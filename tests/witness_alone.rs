@@ -5,11 +5,9 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::exchange::{basis, bin, outcomes, publish, write, Exchange};
+use common::exchange::{basis, bin, outcomes, publish, spawn_listening, write, Exchange};
 use common::{poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
 use hyper::Method;
 use invoice_hub::store::StoreClient;
@@ -34,22 +32,9 @@ fn a_lone_witness_keeps_the_hubs_heads_and_verify_asks_it() {
         ),
     )
     .unwrap();
-    let mut witness = Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
-        .args(["witness", "--config"])
-        .arg(&cfg)
-        .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(dir.join("witness.log")).unwrap())
-        .spawn()
-        .unwrap();
-    let mut first = String::new();
-    BufReader::new(witness.stdout.take().unwrap())
-        .read_line(&mut first)
-        .unwrap();
-    let url = first
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("the witness did not start: {first:?}"))
-        .to_string();
+    let mut cmd = bin();
+    cmd.args(["witness", "--config"]).arg(&cfg);
+    let (mut witness, url) = spawn_listening(cmd, &dir.join("witness.log"), "the witness");
 
     // The hub, told about the witness.
     ex.hub.kill();

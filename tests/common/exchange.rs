@@ -133,19 +133,25 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
 
 /// Starts the store of `cfg` and reads where it listens from its first line.
 fn spawn_store(cfg: &Path, org: &str) -> (String, Child) {
-    let dir = cfg.parent().unwrap();
-    let log = std::fs::OpenOptions::new()
+    let mut cmd = bin();
+    cmd.args(["store", "--config"]).arg(cfg);
+    let (child, url) = spawn_listening(cmd, &cfg.parent().unwrap().join("store.log"), org);
+    (url, child)
+}
+
+/// Starts a server command (`store`, `gateway`, `witness`) with its stderr appended to `log`,
+/// and reads where it listens from the first line of its stdout.
+pub(crate) fn spawn_listening(mut cmd: Command, log: &Path, what: &str) -> (Child, String) {
+    let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(dir.join("store.log"))
+        .open(log)
         .unwrap();
-    let mut child = bin()
-        .args(["store", "--config"])
-        .arg(cfg)
+    let mut child = cmd
         .stdout(Stdio::piped())
-        .stderr(log)
+        .stderr(log_file)
         .spawn()
-        .expect("start the store");
+        .unwrap_or_else(|e| panic!("start {what}: {e}"));
     let mut first = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut first)
@@ -153,9 +159,14 @@ fn spawn_store(cfg: &Path, org: &str) -> (String, Child) {
     let url = first
         .split_whitespace()
         .find(|w| w.starts_with("https://"))
-        .unwrap_or_else(|| panic!("store of {org} did not say where it listens: {first:?}"))
+        .unwrap_or_else(|| {
+            panic!(
+                "{what} did not say where it listens: {first:?}\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
         .to_string();
-    (url, child)
+    (child, url)
 }
 
 pub(crate) struct Hub {
@@ -504,28 +515,9 @@ impl Gateway {
         )
         .unwrap();
         let log_file = dir.join("gateway.log");
-        let log = std::fs::File::create(&log_file).unwrap();
-        let mut child = bin()
-            .args(["gateway", "--config"])
-            .arg(&cfg)
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("start the gateway");
-        let mut first = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut first)
-            .unwrap();
-        let url = first
-            .split_whitespace()
-            .find(|w| w.starts_with("https://"))
-            .unwrap_or_else(|| {
-                panic!(
-                    "the gateway did not say where it listens: {first:?}\n{}",
-                    std::fs::read_to_string(&log_file).unwrap_or_default()
-                )
-            })
-            .to_string();
+        let mut cmd = bin();
+        cmd.args(["gateway", "--config"]).arg(&cfg);
+        let (child, url) = spawn_listening(cmd, &log_file, "the gateway");
         Gateway {
             url,
             config: cfg,

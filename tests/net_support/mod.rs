@@ -6,6 +6,22 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+/// A TLS connection to `addr` (server name `localhost`).
+async fn connect(
+    addr: &(String, u16),
+    tls: Arc<rustls::ClientConfig>,
+) -> Option<std::io::Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>>> {
+    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
+        .await
+        .ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    Some(
+        tokio_rustls::TlsConnector::from(tls)
+            .connect(name, tcp)
+            .await,
+    )
+}
+
 /// A TLS connection with a valid certificate (`tls`) that sends half a request head (`line`,
 /// then one header never finished) and then nothing; returns how long the server took to close
 /// it (or `None` if it had not after `give_up`).
@@ -15,15 +31,8 @@ pub(crate) async fn slow_header(
     line: &[u8],
     give_up: Duration,
 ) -> Option<Duration> {
-    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
-        .await
-        .ok()?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
     let started = Instant::now();
-    let mut s = match tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-    {
+    let mut s = match connect(&addr, tls).await? {
         Ok(s) => s,
         // Refused at once (the identity's cap): closed, in no time.
         Err(_) => return Some(started.elapsed()),
@@ -55,14 +64,7 @@ pub(crate) async fn idle_after_one_request(
     request: &[u8],
     give_up: Duration,
 ) -> Option<Duration> {
-    let tcp = tokio::net::TcpStream::connect((addr.0.as_str(), addr.1))
-        .await
-        .ok()?;
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut s = tokio_rustls::TlsConnector::from(tls)
-        .connect(name, tcp)
-        .await
-        .ok()?;
+    let mut s = connect(&addr, tls).await?.ok()?;
     s.write_all(request).await.ok()?;
     s.flush().await.ok()?;
     let mut buf = [0u8; 16 * 1024];
