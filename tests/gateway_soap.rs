@@ -215,7 +215,7 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
     });
     let (unrouted, _) = doc(4, &same);
     let (no_address, _) = doc(5, &same);
-    let (mismatch, _) = doc(6, &same);
+    let (mismatch, mismatch_id) = doc(6, &same);
     let (by_stockholm, _) = doc(7, &same);
     let (by_platform, platform_id) = doc(8, &same);
     let (soapui_doc, soapui_id) = doc(9, &same);
@@ -250,6 +250,8 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
             &mismatch,
             Some(h),
         ),
+        // The same document again with the address corrected is a new call, not a repeat.
+        zeep("corrected LogicalAddress", &halland, &mismatch, Some(s)),
         zeep(
             "another region's certificate",
             &stockholm,
@@ -302,6 +304,7 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
     fault(&r, "unknown receiver", "VP004");
     fault(&r, "no LogicalAddress", "VP003");
     error(&r, "LogicalAddress not the customer", &["RECEIVER"]);
+    ok(&r, "corrected LogicalAddress");
     error(&r, "another region's certificate", &["SENDER"]);
     fault(&r, "header from a region", "VP013");
     ok(&r, "via the platform");
@@ -372,6 +375,7 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
         &dotnet_id,
         &second_id,
         &after_id,
+        &mismatch_id,
     ];
     let stockholm_cfg = ex.stockholm_cfg.clone();
     let held = common::poll(Duration::from_secs(60), Duration::from_millis(500), || {

@@ -102,7 +102,8 @@ pub(crate) async fn answer(
             ),
         );
     }
-    let key = (caller.org.clone(), Sha256::digest(&request.document).into());
+    let digest = Sha256::digest(&request.document).into();
+    let key = (caller.org.clone(), address.clone(), digest);
     let call = Call {
         gw,
         caller: &caller,

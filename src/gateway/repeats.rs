@@ -15,8 +15,9 @@ use tokio::sync::OnceCell;
 
 use super::call::Reply;
 
-/// A basis by the calling region and the SHA-256 of the document.
-pub(crate) type Key = (String, [u8; 32]);
+/// A call by the calling region, its `LogicalAddress` and the SHA-256 of the document: a caller
+/// that corrects the address and sends the same document again makes a new call.
+pub(crate) type Key = (String, String, [u8; 32]);
 
 type Slot = Arc<OnceCell<Reply>>;
 
@@ -86,7 +87,7 @@ mod tests {
     async fn a_repeat_gets_the_first_answer_and_a_fault_is_not_kept() {
         let r = Repeats::new(2);
         let decided = AtomicUsize::new(0);
-        let key = ("2321000131".to_string(), [1; 32]);
+        let key = ("2321000131".to_string(), "2321000016".to_string(), [1; 32]);
         let decide = || async {
             decided.fetch_add(1, Ordering::SeqCst);
             Ok(ok())
@@ -98,7 +99,7 @@ mod tests {
         assert_eq!((a, b), (ok(), ok()));
         assert_eq!(decided.load(Ordering::SeqCst), 1, "decided twice");
 
-        let other = ("2321000131".to_string(), [2; 32]);
+        let other = ("2321000131".to_string(), "2321000016".to_string(), [2; 32]);
         let fault = Reply::Fault {
             code: crate::rivta::soap::Code::Vp009,
             why: "later".into(),

@@ -13,6 +13,10 @@
 //!                 └────────────────────────────────────────────────────────────┘     notice to the receiver
 //! ```
 //!
+//! The decide stage consumes two queues: `ih.submit` (what the regions publish, month-end
+//! batches of thousands) and `ih.submit.call` (what the SOAP gateway submits while its caller
+//! waits on the line), each with its own prefetch, so a call is never queued behind a batch.
+//!
 //! Each stage acknowledges a message only after what it did is durable in the disclosure log
 //! and, where it publishes, confirmed by the broker ([`stage`]). A receiver whose store is down
 //! holds only its own queue: its bases wait there, visible in `/ready` and `/metrics`
