@@ -110,18 +110,6 @@ fn timing(answers: &Path, bases: &[&Basis], secs: f64) -> Timing {
         let code = a["resultCode"].as_str().unwrap_or("FAULT").to_string();
         *outcomes.entry(code).or_insert(0) += 1;
     }
-    ms.sort_by(f64::total_cmp);
-    let pct = |q: f64| ms[((ms.len() as f64 * q) as usize).min(ms.len() - 1)];
     let megabytes = bases.iter().map(|b| b.bytes).sum::<u64>() as f64 / 1e6;
-    Timing {
-        bases: ms.len(),
-        megabytes,
-        secs,
-        bases_per_sec: ms.len() as f64 / secs,
-        mb_per_sec: megabytes / secs,
-        p50_ms: pct(0.5),
-        p99_ms: pct(0.99),
-        max_ms: ms.last().copied().unwrap_or(0.0),
-        outcomes,
-    }
+    Timing::of(ms, outcomes, secs, megabytes)
 }

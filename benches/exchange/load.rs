@@ -68,6 +68,31 @@ pub(crate) struct Timing {
     pub outcomes: std::collections::BTreeMap<String, usize>,
 }
 
+impl Timing {
+    /// The figures of one run from each basis's latency (ms, any order), the answers by outcome,
+    /// the run's length and the bytes it moved. Percentiles are nearest-rank.
+    pub(crate) fn of(
+        mut lat: Vec<f64>,
+        outcomes: std::collections::BTreeMap<String, usize>,
+        secs: f64,
+        megabytes: f64,
+    ) -> Timing {
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
+        Timing {
+            bases: lat.len(),
+            megabytes,
+            secs,
+            bases_per_sec: lat.len() as f64 / secs,
+            mb_per_sec: megabytes / secs,
+            p50_ms: pct(0.50),
+            p99_ms: pct(0.99),
+            max_ms: *lat.last().expect("at least one basis"),
+            outcomes,
+        }
+    }
+}
+
 /// The regions' publishers, one supervised connection each.
 pub(crate) struct Regions {
     publishers: HashMap<String, Publisher>,
@@ -283,19 +308,7 @@ fn timing(
         *outcomes.entry(outcome.clone()).or_insert(0) += 1;
         last = last.max(*at);
     }
-    lat.sort_by(|a, b| a.total_cmp(b));
-    let pct = |p: f64| lat[((lat.len() as f64 * p).ceil() as usize).clamp(1, lat.len()) - 1];
     let secs = last.duration_since(first).as_secs_f64();
     let megabytes = bases.iter().map(|b| b.bytes).sum::<u64>() as f64 / 1e6;
-    Timing {
-        bases: bases.len(),
-        megabytes,
-        secs,
-        bases_per_sec: bases.len() as f64 / secs,
-        mb_per_sec: megabytes / secs,
-        p50_ms: pct(0.50),
-        p99_ms: pct(0.99),
-        max_ms: *lat.last().unwrap(),
-        outcomes,
-    }
+    Timing::of(lat, outcomes, secs, megabytes)
 }

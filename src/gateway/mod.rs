@@ -143,7 +143,10 @@ impl crate::net::Handler for Routes {
         {
             tracing::warn!(who = %who.id(), serial = %who.serial, "refused: the certificate has been revoked");
             let why = format!("the certificate {} has been revoked", who.id());
-            return close(soap_response(500, soap::fault(Code::Vp002, &why)));
+            return crate::net::respond::close_after(soap_response(
+                500,
+                soap::fault(Code::Vp002, &why),
+            ));
         }
         let path = req.uri().path().to_string();
         let query = req.uri().query().unwrap_or("").to_ascii_lowercase();
@@ -191,17 +194,27 @@ async fn post(gw: &Arc<Gateway>, who: &Identity, req: Request<Incoming>) -> Resp
                 200,
                 soap::answer(crate::claim::ResultCode::Error, Some(&comment)),
             );
-            return if drained { r } else { close(r) };
+            return if drained {
+                r
+            } else {
+                crate::net::respond::close_after(r)
+            };
         }
         Err(BodyError::TimedOut) => {
             let why = format!(
                 "the request body did not arrive within {} s",
                 within.as_secs()
             );
-            return close(soap_response(500, soap::fault(Code::Vp015, &why)));
+            return crate::net::respond::close_after(soap_response(
+                500,
+                soap::fault(Code::Vp015, &why),
+            ));
         }
         Err(BodyError::Read(e)) => {
-            return close(soap_response(500, soap::fault(Code::Vp015, &e.to_string())));
+            return crate::net::respond::close_after(soap_response(
+                500,
+                soap::fault(Code::Vp015, &e.to_string()),
+            ));
         }
     };
     let Ok(_turn) = gw.calls.acquire().await else {
@@ -266,12 +279,4 @@ fn plain(status: StatusCode, text: &str) -> Resp {
         .header(CONTENT_TYPE, "text/plain; charset=UTF-8")
         .body(Full::new(Bytes::from(format!("{text}\n"))))
         .expect("a valid response")
-}
-
-fn close(mut r: Resp) -> Resp {
-    r.headers_mut().insert(
-        hyper::header::CONNECTION,
-        hyper::header::HeaderValue::from_static("close"),
-    );
-    r
 }

@@ -5,7 +5,8 @@
 //!
 //! - [`Limits`] — `[limits]` of a server's configuration; [`ServerTls`] — its `[tls]`;
 //! - `connection` — one client connection, its identity and its slot;
-//! - [`body`] — reading a request body within a size and a time limit.
+//! - [`body`] — reading a request body within a size and a time limit;
+//! - [`respond`] — JSON answers and errors, an answer that closes its connection.
 //!
 //! What a request may do is the server's business ([`Handler`]); this module only says who asks.
 //!
@@ -14,6 +15,7 @@
 pub(crate) mod body;
 mod connection;
 mod limits;
+pub(crate) mod respond;
 mod tls_files;
 
 pub(crate) use connection::{Handler, Slots};

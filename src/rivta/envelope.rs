@@ -153,18 +153,10 @@ pub fn read_any(bytes: &[u8], limits: &safety::Limits) -> Result<Request, Envelo
             .read_event()
             .map_err(|e| EnvelopeError::Syntax(format!("{e} (byte {at})")))?;
         match event {
-            Event::Start(e) if in_body(&path) => {
+            Event::Start(ref e) | Event::Empty(ref e) if in_body(&path) => {
+                let empty = matches!(event, Event::Empty(_));
                 let (operation, document) =
-                    take_document(&mut reader, text, at, &mut scope, &e, false)?;
-                return Ok(Request {
-                    logical_address,
-                    operation,
-                    document,
-                });
-            }
-            Event::Empty(e) if in_body(&path) => {
-                let (operation, document) =
-                    take_document(&mut reader, text, at, &mut scope, &e, true)?;
+                    take_document(&mut reader, text, at, &mut scope, e, empty)?;
                 return Ok(Request {
                     logical_address,
                     operation,

@@ -6,33 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use http_body_util::Full;
 use hyper::body::Incoming;
-use hyper::header::CONTENT_TYPE;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Request, StatusCode};
 use serde_json::json;
 
 use crate::audit::witness::{Refusal, Submission, Witness, WitnessError};
 use crate::net::body::{read_body, BodyError};
-
-type Resp = Response<Full<Bytes>>;
+use crate::net::respond::{close_after, error, json_response, Resp};
 
 /// A head and its proof are a few KB; a log of 2^40 entries has a 40-hash proof.
 const MAX_SUBMISSION: usize = 64 * 1024;
-
-fn json_response(status: StatusCode, body: &impl serde::Serialize) -> Resp {
-    let bytes = serde_json::to_vec_pretty(body).expect("response bodies serialise");
-    Response::builder()
-        .status(status)
-        .header(CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(bytes)))
-        .expect("a valid response")
-}
-
-fn error(status: StatusCode, message: impl std::fmt::Display) -> Resp {
-    json_response(status, &json!({ "error": message.to_string() }))
-}
 
 /// (The witness itself logs every refusal, loudly, and keeps it beside the held head.)
 fn refused(r: &Refusal) -> Resp {
@@ -85,15 +68,10 @@ pub(crate) async fn submit(
             return error(StatusCode::BAD_REQUEST, format!("reading the body: {e}"))
         }
         Err(BodyError::TimedOut) => {
-            let mut r = error(
+            return close_after(error(
                 StatusCode::REQUEST_TIMEOUT,
                 format!("the body did not arrive within {} s", within.as_secs()),
-            );
-            r.headers_mut().insert(
-                hyper::header::CONNECTION,
-                hyper::header::HeaderValue::from_static("close"),
-            );
-            return r;
+            ));
         }
     };
     let sub: Submission = match serde_json::from_slice(&body) {

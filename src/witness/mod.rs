@@ -107,8 +107,13 @@ impl crate::net::Handler for Routes {
             .as_ref()
             .is_some_and(|c| c.is_revoked(&who.issuer, &who.serial));
         let resp = match path.strip_prefix("/v1/witness/") {
-            _ if revoked => plain(StatusCode::FORBIDDEN, "the certificate has been revoked"),
-            Some(id) if !log_id_ok(id) => plain(StatusCode::BAD_REQUEST, "not a log id"),
+            _ if revoked => crate::net::respond::error(
+                StatusCode::FORBIDDEN,
+                "the certificate has been revoked",
+            ),
+            Some(id) if !log_id_ok(id) => {
+                crate::net::respond::error(StatusCode::BAD_REQUEST, "not a log id")
+            }
             Some(id) if method == Method::GET || method == Method::HEAD => {
                 http::held(&s.witness, id)
             }
@@ -117,22 +122,16 @@ impl crate::net::Handler for Routes {
                     let within = s.cfg.limits.body_timeout;
                     http::submit(s.witness.clone(), id, req, within).await
                 } else {
-                    plain(StatusCode::FORBIDDEN, "this certificate may not send heads")
+                    crate::net::respond::error(
+                        StatusCode::FORBIDDEN,
+                        "this certificate may not send heads",
+                    )
                 }
             }
-            Some(_) => plain(StatusCode::METHOD_NOT_ALLOWED, "GET or POST"),
-            None => plain(StatusCode::NOT_FOUND, "no such resource"),
+            Some(_) => crate::net::respond::error(StatusCode::METHOD_NOT_ALLOWED, "GET or POST"),
+            None => crate::net::respond::error(StatusCode::NOT_FOUND, "no such resource"),
         };
         tracing::info!(who = %who.id(), %method, %path, status = resp.status().as_u16(), "request");
         resp
     }
-}
-
-fn plain(status: StatusCode, text: &str) -> Response<Full<Bytes>> {
-    let body = serde_json::to_vec(&serde_json::json!({ "error": text })).unwrap_or_default();
-    Response::builder()
-        .status(status)
-        .header(hyper::header::CONTENT_TYPE, "application/json")
-        .body(Full::new(Bytes::from(body)))
-        .expect("a valid response")
 }
