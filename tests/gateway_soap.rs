@@ -14,9 +14,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::exchange::{basis, bin, notices, run_ok, stored_ids, write, Exchange, Gateway};
+use common::exchange::{
+    basis, bin, entries_of, make_psychiatry_minor, notices, run_ok, stored_ids, write, Exchange,
+    Gateway,
+};
 use common::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
-use invoice_hub::audit::{AuditLog, Event, Query};
+use invoice_hub::audit::{AuditLog, Event};
 use serde_json::{json, Value};
 
 const RSP: &str = "urn:riv:financial:billing:claim:ProcessClaimSpecificationResponder:1";
@@ -203,16 +206,7 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
         c.payable_amount.amount = "9999.00".into();
         c.issue_date = "20991231".into();
     });
-    let (withheld, withheld_id) = doc(3, &|c| {
-        let p = &mut c.health_care_services_specification_line[0].healthcare_performed[0];
-        p.activity.medical_field_code = "901".into();
-        p.diagnosis = None;
-        p.treatment = None;
-        c.health_care_services_specification_line[0]
-            .patient_information
-            .patient_identity
-            .extension = common::exchange::personnummer("20150115", 238);
-    });
+    let (withheld, withheld_id) = doc(3, &make_psychiatry_minor);
     let (unrouted, _) = doc(4, &same);
     let (no_address, _) = doc(5, &same);
     let (mismatch, mismatch_id) = doc(6, &same);
@@ -401,13 +395,7 @@ fn a_soap_client_nobody_here_wrote_gets_the_contract_s_answers() {
     let mut hub = ex.hub;
     hub.stop();
     let audit = AuditLog::open_existing(&ex.hub_log_dir, None).unwrap();
-    let entries = |id: &str| {
-        let q = Query {
-            basis: Some(id.to_string()),
-            ..Query::default()
-        };
-        audit.query(&q).unwrap().entries
-    };
+    let entries = |id: &str| entries_of(&audit, id);
     for d in delivered {
         let e = entries(d);
         let events: Vec<Event> = e.iter().map(|e| e.record.event).collect();

@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::exchange::{
-    basis, bin, outcome, outcomes, personnummer, publish, rules, stored_ids, write, Exchange, Hub,
+    basis, bin, make_psychiatry_minor, outcome, outcomes, publish, rules, stored_ids, write,
+    Exchange, Hub,
 };
 use common::{TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
 use invoice_hub::audit::{AuditLog, Event, Query, VerifyOptions};
@@ -34,16 +35,7 @@ fn the_exchange_end_to_end() {
     let batch = work.join("batch1");
     let ok = write(&batch, &basis(ORG_HALLAND, ORG_STOCKHOLM, 1));
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 2);
-    {
-        let p = &mut c.health_care_services_specification_line[0].healthcare_performed[0];
-        p.activity.medical_field_code = "901".into();
-        p.diagnosis = None;
-        p.treatment = None;
-    }
-    c.health_care_services_specification_line[0]
-        .patient_information
-        .patient_identity
-        .extension = personnummer("20150115", 238);
+    make_psychiatry_minor(&mut c);
     let psych_minor = write(&batch, &c);
     let mut c = basis(ORG_HALLAND, ORG_STOCKHOLM, 3);
     c.payable_amount.amount = "9999.00".into();

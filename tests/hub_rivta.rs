@@ -9,9 +9,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use common::exchange::{basis, outcomes, publish, stored_ids, write, Exchange};
+use common::exchange::{basis, entries_of, outcomes, publish, stored_ids, write, Exchange};
 use common::{poll, TestBroker, ORG_HALLAND, ORG_STOCKHOLM};
-use invoice_hub::audit::{AuditLog, Event, Query};
+use invoice_hub::audit::{AuditLog, Event};
 
 #[test]
 fn the_rivta_sink_delivers_to_a_producer_retries_while_it_is_down_and_parks_an_error() {
@@ -104,13 +104,7 @@ fn the_rivta_sink_delivers_to_a_producer_retries_while_it_is_down_and_parks_an_e
     // the refused one disclosed and never delivered.
     ex.hub.stop();
     let audit = AuditLog::open_existing(&ex.hub_log_dir, None).unwrap();
-    let entries = |id: &str| {
-        let q = Query {
-            basis: Some(id.to_string()),
-            ..Query::default()
-        };
-        audit.query(&q).unwrap().entries
-    };
+    let entries = |id: &str| entries_of(&audit, id);
     for id in first.iter().chain(&later) {
         let e = entries(id);
         let events: Vec<Event> = e.iter().map(|e| e.record.event).collect();

@@ -43,6 +43,29 @@ pub(crate) fn personnummer(date: &str, serial: u32) -> String {
     format!("{}{body}{}", &date[..2], (10 - sum % 10) % 10)
 }
 
+/// Makes `c` psychiatric care for a minor (medical field 901, no diagnosis or treatment, a
+/// patient born 2015): Region Halland's policy withholds it (rule H3-psychiatry-minors).
+pub(crate) fn make_psychiatry_minor(c: &mut ClaimSpecification) {
+    let line = &mut c.health_care_services_specification_line[0];
+    let p = &mut line.healthcare_performed[0];
+    p.activity.medical_field_code = "901".into();
+    p.diagnosis = None;
+    p.treatment = None;
+    line.patient_information.patient_identity.extension = personnummer("20150115", 238);
+}
+
+/// Every entry a disclosure log holds for basis `id`, in log order.
+pub(crate) fn entries_of(
+    log: &invoice_hub::audit::AuditLog,
+    id: &str,
+) -> Vec<invoice_hub::audit::Entry> {
+    let q = invoice_hub::audit::Query {
+        basis: Some(id.to_string()),
+        ..Default::default()
+    };
+    log.query(&q).unwrap().entries
+}
+
 /// A valid basis from `supplier` to `customer`, from the outpatient sample.
 pub(crate) fn basis(supplier: &str, customer: &str, counter: u32) -> ClaimSpecification {
     let path = format!(

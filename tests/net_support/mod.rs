@@ -42,11 +42,21 @@ pub(crate) async fn slow_header(
         return Some(started.elapsed());
     }
     let _ = s.flush().await;
-    let mut buf = [0u8; 1024];
+    closed_within(&mut s, started, give_up).await
+}
+
+/// Reads (and drops) whatever comes until the server closes; how long after `since` that was,
+/// or `None` if it had not after `give_up`.
+async fn closed_within(
+    s: &mut tokio_rustls::client::TlsStream<tokio::net::TcpStream>,
+    since: Instant,
+    give_up: Duration,
+) -> Option<Duration> {
+    let mut buf = [0u8; 16 * 1024];
     let read = async {
         loop {
             match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return started.elapsed(),
+                Ok(0) | Err(_) => return since.elapsed(),
                 Ok(_) => {}
             }
         }
@@ -70,14 +80,5 @@ pub(crate) async fn idle_after_one_request(
     let mut buf = [0u8; 16 * 1024];
     let first = s.read(&mut buf).await.ok()?;
     assert!(first > 0, "no answer to the request");
-    let answered = Instant::now();
-    let rest = async {
-        loop {
-            match s.read(&mut buf).await {
-                Ok(0) | Err(_) => return answered.elapsed(),
-                Ok(_) => {}
-            }
-        }
-    };
-    tokio::time::timeout(give_up, rest).await.ok()
+    closed_within(&mut s, Instant::now(), give_up).await
 }
