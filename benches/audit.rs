@@ -51,6 +51,7 @@ fn open(dir: &Path) -> AuditLog {
             log_id: "hub-bench".into(),
             signing_key: LogSigningKey::from_seed([1; 32]),
             checkpoint_every: 4096,
+            patient_key_id: None,
         },
     )
     .unwrap()

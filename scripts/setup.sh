@@ -105,6 +105,7 @@ org = "$org"
 listen = "127.0.0.1:${STORE_PORT[$org]}"
 data_dir = "data"
 keys_dir = "keys"
+patient_key = "../keys/patient-hmac.key"   # the federation's: reads join the hub's disclosures
 [tls]
 ca = "../pki/ca.pem"
 cert = "../pki/store-$org.pem"

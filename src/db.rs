@@ -71,7 +71,10 @@ pub(crate) enum Durability {
 /// An open database.
 pub(crate) struct Db {
     db: redb::Database,
+    /// The directory errors name: for an [`Db::open_copy`] the original, not the copy.
     dir: PathBuf,
+    /// The private copy an [`Db::open_copy`] works on, removed when the database is dropped.
+    _copy: Option<tempfile::TempDir>,
 }
 
 impl std::fmt::Debug for Db {
@@ -111,6 +114,7 @@ impl Db {
         let db = Db {
             db,
             dir: dir.to_owned(),
+            _copy: None,
         };
         db.write(Durability::Durable, |w| {
             for t in tables {
@@ -118,6 +122,45 @@ impl Db {
             }
             Ok::<_, DbError>(())
         })?;
+        Ok(db)
+    }
+
+    /// Opens a private copy of the database in `dir`, leaving `dir` exactly as it was: how an
+    /// auditor reads evidence. redb opens its file for writing and commits at open (and repairs
+    /// after a crash), so opening the evidence itself would change it, and fails when it is
+    /// read-only (`chmod -R a-w`). The copy lives in a directory of its own (mode 0700) that is
+    /// removed when the database is dropped. A process that has the database open (a running
+    /// hub or store) holds its lock: that is [`DbError::InUse`], as for [`Db::open`].
+    pub(crate) fn open_copy(dir: &Path, tables: &[Table]) -> Result<Db, DbError> {
+        let file = dir.join(FILE);
+        if !file.is_file() && holds_sled(dir) {
+            return Err(DbError::OldFormat(dir.to_owned()));
+        }
+        let original = std::fs::File::open(&file).map_err(|e| storage(dir, e))?;
+        match original.try_lock_shared() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(DbError::InUse(dir.to_owned())),
+            Err(std::fs::TryLockError::Error(e)) => return Err(storage(dir, e)),
+        }
+        let copy = tempfile::Builder::new()
+            .prefix("invoice-hub-evidence-")
+            .tempdir()
+            .map_err(|e| storage(dir, format!("making a private copy: {e}")))?;
+        {
+            let mut from = std::io::BufReader::new(&original);
+            let mut to = std::fs::File::create(copy.path().join(FILE))
+                .map_err(|e| storage(dir, format!("making a private copy: {e}")))?;
+            std::io::copy(&mut from, &mut to)
+                .map_err(|e| storage(dir, format!("making a private copy: {e}")))?;
+        }
+        // Closing the original releases its shared lock.
+        drop(original);
+        let mut db = Db::open(copy.path(), tables).map_err(|e| match e {
+            DbError::Storage { message, .. } => storage(dir, message),
+            other => other,
+        })?;
+        db.dir = dir.to_owned();
+        db._copy = Some(copy);
         Ok(db)
     }
 

@@ -52,7 +52,11 @@ fn setup() -> Setup {
     let sk = LogSigningKey::load(&keys.join("log-signing.key")).unwrap();
     let pk = PatientKey::load(&keys.join("patient-hmac.key")).unwrap();
     let log_dir = d.path().join("log");
-    let log = AuditLog::open(&log_dir, LogConfig::new("hub-cli", sk)).unwrap();
+    let log = AuditLog::open(
+        &log_dir,
+        LogConfig::new("hub-cli", sk).with_patient_key(&pk),
+    )
+    .unwrap();
     let recs: Vec<_> = (0..60)
         .map(|i| {
             let mut r = record(i, 6);
@@ -113,9 +117,19 @@ fn query_by_patient_in_each_format_never_prints_the_id() {
     assert_eq!(lines.len(), 11);
 
     let (code, out, err) = cli(&[&base[..], &["--format", "table", "--limit", "4"]].concat());
-    assert_eq!(code, 0);
+    assert_eq!(code, 3, "a cut answer is not a whole one: {err}");
     assert_eq!(out.lines().count(), 5, "{out}");
     assert!(err.contains("more with --after 20"), "{err}");
+    assert!(err.contains("cut at --limit 4"), "{err}");
+
+    // CSV and JSON give everything unless told otherwise, and say so when told to cut.
+    let (code, out, err) = cli(&[&base[..], &["--format", "csv", "--limit", "3"]].concat());
+    assert_eq!(code, 3, "{err}");
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(err.contains("cut at --limit 3"), "{err}");
+    let (code, _, err) = cli(&[&base[..], &["--format", "json", "--limit", "10"]].concat());
+    assert_eq!(code, 0, "exactly everything is not cut: {err}");
+    assert!(!err.contains("cut at"), "{err}");
 
     let (_, o, e) = cli(&[&base[..], &["--format", "csv"]].concat());
     assert!(
@@ -304,4 +318,137 @@ fn export_checks_offline_and_refuses_to_overwrite() {
     let (code, out, _) = cli(&["check-proof", Setup::s(&bad), "--key", &pubk]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("says 20 entries but holds 19"), "{out}");
+}
+
+/// Every file under `dir` with the SHA-256 of its bytes, in path order.
+fn hashes(dir: &Path) -> Vec<(PathBuf, String)> {
+    use sha2::{Digest, Sha256};
+    let mut out: Vec<(PathBuf, String)> = walkdir::WalkDir::new(dir)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let bytes = std::fs::read(e.path()).unwrap();
+            (e.path().to_owned(), hex::encode(Sha256::digest(bytes)))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// `audit verify`, `query`, `head`, `proof` and `export` read evidence: the log's files stay
+/// exactly as they were (by hash), and a `chmod -R a-w` copy verifies. As root, permissions
+/// bind nobody, so the read-only copy is read as the unprivileged user `nobody`.
+#[test]
+fn verify_and_queries_leave_the_evidence_untouched() {
+    let s = setup();
+    let pubkey = s.key("log-signing.pub");
+    let before = hashes(&s.log);
+    let out_file = s.root.join("export.jsonl");
+    for args in [
+        vec!["--log", s.log(), "verify", "--key", &pubkey],
+        vec!["--log", s.log(), "query", "--format", "json"],
+        vec!["--log", s.log(), "head"],
+        vec!["--log", s.log(), "proof", "--basis", "B-0003"],
+        vec![
+            "--log",
+            s.log(),
+            "export",
+            "--out",
+            out_file.to_str().unwrap(),
+        ],
+    ] {
+        let (code, out, err) = cli(&args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+        assert_eq!(hashes(&s.log), before, "{args:?} changed the log's files");
+    }
+
+    // A read-only copy, as an auditor receives evidence.
+    let evidence = tempfile::tempdir().unwrap();
+    let copy = evidence.path().join("log");
+    std::fs::create_dir(&copy).unwrap();
+    for (f, _) in &before {
+        std::fs::copy(f, copy.join(f.strip_prefix(&s.log).unwrap())).unwrap();
+    }
+    let key = evidence.path().join("log-signing.pub");
+    std::fs::copy(&pubkey, &key).unwrap();
+    let copied = hashes(&copy);
+    let chmod = |mode: &str| {
+        let st = Command::new("chmod")
+            .args(["-R", mode])
+            .arg(evidence.path())
+            .status()
+            .unwrap();
+        assert!(st.success());
+    };
+    chmod("a+rX");
+    chmod("a-w");
+    let root = Command::new("id").arg("-u").output().unwrap().stdout == b"0\n";
+    let mut verify = if root {
+        let mut c = Command::new("setpriv");
+        c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(env!("CARGO_BIN_EXE_invoice-hub"));
+        c
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_invoice-hub"))
+    };
+    let o = verify
+        .arg("audit")
+        .arg("--log")
+        .arg(&copy)
+        .arg("verify")
+        .arg("--key")
+        .arg(&key)
+        .env_remove("INVOICE_HUB_AUDIT_LOG")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(
+        said.starts_with("OK: log \"hub-cli\", 60 entries"),
+        "{said}"
+    );
+    assert!(
+        !said.contains("invoice-hub-evidence"),
+        "the copy is not named: {said}"
+    );
+    assert_eq!(hashes(&copy), copied, "the read-only copy is unchanged");
+    chmod("u+w");
+}
+
+/// A patient key other than the one the log was written with would answer "nothing about this
+/// patient" whatever happened: refused, naming both key ids, exit 2.
+#[test]
+fn a_patient_key_that_is_not_the_logs_is_refused() {
+    let s = setup();
+    let other = s.root.join("other-keys");
+    let (code, _, err) = cli(&["keygen", "--out", other.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let right = PatientKey::load(&s.keys.join("patient-hmac.key")).unwrap();
+    let wrong = PatientKey::load(&other.join("patient-hmac.key")).unwrap();
+    let pn = personal_number(2);
+    let (code, out, err) = cli(&[
+        "--log",
+        s.log(),
+        "query",
+        "--patient",
+        &pn,
+        "--patient-key",
+        other.join("patient-hmac.key").to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty(), "no answer at all: {out}");
+    assert!(
+        err.contains(&format!(
+            "hashes patients with the patient key of id {}, and the key given has id {}",
+            right.id(),
+            wrong.id()
+        )),
+        "{err}"
+    );
+    assert!(!err.contains(&pn), "{err}");
 }

@@ -491,6 +491,7 @@ fn reopen_error(dir: &Path) -> String {
             log_id: "hub-test".into(),
             signing_key: signing_key(),
             checkpoint_every: 32,
+            patient_key_id: None,
         },
     )
     .expect_err("the writer must refuse the log");
@@ -696,6 +697,7 @@ async fn a_log_re_signed_with_a_new_key_is_caught_by_the_trusted_key_and_by_a_wi
             log_id: "hub-test".into(),
             signing_key: invoice_hub::audit::LogSigningKey::from_seed([99; 32]),
             checkpoint_every: 32,
+            patient_key_id: None,
         },
     )
     .unwrap();

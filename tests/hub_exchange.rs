@@ -282,4 +282,135 @@ fn the_exchange_end_to_end() {
         2,
         "{said}"
     );
+
+    patient_timeline(
+        &work,
+        &certs,
+        [stockholm, halland],
+        &mut hub,
+        [&halland_cfg, &stockholm_cfg],
+    );
+}
+
+/// The patient's question (PDL: who has received or read data about me?) across the hub's log
+/// and both stores' access logs: one patient cared for in Halland while living in Stockholm,
+/// then in Stockholm after moving to Halland. One timeline, in order: each basis received,
+/// disclosed (naming the policy), delivered, then read by the receiving store's staff. A patient
+/// key that is not the federation's is refused.
+fn patient_timeline(
+    work: &std::path::Path,
+    certs: &std::path::Path,
+    mut stores: [common::exchange::Store; 2],
+    hub: &mut Hub,
+    senders: [&std::path::PathBuf; 2],
+) {
+    let pn = common::exchange::personnummer("19610704", 417);
+    hub.start();
+    let mut ids = Vec::new();
+    for (i, (from, to)) in [(ORG_HALLAND, ORG_STOCKHOLM), (ORG_STOCKHOLM, ORG_HALLAND)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut c = basis(from, to, 900 + i as u32);
+        c.health_care_services_specification_line[0]
+            .patient_information
+            .patient_identity
+            .extension = pn.clone();
+        let id = write(&work.join(format!("timeline-{i}")), &c);
+        publish(
+            senders[i],
+            &work.join(format!("timeline-{i}")).join(format!("{id}.xml")),
+        );
+        let mut seen = BTreeMap::new();
+        outcomes(senders[i], &BTreeSet::from([id.clone()]), hub, &mut seen);
+        assert_eq!(outcome(&seen, &id), "OK");
+        // The receiving store's reader opens it (the store's own access log records the read).
+        let store = &stores[i];
+        let cert = |ext: &str| certs.join(format!("staff-{}.{ext}", store.org));
+        let got = common::exchange::run_ok(
+            bin()
+                .args(["fetch", "--store", &store.url, "--ca"])
+                .arg(certs.join("ca.pem"))
+                .arg("--cert")
+                .arg(cert("pem"))
+                .arg("--key")
+                .arg(cert("key"))
+                .args(["get", &id]),
+        );
+        assert!(got.contains(&id));
+        ids.push(id);
+    }
+    hub.stop();
+    for s in &mut stores {
+        s.kill();
+    }
+    let access_log =
+        |s: &common::exchange::Store| s.config.parent().unwrap().join("data").join("access-log");
+    let ask = |key: &std::path::Path| {
+        bin()
+            .arg("audit")
+            .arg("--log")
+            .arg(work.join("hub-log"))
+            .arg("--log")
+            .arg(access_log(&stores[0]))
+            .arg("--log")
+            .arg(access_log(&stores[1]))
+            .args(["query", "--patient", &pn, "--patient-key"])
+            .arg(key)
+            .args(["--format", "json"])
+            .env_remove("INVOICE_HUB_PATIENT_KEY")
+            .output()
+            .unwrap()
+    };
+    let o = ask(&work.join("hub-keys/patient-hmac.key"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let timeline: Vec<(String, String, String)> = v["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let r = &e["record"];
+            (
+                e["log"].as_str().unwrap().to_owned(),
+                r["event"].as_str().unwrap().to_owned(),
+                r["basis_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let mut want = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        let store_log = format!("store-{}", stores[i].org);
+        for (log, event) in [
+            ("hub-test", "received"),
+            ("hub-test", "disclosed"),
+            ("hub-test", "delivered"),
+            (store_log.as_str(), "accessed"),
+        ] {
+            want.push((log.to_owned(), event.to_owned(), id.clone()));
+        }
+    }
+    assert_eq!(timeline, want, "{err}");
+    let disclosed = &v["entries"][1]["record"];
+    assert!(
+        disclosed["policy"]["board_decision"].is_string(),
+        "{disclosed}"
+    );
+    assert!(v["entries"][3]["record"]["actor"]
+        .as_str()
+        .unwrap()
+        .starts_with("hsa:SE"));
+    assert!(!String::from_utf8_lossy(&o.stdout).contains(&pn));
+
+    // Another key: refused with a message, not "nothing about this patient".
+    let other = work.join("other-keys");
+    common::exchange::run_ok(bin().args(["audit", "keygen", "--out"]).arg(&other));
+    let o = ask(&other.join("patient-hmac.key"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("hashes patients with the patient key of id"),
+        "{err}"
+    );
 }

@@ -185,6 +185,16 @@ impl PatientKey {
         }
     }
 
+    /// The key's id: the first 8 bytes (hex) of the HMAC of a fixed label, so that a log can
+    /// record which key its patient hashes were made with and a query with another key is
+    /// refused instead of answering "nothing about this patient". It says nothing about the key
+    /// and nothing about any patient.
+    pub fn id(&self) -> String {
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key");
+        mac.update(b"invoice-hub patient key id v1");
+        hex::encode(&mac.finalize().into_bytes()[..8])
+    }
+
     /// HMAC-SHA-256 of the normalised id (see [`crate::claim::normalise_patient_id`]).
     pub fn hash(&self, patient_id: &str) -> PatientHash {
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.0).expect("HMAC takes any key");

@@ -33,6 +33,10 @@ pub struct LogConfig {
     pub signing_key: LogSigningKey,
     /// Sign a tree head whenever the size crosses a multiple of this (0 = only on demand/close).
     pub checkpoint_every: u64,
+    /// The id of the patient key its records' patient hashes are made with
+    /// ([`super::PatientKey::id`]): recorded at first open, and a later writer with another key is
+    /// refused (its hashes would not join the earlier ones). `None` leaves the log as it is.
+    pub patient_key_id: Option<String>,
 }
 
 impl LogConfig {
@@ -42,7 +46,14 @@ impl LogConfig {
             log_id: log_id.into(),
             signing_key,
             checkpoint_every: 1024,
+            patient_key_id: None,
         }
+    }
+
+    /// The same config, recording that patients are hashed with `key`.
+    pub fn with_patient_key(mut self, key: &super::PatientKey) -> Self {
+        self.patient_key_id = Some(key.id());
+        self
     }
 }
 
@@ -118,6 +129,7 @@ impl NodeSource for View {
 const META_LOG_ID: &[u8] = b"log_id";
 const META_PUBLIC_KEY: &[u8] = b"public_key";
 const META_SIZE: &[u8] = b"size";
+const META_PATIENT_KEY_ID: &[u8] = b"patient_key_id";
 
 /// The disclosure log (or a store's access log). `Send + Sync`: appends are serialised inside.
 pub struct AuditLog {
@@ -175,7 +187,28 @@ impl AuditLog {
                 }
             }
         }
+        let held_key = snap.table(META)?.get(META_PATIENT_KEY_ID)?;
         drop(snap);
+        if let Some(id) = &cfg.patient_key_id {
+            match held_key {
+                None => db.write(Durability::Durable, |w| {
+                    w.insert(META, META_PATIENT_KEY_ID, id.as_bytes())?;
+                    Ok::<_, AuditError>(())
+                })?,
+                Some(held) if held != id.as_bytes() => {
+                    return Err(AuditError::Mismatch {
+                        path: dir.to_owned(),
+                        why: format!(
+                            "hashes its patients with the patient key of id {}, and the key given \
+                             has id {id}: entries under two keys would not join (give the \
+                             federation's patient key)",
+                            String::from_utf8_lossy(&held)
+                        ),
+                    })
+                }
+                Some(_) => {}
+            }
+        }
         let log = Self::finish_open(dir, db, Some(cfg.signing_key), cfg.checkpoint_every)?;
         if log.public != public {
             return Err(AuditError::Mismatch {
@@ -214,6 +247,26 @@ impl AuditLog {
             }
         }
         Ok(log)
+    }
+
+    /// Open an existing log as evidence: a private copy of it ([`Db::open_copy`]), so that
+    /// verifying or querying leaves the log's files exactly as they were, and works on a
+    /// read-only copy of them. What the answer names is `dir`, never the copy.
+    pub fn open_evidence(dir: &Path) -> Result<Self> {
+        if !Db::exists(dir) {
+            return Err(AuditError::NotFound(format!(
+                "{}: no disclosure log here",
+                dir.display()
+            )));
+        }
+        let db = Db::open_copy(dir, &all_tables())?;
+        if db.read()?.table(META)?.get(META_LOG_ID)?.is_none() {
+            return Err(AuditError::NotFound(format!(
+                "{}: no disclosure log here (no log id)",
+                dir.display()
+            )));
+        }
+        Self::finish_open(dir, db, None, 0)
     }
 
     fn finish_open(
@@ -256,6 +309,13 @@ impl AuditLog {
     /// This log's instance id.
     pub fn log_id(&self) -> &str {
         &self.log_id
+    }
+
+    /// The id of the patient key this log's patient hashes are made with, when it records one
+    /// (logs written before 2026-12-03 do not).
+    pub fn patient_key_id(&self) -> Result<Option<String>> {
+        let v = self.db.read()?.table(META)?.get(META_PATIENT_KEY_ID)?;
+        Ok(v.map(|b| String::from_utf8_lossy(&b).into_owned()))
     }
 
     /// The public key heads are signed with.

@@ -26,6 +26,7 @@ pub mod log;
 pub mod merkle;
 pub mod proof;
 pub mod record;
+pub mod review;
 pub(crate) mod seal;
 pub mod set;
 pub mod verify;

@@ -60,7 +60,7 @@ impl LogSet {
     pub fn open_existing(dirs: &[PathBuf]) -> Result<LogSet> {
         let mut logs: Vec<AuditLog> = Vec::with_capacity(dirs.len());
         for dir in dirs {
-            let log = AuditLog::open_existing(dir, None)?;
+            let log = AuditLog::open_evidence(dir)?;
             if let Some(other) = logs.iter().find(|l| l.log_id() == log.log_id()) {
                 return Err(AuditError::Mismatch {
                     path: dir.clone(),

@@ -17,8 +17,9 @@ use crate::audit::{
     PatientHash, PatientKey, Query, SignedTreeHead, VerifyOptions,
 };
 use crate::cli::output::{csv_field, say, Format};
-use crate::cli::{EXIT_INVALID, EXIT_USAGE};
+use crate::cli::{EXIT_CUT, EXIT_INVALID, EXIT_USAGE};
 
+mod review;
 mod set;
 mod witness;
 
@@ -33,7 +34,8 @@ invoice-hub audit --log DIR head > head-2026-11.json\n  \
 invoice-hub audit --log DIR proof --basis B-0001 > proof.json\n  \
 invoice-hub audit check-proof proof.json --key log-signing.pub\n  \
 invoice-hub audit --log DIR export --from 2026-01-01 --to 2027-01-01 --out audit-2026.jsonl\n  \
-invoice-hub audit check-proof audit-2026.jsonl --key log-signing.pub\n\n\
+invoice-hub audit check-proof audit-2026.jsonl --key log-signing.pub\n  \
+invoice-hub audit --log store/data/access-log review-report --from 2026-11-01 --to 2026-12-01\n\n\
 Several hub instances (one log each): repeat --log. query, verify, proof --basis and export then \
 answer across the logs as one, each entry tagged with the log (hub instance) that wrote it:\n  \
 invoice-hub audit --log hub-a/log --log hub-b/log query --patient 191212121212 --patient-key K\n  \
@@ -41,9 +43,10 @@ invoice-hub audit --log hub-a/log --log hub-b/log verify --key hub-a.pub --key h
 invoice-hub audit --log hub-a/log --log hub-b/log export --out audit-2026.jsonl\n  \
 invoice-hub audit check-proof audit-2026.jsonl --key hub-a.pub --key hub-b.pub\n\n\
 The log is a database (redb) that one process at a time can open: run these against a stopped \
-hub's log or a copy of it.\n\n\
+hub's log or a copy of it. Every command but those given --sign-with reads a private copy and leaves \
+the log's files exactly as they were, also when they are read-only (chmod -R a-w).\n\n\
 Exit status: 0 when everything checked is fine, 1 when a verification or proof check failed, 2 for \
-usage and I/O errors.")]
+usage and I/O errors, 3 when a query's answer was cut at --limit (said on stderr too).")]
 pub(super) struct Args {
     /// The log directory (its database, data.redb). Repeat for the logs of several hub instances.
     #[arg(long, global = true, value_name = "DIR", env = "INVOICE_HUB_AUDIT_LOG")]
@@ -69,6 +72,9 @@ pub(super) enum Cmd {
     Export(ExportArgs),
     /// Make a signing key (0600), its public key and a patient HMAC key (0600) in a directory.
     Keygen(KeygenArgs),
+    /// The periodic access review over stores' access logs: reads per identity, out of office
+    /// hours, many patients, read but never processed.
+    ReviewReport(review::ReviewArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -103,9 +109,10 @@ pub(super) struct QueryArgs {
     /// Up to this time (exclusive): YYYY-MM-DD (UTC midnight) or RFC 3339.
     #[arg(long, value_parser = parse_when)]
     pub to: Option<DateTime<Utc>>,
-    /// At most this many entries (0 = all).
-    #[arg(long, default_value_t = 100)]
-    pub limit: usize,
+    /// At most this many entries (0 = all). Default: 100 for text, all for csv and json. A cut
+    /// answer says so on stderr and exits 3, whatever the format.
+    #[arg(long)]
+    pub limit: Option<usize>,
     /// Continue after this entry (the `next_after` of the previous page).
     #[arg(long, value_name = "SEQ")]
     pub after: Option<u64>,
@@ -233,6 +240,9 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.log.is_empty() {
                 bail!("--log DIR is required (or INVOICE_HUB_AUDIT_LOG)");
             }
+            if let Cmd::ReviewReport(r) = cmd {
+                return review::run(&args.log, r);
+            }
             if args.log.len() > 1 {
                 return set::run(&args.log, cmd);
             }
@@ -243,25 +253,33 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Cmd::Head(h) => head(&dir, &h),
                 Cmd::Proof(p) => proof(&dir, &p),
                 Cmd::Export(e) => export(&dir, &e),
-                Cmd::Keygen(_) | Cmd::CheckProof(_) => unreachable!("handled above"),
+                Cmd::Keygen(_) | Cmd::CheckProof(_) | Cmd::ReviewReport(_) => {
+                    unreachable!("handled above")
+                }
             }
         }
     }
 }
 
+/// Opens the log: as evidence (a private copy, the files untouched) unless `key` is given to sign
+/// a fresh head, which is a write to the log itself.
 fn open(dir: &Path, key: Option<&Path>) -> anyhow::Result<AuditLog> {
-    let signer = key
-        .map(LogSigningKey::load)
-        .transpose()
-        .context("loading the log's signing key")?;
-    AuditLog::open_existing(dir, signer)
-        .with_context(|| format!("opening the disclosure log {}", dir.display()))
+    let opened = match key {
+        None => AuditLog::open_evidence(dir),
+        Some(k) => {
+            let signer = LogSigningKey::load(k).context("loading the log's signing key")?;
+            AuditLog::open_existing(dir, Some(signer))
+        }
+    };
+    opened.with_context(|| format!("opening the disclosure log {}", dir.display()))
 }
 
 fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
     let format = a.format;
-    let q = build_query(a, &[dir.to_path_buf()])?;
+    let (q, key_id) = build_query(a, &[dir.to_path_buf()])?;
+    let limit = q.limit;
     let log = open(dir, None)?;
+    refuse_other_patient_key(&log, key_id.as_deref())?;
     let res = log.query(&q).context("querying the disclosure log")?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -283,11 +301,13 @@ fn query(dir: &Path, a: QueryArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or_default()
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(query_status(res.next_after.is_some(), limit))
 }
 
-/// The query the arguments describe; the patient's id is hashed here and goes no further.
-fn build_query(a: QueryArgs, dirs: &[PathBuf]) -> anyhow::Result<Query> {
+/// The query the arguments describe, and the id of the patient key it was hashed with; the
+/// patient's id is hashed here and goes no further.
+fn build_query(a: QueryArgs, dirs: &[PathBuf]) -> anyhow::Result<(Query, Option<String>)> {
+    let mut key_id = None;
     let patient = match (&a.patient, &a.patient_hash) {
         (Some(id), _) => {
             let kp = a
@@ -297,18 +317,16 @@ fn build_query(a: QueryArgs, dirs: &[PathBuf]) -> anyhow::Result<Query> {
             for dir in dirs {
                 refuse_key_inside_log(kp, dir)?;
             }
-            Some(
-                PatientKey::load(kp)
-                    .context("loading the patient key")?
-                    .hash(id),
-            )
+            let key = PatientKey::load(kp).context("loading the patient key")?;
+            key_id = Some(key.id());
+            Some(key.hash(id))
         }
         (None, Some(h)) => {
             Some(PatientHash::from_hex(h).map_err(|e| anyhow::anyhow!("--patient-hash: {e}"))?)
         }
         (None, None) => None,
     };
-    Ok(Query {
+    let query = Query {
         basis: a.basis,
         patient,
         sender: a.sender,
@@ -318,8 +336,52 @@ fn build_query(a: QueryArgs, dirs: &[PathBuf]) -> anyhow::Result<Query> {
         from: a.from,
         to: a.to,
         after: a.after,
-        limit: a.limit,
-    })
+        limit: a.limit.unwrap_or(match a.format {
+            Format::Text => 100,
+            Format::Csv | Format::Json => 0,
+        }),
+    };
+    Ok((query, key_id))
+}
+
+/// A patient asked about with another key than the log's would get an empty answer that reads
+/// as "never disclosed": refused, naming both key ids. A log from before key ids were recorded
+/// cannot tell, and the answer says so.
+pub(super) fn refuse_other_patient_key(log: &AuditLog, given: Option<&str>) -> anyhow::Result<()> {
+    let Some(given) = given else {
+        return Ok(());
+    };
+    match log.patient_key_id()? {
+        Some(held) if held != given => bail!(
+            "{}: log {:?} hashes patients with the patient key of id {held}, and the key given \
+             has id {given}: the answer would be empty whatever happened. Give the key the log \
+             was written with (the federation's patient key, the hub's [audit] patient_key)",
+            log.path().display(),
+            log.log_id()
+        ),
+        Some(_) => Ok(()),
+        None => {
+            eprintln!(
+                "note: {} does not record which patient key it was written with (older than key \
+                 ids): an empty answer may also mean another key",
+                log.path().display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The exit status of a query: a cut answer is not a whole one ([`EXIT_CUT`]), and says so on
+/// stderr in every format, so neither a person nor a script takes a first page for everything.
+pub(super) fn query_status(cut: bool, limit: usize) -> ExitCode {
+    if !cut {
+        return ExitCode::SUCCESS;
+    }
+    eprintln!(
+        "note: the answer was cut at --limit {limit}: raise it (0 = all) or narrow with \
+         --from/--to (exit status {EXIT_CUT})"
+    );
+    ExitCode::from(EXIT_CUT)
 }
 
 /// The patient key must not sit in the log directory: a copy of the log must not be searchable.

@@ -25,6 +25,9 @@ mod witness;
 pub const EXIT_INVALID: u8 = 1;
 /// Exit code for usage, configuration and I/O errors: nothing was checked.
 pub const EXIT_USAGE: u8 = 2;
+/// Exit code for "the answer is only part of what was asked": a query cut at `--limit`. A
+/// script that reads CSV or JSON must not take a first page for the whole.
+pub const EXIT_CUT: u8 = 3;
 
 #[derive(Parser, Debug)]
 #[command(

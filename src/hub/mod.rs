@@ -196,7 +196,8 @@ fn witnesses_of(cfg: &HubConfig, tls: ClientTls, log: Arc<AuditLog>) -> witnesse
 /// The disclosure log, opened (or created) as this instance's, its unsigned tail signed.
 fn open_log(cfg: &HubConfig) -> anyhow::Result<AuditLog> {
     let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
-    let mut log_cfg = LogConfig::new(cfg.instance.clone(), signing);
+    let patient_key = PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
+    let mut log_cfg = LogConfig::new(cfg.instance.clone(), signing).with_patient_key(&patient_key);
     log_cfg.checkpoint_every = cfg.audit.checkpoint_every;
     let log = AuditLog::open(&cfg.audit.dir, log_cfg)
         .with_context(|| format!("opening the disclosure log in {}", cfg.audit.dir.display()))?;
@@ -222,9 +223,12 @@ pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
     Schema::embedded().context("compiling the contract's schemas")?;
     found.push("the contract's schemas compile".into());
     let signing = LogSigningKey::load(&cfg.audit.signing_key).context("the log signing key")?;
-    PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
-    found.push("the log signing key and the patient key load".into());
-    found.push(check_log(cfg, signing)?);
+    let patient = PatientKey::load(&cfg.audit.patient_key).context("the patient key")?;
+    found.push(format!(
+        "the log signing key and the patient key (id {}) load",
+        patient.id()
+    ));
+    found.push(check_log(cfg, signing, &patient)?);
     cfg.broker
         .tls_config()
         .context("the hub's broker certificate")?;
@@ -242,7 +246,11 @@ pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
 }
 
 /// The disclosure log, read-only: this instance's with this key, or not there yet.
-fn check_log(cfg: &HubConfig, signing: LogSigningKey) -> anyhow::Result<String> {
+fn check_log(
+    cfg: &HubConfig,
+    signing: LogSigningKey,
+    patient: &PatientKey,
+) -> anyhow::Result<String> {
     let dir = &cfg.audit.dir;
     let log = match AuditLog::open_existing(dir, Some(signing)) {
         Err(AuditError::NotFound(_)) => {
@@ -262,6 +270,15 @@ fn check_log(cfg: &HubConfig, signing: LogSigningKey) -> anyhow::Result<String> 
             dir.display(),
             log.log_id(),
             cfg.instance
+        );
+    }
+    if let Some(held) = log.patient_key_id()?.filter(|h| *h != patient.id()) {
+        anyhow::bail!(
+            "{}: [audit] patient_key: the disclosure log in {} hashes patients with the key of \
+             id {held}, this key has id {}",
+            cfg.audit.patient_key.display(),
+            dir.display(),
+            patient.id()
         );
     }
     Ok(format!(

@@ -2,7 +2,7 @@
 //! the schemas, the access log (read-only: this region's, with this key, or not there yet) and
 //! who may do what. Creates nothing and listens on nothing.
 
-use crate::audit::keys::{PATIENT_KEY_FILE, SIGNING_KEY_FILE};
+use crate::audit::keys::SIGNING_KEY_FILE;
 use crate::audit::{AuditError, AuditLog, LogSigningKey, PatientKey};
 use crate::validate::xsd::Schema;
 
@@ -15,10 +15,13 @@ pub fn check(cfg: &StoreConfig) -> Result<Vec<String>, StoreError> {
     let mut found = Vec::new();
     BodyKey::load(&cfg.keys_dir.join(BODY_KEY_FILE))?;
     let signing = LogSigningKey::load(&cfg.keys_dir.join(SIGNING_KEY_FILE))?;
-    PatientKey::load(&cfg.keys_dir.join(PATIENT_KEY_FILE))?;
+    let patient = PatientKey::load(&cfg.patient_key)?;
     found.push(format!(
-        "the body key and the access log's keys load from {}",
-        cfg.keys_dir.display()
+        "the body key and the access log's signing key load from {}, the patient key from {} \
+         (id {})",
+        cfg.keys_dir.display(),
+        cfg.patient_key.display(),
+        patient.id()
     ));
     let crl = match &cfg.tls.crl {
         Some(p) => Some(crate::tls::CrlFile::open(p, cfg.tls.crl_reload)?),
@@ -40,7 +43,7 @@ pub fn check(cfg: &StoreConfig) -> Result<Vec<String>, StoreError> {
     ));
     Schema::embedded()?;
     found.push("the contract's schemas compile".into());
-    found.push(access_log(cfg, signing)?);
+    found.push(access_log(cfg, signing, &patient)?);
     let a = &cfg.access;
     found.push(format!(
         "access: {} writer(s), {} reader(s), {} reviewer(s); listens on {}",
@@ -53,7 +56,11 @@ pub fn check(cfg: &StoreConfig) -> Result<Vec<String>, StoreError> {
 }
 
 /// The access log, read-only: this region's store's, signed with this key, or not there yet.
-fn access_log(cfg: &StoreConfig, signing: LogSigningKey) -> Result<String, StoreError> {
+fn access_log(
+    cfg: &StoreConfig,
+    signing: LogSigningKey,
+    patient: &PatientKey,
+) -> Result<String, StoreError> {
     let dir = AccessLog::dir(&cfg.data_dir);
     let log = match AuditLog::open_existing(&dir, Some(signing)) {
         Err(AuditError::NotFound(_)) => {
@@ -71,6 +78,17 @@ fn access_log(cfg: &StoreConfig, signing: LogSigningKey) -> Result<String, Store
             message: format!(
                 "the access log belongs to {:?}, not {want:?} (another region's data directory?)",
                 log.log_id()
+            ),
+        });
+    }
+    if let Some(held) = log.patient_key_id()?.filter(|h| *h != patient.id()) {
+        return Err(StoreError::Config {
+            path: cfg.patient_key.clone(),
+            message: format!(
+                "patient_key: the access log in {} hashes patients with the key of id {held}, \
+                 this key has id {}",
+                dir.display(),
+                patient.id()
             ),
         });
     }

@@ -30,6 +30,11 @@ pub struct StoreConfig {
     /// and the access log's `log-signing.key`, `log-signing.pub` and `patient-hmac.key` (the
     /// names `invoice-hub audit keygen` uses). `invoice-hub store --init` makes missing ones.
     pub keys_dir: PathBuf,
+    /// The patient key the access log hashes patients with: the federation's (the hub's
+    /// `[audit] patient_key`), so that an auditor's question about one patient joins the hub's
+    /// disclosures and every store's reads. Default: `keys_dir/patient-hmac.key`, a key of the
+    /// store's own, whose hashes join nothing else.
+    pub patient_key: PathBuf,
     pub max_body_bytes: usize,
     /// Connections that cannot be held hostage, also by an authenticated client: the request
     /// headers must arrive within `header_timeout`, a body within `body_timeout`, and one
@@ -81,6 +86,7 @@ struct Raw {
     listen: SocketAddr,
     data_dir: PathBuf,
     keys_dir: PathBuf,
+    patient_key: Option<PathBuf>,
     max_body_bytes: Option<usize>,
     group_commit: Option<bool>,
     #[serde(default)]
@@ -149,6 +155,10 @@ impl StoreConfig {
             org: raw.org,
             listen: raw.listen,
             data_dir: abs(raw.data_dir),
+            patient_key: raw.patient_key.map_or_else(
+                || abs(raw.keys_dir.join(crate::audit::keys::PATIENT_KEY_FILE)),
+                abs,
+            ),
             keys_dir: abs(raw.keys_dir),
             max_body_bytes: raw.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY),
             limits: raw.limits.resolve().map_err(bad)?,

@@ -35,6 +35,7 @@ pub(crate) fn open(dir: &Path, checkpoint_every: u64) -> AuditLog {
             log_id: "hub-test".into(),
             signing_key: signing_key(),
             checkpoint_every,
+            patient_key_id: None,
         },
     )
     .unwrap()

@@ -134,6 +134,7 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
         &cfg,
         format!(
             "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
+             patient_key = \"{w}/hub-keys/patient-hmac.key\"\n\
              [tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/store-{org}.pem\"\nkey = \"{c}/store-{org}.key\"\n\
              crl = \"{c}/crl.pem\"\n\
              [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE{org}-READER1\"]\n\

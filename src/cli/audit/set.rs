@@ -12,8 +12,8 @@ use anyhow::{bail, Context};
 use serde::Serialize;
 
 use super::{
-    build_query, write_csv, write_table, Cmd, ExportArgs, HeadArgs, ProofArgs, QueryArgs,
-    VerifyArgs, EXIT_INVALID, EXIT_USAGE,
+    build_query, query_status, refuse_other_patient_key, write_csv, write_table, Cmd, ExportArgs,
+    HeadArgs, ProofArgs, QueryArgs, VerifyArgs, EXIT_INVALID, EXIT_USAGE,
 };
 use crate::audit::{Entry, LogPublicKey, LogSet, Query, SetEntry, SignedTreeHead};
 use crate::cli::output::{say, Format};
@@ -42,7 +42,9 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Head(h) => head(dirs, h),
         Cmd::Proof(p) => proof(dirs, p),
         Cmd::Export(e) => export(dirs, e),
-        Cmd::Keygen(_) | Cmd::CheckProof(_) => unreachable!("handled before the logs are opened"),
+        Cmd::Keygen(_) | Cmd::CheckProof(_) | Cmd::ReviewReport(_) => {
+            unreachable!("handled before the logs are opened")
+        }
     }
 }
 
@@ -61,8 +63,12 @@ fn open(dirs: &[PathBuf]) -> anyhow::Result<LogSet> {
 /// `audit query` over several logs: one answer, each entry tagged with its log.
 fn query(dirs: &[PathBuf], a: QueryArgs) -> anyhow::Result<ExitCode> {
     let format = a.format;
-    let q = build_query(a, dirs)?;
+    let (q, key_id) = build_query(a, dirs)?;
+    let limit = q.limit;
     let set = open(dirs)?;
+    for log in set.logs() {
+        refuse_other_patient_key(log, key_id.as_deref())?;
+    }
     let res = set.query(&q).context("querying the disclosure logs")?;
     let counts = set.count_by_log(&res);
     let stdout = std::io::stdout();
@@ -98,7 +104,7 @@ fn query(dirs: &[PathBuf], a: QueryArgs) -> anyhow::Result<ExitCode> {
     }
     if format != Format::Json {
         eprintln!(
-            "{} entries from {} logs ({}; {} read){}",
+            "{} entries from {} logs ({}; {} read)",
             counts.values().sum::<usize>(),
             counts.len(),
             counts
@@ -107,14 +113,9 @@ fn query(dirs: &[PathBuf], a: QueryArgs) -> anyhow::Result<ExitCode> {
                 .collect::<Vec<_>>()
                 .join(", "),
             res.records_read,
-            if res.truncated {
-                "; cut at --limit: raise it (0 = all) or narrow with --from/--to"
-            } else {
-                ""
-            }
         );
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(query_status(res.truncated, limit))
 }
 
 /// `audit verify` over several logs: each checked with the key that is its own.

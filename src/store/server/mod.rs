@@ -28,6 +28,7 @@
 
 mod handlers;
 mod intake;
+mod pages;
 mod producer;
 mod query;
 mod respond;
@@ -78,7 +79,7 @@ impl Store {
         }
         let storage =
             Storage::open(&cfg.data_dir.join("claims"))?.with_group_commit(cfg.group_commit);
-        let access = AccessLog::open(&cfg.data_dir, &cfg.keys_dir, &cfg.org)?;
+        let access = AccessLog::open(&cfg.data_dir, &cfg.keys_dir, &cfg.patient_key, &cfg.org)?;
         let schema = Arc::new(Schema::embedded()?);
         let witness = open_witness(&cfg)?;
         Ok(Store {
