@@ -75,7 +75,9 @@ for org in "${REGIONS[@]}"; do
 done
 for org in "${REGIONS[@]}"; do
     for _ in $(seq 100); do grep -q https:// "$OUT/store-$org/stdout" 2>/dev/null && break; sleep 0.1; done
-    echo "store of ${REGION_NAME[$org]} at $(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")"
+    url=$(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")
+    echo "store of ${REGION_NAME[$org]} at $url"
+    echo "    staff pages: $url/staff  (certificate run/demo/pki/staff-$org.pem, key run/demo/pki/staff-$org.key)"
 done
 
 step "4. the hub"

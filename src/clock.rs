@@ -60,6 +60,20 @@ pub fn swedish_date(t: DateTime<Utc>) -> NaiveDate {
     t.with_timezone(&SWEDEN).date_naive()
 }
 
+/// The instant a Swedish calendar day begins, as the stores keep instants (RFC 3339 UTC,
+/// seconds): what a filter "arrived on or after this day" compares with.
+pub fn swedish_midnight_utc(day: NaiveDate) -> String {
+    use chrono::TimeZone as _;
+    let local = day.and_hms_opt(0, 0, 0).expect("midnight exists");
+    // Sweden's clock changes at 02:00/03:00, never at midnight: the earliest is the one.
+    SWEDEN
+        .from_local_datetime(&local)
+        .earliest()
+        .map(|t| t.to_utc())
+        .unwrap_or_else(|| local.and_utc())
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,12 +2,13 @@
 //! hub's disclosure log ([`crate::audit`]), so the same tools query, prove and verify it.
 //!
 //! An entry is appended (and flushed) *before* the basis is sent: a read that could not be
-//! logged does not happen. Patients appear only as keyed hashes under the store's own patient
-//! key, computed when the basis arrived.
+//! logged does not happen. Patients appear only as keyed hashes under the federation's patient
+//! key (`store.toml` `patient_key`), computed when the basis arrived, so an auditor's question
+//! about one patient joins these reads with the hub's disclosures.
 
 use std::path::{Path, PathBuf};
 
-use crate::audit::keys::{PATIENT_KEY_FILE, SIGNING_KEY_FILE};
+use crate::audit::keys::SIGNING_KEY_FILE;
 use crate::audit::{
     AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientHash, PatientKey, Query, QueryResult,
     Record, SignedTreeHead, VerifyOptions, VerifyReport,
@@ -29,13 +30,19 @@ pub struct AccessLog {
 }
 
 impl AccessLog {
-    /// Opens (or creates) the log in `data_dir/access-log`, signing with the key in `keys_dir`.
-    pub fn open(data_dir: &Path, keys_dir: &Path, org: &str) -> Result<AccessLog, StoreError> {
+    /// Opens (or creates) the log in `data_dir/access-log`, signing with the key in `keys_dir`
+    /// and hashing patients with `patient_key` (the federation's; the log records its id).
+    pub fn open(
+        data_dir: &Path,
+        keys_dir: &Path,
+        patient_key: &Path,
+        org: &str,
+    ) -> Result<AccessLog, StoreError> {
         let signing = LogSigningKey::load(&keys_dir.join(SIGNING_KEY_FILE))?;
-        let patient_key = PatientKey::load(&keys_dir.join(PATIENT_KEY_FILE))?;
+        let patient_key = PatientKey::load(patient_key)?;
         let log = AuditLog::open(
             &Self::dir(data_dir),
-            LogConfig::new(format!("store-{org}"), signing),
+            LogConfig::new(format!("store-{org}"), signing).with_patient_key(&patient_key),
         )?;
         Ok(AccessLog {
             log,
@@ -68,6 +75,40 @@ impl AccessLog {
         meta: &ClaimMeta,
         action: &str,
     ) -> Result<u64, StoreError> {
+        self.record(who, meta, action, None)
+    }
+
+    /// Appends (durably) what `who` did with basis `meta`: a read (`get`, `page`, `print`,
+    /// `xml`) or a state change (`processed`, `disputed` with its `reason`); returns the seq.
+    pub fn record(
+        &self,
+        who: &Identity,
+        meta: &ClaimMeta,
+        action: &str,
+        reason: Option<&str>,
+    ) -> Result<u64, StoreError> {
+        Ok(self.log.append(&self.entry(who, meta, action, reason))?.seq)
+    }
+
+    /// Appends (durably, in one batch) that `who` exported `metas` (`action` `export`).
+    pub fn record_export(&self, who: &Identity, metas: &[ClaimMeta]) -> Result<(), StoreError> {
+        let records: Vec<Record> = metas
+            .iter()
+            .map(|m| self.entry(who, m, "export", None))
+            .collect();
+        for chunk in records.chunks(512) {
+            self.log.append_batch(chunk)?;
+        }
+        Ok(())
+    }
+
+    fn entry(
+        &self,
+        who: &Identity,
+        meta: &ClaimMeta,
+        action: &str,
+        reason: Option<&str>,
+    ) -> Record {
         let mut r = Record::new(
             crate::clock::now(),
             Event::Accessed,
@@ -85,7 +126,8 @@ impl AccessLog {
         // The identity, not the name: two certificates with one CN never read as one reader.
         r.actor = Some(who.id());
         r.action = Some(action.to_string());
-        Ok(self.log.append(&r)?.seq)
+        r.reason = reason.map(str::to_string);
+        r
     }
 
     pub fn query(&self, q: &Query) -> Result<QueryResult, StoreError> {

@@ -18,6 +18,7 @@
 
 pub mod access;
 pub mod authz;
+pub mod case;
 mod check;
 pub mod client;
 pub mod commit;

@@ -2,7 +2,8 @@
 //! basis, in arrival order.
 //!
 //! Tables: `claims` (id → [`ClaimMeta`] JSON), `bodies` (id → AES-GCM sealed XML), `order`
-//! (seq, big-endian → id, for listing in arrival order) and `meta` (the next sequence number).
+//! (seq, big-endian → id, for listing in arrival order), `meta` (the next sequence number) and
+//! `cases` (id → [`Case`] JSON, once staff have opened the basis).
 //! A delivery writes all four in one transaction, so a crash leaves a basis either wholly there or
 //! not at all, and the check "is this id already here, with which content" is atomic with the
 //! insert: two deliveries of one id racing each other give one copy.
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::db::{self, Db, Durability, Table, View};
 
+use super::case::{Case, CaseState};
 use super::commit::GroupCommit;
 use super::StoreError;
 
@@ -32,6 +34,17 @@ pub struct ClaimMeta {
     pub size: u64,
     /// Keyed hashes (hex) of the patients on the basis.
     pub patients: Vec<String>,
+    /// The invoice's number, the basis's issue date (YYYYMMDD), the payable amount as written
+    /// and the number of care lines: what staff see in the list without opening (and so
+    /// logging a read of) a basis. Absent on bases stored before 2026-12-03.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issue_date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub payable_amount: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lines: Option<u32>,
 }
 
 /// The answer to a delivery: what the hub logs as the store's receipt.
@@ -73,14 +86,23 @@ pub struct ListQuery {
     pub since: Option<String>,
     /// Received before.
     pub until: Option<String>,
+    /// Only bases in this state.
+    pub state: Option<CaseState>,
     /// Only bases after this seq.
     pub after: u64,
     pub limit: usize,
 }
 
+/// One basis in a list: its metadata and where it stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub meta: ClaimMeta,
+    pub case: Case,
+}
+
 #[derive(Debug, Clone)]
 pub struct ListPage {
-    pub items: Vec<ClaimMeta>,
+    pub items: Vec<Listed>,
     /// Pass as `after` for the next page.
     pub next_after: Option<u64>,
 }
@@ -97,13 +119,14 @@ const CLAIMS: Table = db::table("claims");
 const BODIES: Table = db::table("bodies");
 const ORDER: Table = db::table("order");
 const META: Table = db::table("meta");
+const CASES: Table = db::table("cases");
 
 const NEXT_SEQ: &[u8] = b"next_seq";
 
 impl Storage {
     pub fn open(dir: &Path) -> Result<Storage, StoreError> {
         Ok(Storage {
-            db: Db::open(dir, &[CLAIMS, BODIES, ORDER, META])?,
+            db: Db::open(dir, &[CLAIMS, BODIES, ORDER, META, CASES])?,
             path: dir.to_path_buf(),
             group: Some(GroupCommit::default()),
         })
@@ -206,6 +229,7 @@ impl Storage {
         let mut more = false;
         let snap = self.db.read()?;
         let (order, claims) = (snap.table(ORDER)?, snap.table(CLAIMS)?);
+        let cases = snap.table(CASES)?;
         for kv in order.range(&start[..]..)? {
             let (_, id) = kv?;
             let id = String::from_utf8_lossy(&id).into_owned();
@@ -222,18 +246,51 @@ impl Storage {
             if !keep {
                 continue;
             }
+            let case = self.case_in(&cases, &id)?;
+            if q.state.is_some_and(|s| case.state != s) {
+                continue;
+            }
             if items.len() == limit {
                 more = true;
                 break;
             }
-            items.push(m);
+            items.push(Listed { meta: m, case });
         }
         let next_after = if more {
-            items.last().map(|m| m.seq)
+            items.last().map(|l| l.meta.seq)
         } else {
             None
         };
         Ok(ListPage { items, next_after })
+    }
+
+    /// Where basis `id` stands for the staff ([`CaseState::New`] until someone opens it).
+    pub fn case(&self, id: &str) -> Result<Case, StoreError> {
+        self.case_in(&self.db.read()?.table(CASES)?, id)
+    }
+
+    fn case_in(&self, cases: &View, id: &str) -> Result<Case, StoreError> {
+        match cases.get(id.as_bytes())? {
+            Some(v) => serde_json::from_slice(&v).map_err(|e| self.damaged(e)),
+            None => Ok(Case::default()),
+        }
+    }
+
+    /// Records (durably) where basis `id` now stands. `only_if_new`: leave a case that has
+    /// moved on as it is (opening a processed basis does not make it "opened" again). Returns
+    /// whether it changed.
+    pub fn set_case(&self, id: &str, case: &Case, only_if_new: bool) -> Result<bool, StoreError> {
+        let json = serde_json::to_vec(case).map_err(|e| self.damaged(e))?;
+        self.db.write(Durability::Durable, |w| {
+            if w.get(CLAIMS, id.as_bytes())?.is_none() {
+                return Err(self.damaged(format!("no basis {id} to set the state of")));
+            }
+            if only_if_new && w.get(CASES, id.as_bytes())?.is_some() {
+                return Ok(false);
+            }
+            w.insert(CASES, id.as_bytes(), &json)?;
+            Ok(true)
+        })
     }
 
     /// How many bases are stored.
@@ -259,6 +316,10 @@ mod tests {
             sender: sender.into(),
             size: 1,
             patients: vec![],
+            invoice_id: None,
+            issue_date: None,
+            payable_amount: None,
+            lines: None,
         }
     }
 
@@ -309,7 +370,10 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [1, 2]);
+        assert_eq!(
+            p.items.iter().map(|l| l.meta.seq).collect::<Vec<_>>(),
+            [1, 2]
+        );
         assert_eq!(p.next_after, Some(2));
         let p = s
             .list(&ListQuery {
@@ -318,7 +382,10 @@ mod tests {
                 ..Default::default()
             })
             .unwrap();
-        assert_eq!(p.items.iter().map(|m| m.seq).collect::<Vec<_>>(), [3, 4]);
+        assert_eq!(
+            p.items.iter().map(|l| l.meta.seq).collect::<Vec<_>>(),
+            [3, 4]
+        );
         let p = s
             .list(&ListQuery {
                 limit: 10,
@@ -337,8 +404,42 @@ mod tests {
             })
             .unwrap();
         assert_eq!(
-            p.items.iter().map(|m| m.id.as_str()).collect::<Vec<_>>(),
+            p.items
+                .iter()
+                .map(|l| l.meta.id.as_str())
+                .collect::<Vec<_>>(),
             ["id2"]
         );
+    }
+
+    #[test]
+    fn cases_are_kept_and_filter_the_list() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Storage::open(d.path()).unwrap();
+        for i in 1..=3 {
+            let at = format!("2026-11-2{i}T00:00:00Z");
+            s.put(meta(&format!("id{i}"), "h", "S1", &at), b"b")
+                .unwrap();
+        }
+        let disputed = Case {
+            state: CaseState::Disputed,
+            by: Some("CN=x/serial=1".into()),
+            at: Some("2026-12-03T10:00:00Z".into()),
+            reason: Some("wrong price".into()),
+        };
+        assert!(s.set_case("id3", &disputed, false).unwrap());
+        assert!(!s.set_case("id3", &Case::default(), true).unwrap());
+        assert_eq!(s.case("id3").unwrap(), disputed);
+        assert_eq!(s.case("id1").unwrap().state, CaseState::New);
+        let p = s
+            .list(&ListQuery {
+                state: Some(CaseState::Disputed),
+                limit: 10,
+                ..Default::default()
+            })
+            .unwrap();
+        assert_eq!(p.items.len(), 1);
+        assert_eq!(p.items[0].case, disputed);
+        assert!(s.set_case("nope", &disputed, false).is_err());
     }
 }

@@ -120,13 +120,14 @@ pub(super) async fn get_claim(store: &Arc<Store>, who: &Identity, id: &str) -> R
 }
 
 #[derive(Serialize)]
-struct Listed<'a> {
+struct Item<'a> {
     id: &'a str,
     seq: u64,
     sender: &'a str,
     received_at: &'a str,
     sha256: &'a str,
     size: u64,
+    state: &'static str,
 }
 
 /// `GET /v1/claims`: metadata only, in arrival order, one page.
@@ -139,21 +140,23 @@ pub(super) fn list_claims(store: &Store, params: &[(String, String)]) -> Resp {
         sender: param(params, "sender").map(str::to_string),
         since: param(params, "since").map(str::to_string),
         until: param(params, "until").map(str::to_string),
+        state: None,
         after: page.after.unwrap_or(0),
         limit: page.limit,
     };
     match store.storage.list(&q) {
         Ok(page) => {
-            let items: Vec<Listed> = page
+            let items: Vec<Item> = page
                 .items
                 .iter()
-                .map(|m| Listed {
-                    id: &m.id,
-                    seq: m.seq,
-                    sender: &m.sender,
-                    received_at: &m.received_at,
-                    sha256: &m.sha256,
-                    size: m.size,
+                .map(|l| Item {
+                    id: &l.meta.id,
+                    seq: l.meta.seq,
+                    sender: &l.meta.sender,
+                    received_at: &l.meta.received_at,
+                    sha256: &l.meta.sha256,
+                    size: l.meta.size,
+                    state: l.case.state.as_str(),
                 })
                 .collect();
             json_response(

@@ -95,6 +95,16 @@ pub(super) fn accept(
             .to_string(),
         size: body.len() as u64,
         patients: store.access.patient_hashes(&claim),
+        invoice_id: claim.invoice_id.clone(),
+        issue_date: Some(claim.issue_date.clone()),
+        payable_amount: Some(claim.payable_amount.amount.clone()),
+        lines: Some(
+            claim
+                .health_care_services_specification_line
+                .iter()
+                .map(|l| l.healthcare_performed.len() as u32)
+                .sum(),
+        ),
     };
     let sealed = store.body_key.seal(id, body);
     let outcome = store.storage.put(meta, &sealed)?;

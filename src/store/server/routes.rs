@@ -24,6 +24,8 @@ enum Route<'a> {
     PostWitness(&'a str),
     /// `POST` of a `ProcessClaimSpecification` call: the store as the contract's producer.
     Produce,
+    /// A staff page (`/staff…`, [`super::pages`]).
+    Staff,
     BadId,
     NotFound,
     MethodNotAllowed,
@@ -31,6 +33,9 @@ enum Route<'a> {
 
 fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
     let get = method == Method::GET || method == Method::HEAD;
+    if path == super::pages::PREFIX || path.starts_with(&format!("{}/", super::pages::PREFIX)) {
+        return Route::Staff;
+    }
     match path {
         super::producer::PATH => {
             if method == Method::POST {
@@ -148,6 +153,10 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             Ok(()) => super::producer::call(store, req).await,
             Err(d) => error(StatusCode::FORBIDDEN, d),
         },
+        Route::Staff => match need(Action::Read) {
+            Ok(()) => super::pages::handle(store, who, req).await,
+            Err(d) => super::pages::refused(store, &params, &d),
+        },
         Route::BadId => error(
             StatusCode::BAD_REQUEST,
             "an id is 1 to 64 letters, digits, '-', '_' or '.'",
@@ -177,6 +186,9 @@ mod tests {
             (Method::GET, "/v1/claims/../x", "BadId"),
             (Method::DELETE, "/v1/claims/ZVF1", "MethodNotAllowed"),
             (Method::GET, "/", "NotFound"),
+            (Method::GET, "/staff", "Staff"),
+            (Method::POST, "/staff/claims/ZVF1/state", "Staff"),
+            (Method::GET, "/staffing", "NotFound"),
             (Method::GET, "/v1/witness/hub-a", "GetWitness(hub-a)"),
             (Method::POST, "/v1/witness/hub-a", "PostWitness(hub-a)"),
             (Method::POST, "/v1/witness/../x", "BadId"),
@@ -201,6 +213,7 @@ mod tests {
                 Route::GetWitness(id) => format!("GetWitness({id})"),
                 Route::PostWitness(id) => format!("PostWitness({id})"),
                 Route::Produce => "Produce".into(),
+                Route::Staff => "Staff".into(),
                 Route::BadId => "BadId".into(),
                 Route::NotFound => "NotFound".into(),
                 Route::MethodNotAllowed => "MethodNotAllowed".into(),
