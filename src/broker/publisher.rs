@@ -105,8 +105,10 @@ impl Publisher {
     }
 
     async fn publish_once(&self, msg: &Outgoing) -> Result<(), BrokerError> {
-        let ch = self.session.publish_channel().await?;
-        let confirm = ch
+        // Held until the confirm is in: the channel is not closed under this publish.
+        let lent = self.session.publish_channel().await?;
+        let confirm = lent
+            .channel
             .basic_publish(
                 msg.exchange.as_str().into(),
                 msg.routing_key.as_str().into(),
@@ -135,7 +137,7 @@ impl Publisher {
             }),
             Confirmation::Nack(_) => {
                 self.session
-                    .renew_publish_channel(&ch, self.confirm_timeout)
+                    .renew_publish_channel(lent, self.confirm_timeout)
                     .await;
                 Err(BrokerError::Unconfirmed(
                     "the broker nacked the message".into(),

@@ -9,6 +9,7 @@
 //! costs one refused connection, not a backoff.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use lapin::options::ConfirmSelectOptions;
@@ -22,7 +23,23 @@ use crate::retry::{Backoff, Limit, Retry, Stopped};
 struct Live {
     conn: Connection,
     /// The channel in confirm mode that every publish of this session shares.
-    publish: Option<Channel>,
+    publish: Option<PublishChannel>,
+}
+
+/// The shared publishing channel, lent to each publish for as long as its confirm is awaited:
+/// a channel being renewed is closed only once no publish holds it (see
+/// [`Session::renew_publish_channel`]).
+#[derive(Clone)]
+pub struct PublishChannel {
+    pub channel: Channel,
+    lent: Arc<()>,
+}
+
+impl PublishChannel {
+    /// Whether any publish still holds this channel (beyond `own` clones of the caller's).
+    fn lent_beyond(&self, own: usize) -> bool {
+        Arc::strong_count(&self.lent) > own
+    }
 }
 
 /// A connection to one broker that comes back after the broker does.
@@ -111,18 +128,24 @@ impl Session {
 
     /// The shared publishing channel, in confirm mode, reopened if the broker closed it (it does
     /// that after a refused publish) or the connection was lost.
-    pub async fn publish_channel(&self) -> Result<Channel, BrokerError> {
+    pub async fn publish_channel(&self) -> Result<PublishChannel, BrokerError> {
         let mut guard = self.live.lock().await;
         let live = self.connected(&mut guard).await?;
-        if let Some(ch) = &live.publish {
-            if ch.status().connected() {
-                return Ok(ch.clone());
+        if let Some(lent) = &live.publish {
+            if lent.channel.status().connected() {
+                return Ok(lent.clone());
             }
         }
-        let ch = live.conn.create_channel().await?;
-        ch.confirm_select(ConfirmSelectOptions::default()).await?;
-        live.publish = Some(ch.clone());
-        Ok(ch)
+        let channel = live.conn.create_channel().await?;
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        let lent = PublishChannel {
+            channel,
+            lent: Arc::new(()),
+        };
+        live.publish = Some(lent.clone());
+        Ok(lent)
     }
 
     /// Gives up the shared publishing channel if it is still `stale`, so the next publish opens
@@ -130,26 +153,39 @@ impl Session {
     /// quorum queue, and seen in `make cluster-test` (RabbitMQ 3.10, a node stopped while a
     /// queue's new leader was being elected) one channel had every later publish to one queue
     /// nacked for eight minutes while its publishes to every other queue were confirmed. The old
-    /// channel is closed only once the confirms still pending on it have come (or `grace` has
-    /// passed): closed at once, a publish the broker had taken would lose its confirm and be sent
-    /// again, and its receiver would be told twice.
-    pub async fn renew_publish_channel(&self, stale: &Channel, grace: Duration) {
-        let old = {
+    /// channel is closed only once no publish holds it any more and its confirms have come (or
+    /// `grace` has passed): closed earlier, a publish the broker had taken would lose its confirm
+    /// and be sent again, and its receiver would be told twice (seen in CI: a publish that took
+    /// the channel just before the renewal sent its message after the close had begun).
+    pub async fn renew_publish_channel(&self, stale: PublishChannel, grace: Duration) {
+        {
             let mut guard = self.live.lock().await;
             let Some(live) = guard.as_mut() else { return };
-            if live.publish.as_ref().is_none_or(|ch| ch.id() != stale.id()) {
+            if live
+                .publish
+                .as_ref()
+                .is_none_or(|lent| lent.channel.id() != stale.channel.id())
+            {
                 return; // someone renewed it already
             }
-            live.publish.take()
-        };
-        if let Some(old) = old {
-            tracing::info!(channel = old.id(), "a nack: publishing on a fresh channel");
-            tokio::spawn(async move {
-                let _ = tokio::time::timeout(grace, old.wait_for_confirms()).await;
-                let close = old.close(200, "renewed after a nack".into());
-                let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
-            });
+            live.publish = None;
         }
+        tracing::info!(
+            channel = stale.channel.id(),
+            "a nack: publishing on a fresh channel"
+        );
+        tokio::spawn(async move {
+            let settled = async {
+                // `stale` itself is the one clone left once every publish has let go.
+                while stale.lent_beyond(1) {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                let _ = stale.channel.wait_for_confirms().await;
+            };
+            let _ = tokio::time::timeout(grace, settled).await;
+            let close = stale.channel.close(200, "renewed after a nack".into());
+            let _ = tokio::time::timeout(Duration::from_secs(2), close).await;
+        });
     }
 
     /// A fresh channel of its own (for a consumer: its prefetch and acks belong to it).
