@@ -403,6 +403,52 @@ fn patient_timeline(
         .starts_with("hsa:SE"));
     assert!(!String::from_utf8_lossy(&o.stdout).contains(&pn));
 
+    // The same as a letter to the patient (logutdrag): every step, no hashes, file 0600.
+    let letter = work.join("logutdrag.html");
+    let extract = || {
+        bin()
+            .arg("audit")
+            .args(["--log"])
+            .arg(work.join("hub-log"))
+            .arg("--log")
+            .arg(access_log(&stores[0]))
+            .arg("--log")
+            .arg(access_log(&stores[1]))
+            .args(["patient-extract", "--patient", &pn, "--patient-key"])
+            .arg(work.join("hub-keys/patient-hmac.key"))
+            .arg("--out")
+            .arg(&letter)
+            .env_remove("INVOICE_HUB_PATIENT_KEY")
+            .output()
+            .unwrap()
+    };
+    let o = extract();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let html = std::fs::read_to_string(&letter).unwrap();
+    let board = disclosed["policy"]["board_decision"].as_str().unwrap();
+    for want in [
+        ids[0].as_str(),
+        ids[1].as_str(),
+        "Uppgifter lämnades ut till Region Stockholm",
+        "Uppgifter lämnades ut till Region Halland",
+        "levererades till Region Halland",
+        board,
+        "SE2321000016-READER1",
+        "SE2321000115-READER1",
+        &format!("{}-{}", &pn[..8], &pn[8..]),
+    ] {
+        assert!(html.contains(want), "the letter lacks {want:?}:\n{html}");
+    }
+    assert_eq!(html.matches("<tr><td>").count(), 8, "{html}");
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(&letter).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let o = extract();
+    assert!(
+        !o.status.success(),
+        "an existing letter must not be overwritten"
+    );
+
     // Another key: refused with a message, not "nothing about this patient".
     let other = work.join("other-keys");
     common::exchange::run_ok(bin().args(["audit", "keygen", "--out"]).arg(&other));

@@ -19,6 +19,7 @@ use crate::audit::{
 use crate::cli::output::{csv_field, say, Format};
 use crate::cli::{EXIT_CUT, EXIT_INVALID, EXIT_USAGE};
 
+mod extract;
 mod review;
 mod set;
 mod witness;
@@ -35,7 +36,9 @@ invoice-hub audit --log DIR proof --basis B-0001 > proof.json\n  \
 invoice-hub audit check-proof proof.json --key log-signing.pub\n  \
 invoice-hub audit --log DIR export --from 2026-01-01 --to 2027-01-01 --out audit-2026.jsonl\n  \
 invoice-hub audit check-proof audit-2026.jsonl --key log-signing.pub\n  \
-invoice-hub audit --log store/data/access-log review-report --from 2026-11-01 --to 2026-12-01\n\n\
+invoice-hub audit --log store/data/access-log review-report --from 2026-11-01 --to 2026-12-01\n  \
+invoice-hub audit --log hub-log --log store/data/access-log patient-extract --patient 191212121212 \\\n      \
+--patient-key K --out logutdrag.html\n\n\
 Several hub instances (one log each): repeat --log. query, verify, proof --basis and export then \
 answer across the logs as one, each entry tagged with the log (hub instance) that wrote it:\n  \
 invoice-hub audit --log hub-a/log --log hub-b/log query --patient 191212121212 --patient-key K\n  \
@@ -75,6 +78,9 @@ pub(super) enum Cmd {
     /// The periodic access review over stores' access logs: reads per identity, out of office
     /// hours, many patients, read but never processed.
     ReviewReport(review::ReviewArgs),
+    /// The patient's log extract (logutdrag) from the hub's and the stores' logs, as an HTML
+    /// letter a region can send.
+    PatientExtract(extract::ExtractArgs),
 }
 
 #[derive(clap::Args, Debug)]
@@ -240,8 +246,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             if args.log.is_empty() {
                 bail!("--log DIR is required (or INVOICE_HUB_AUDIT_LOG)");
             }
-            if let Cmd::ReviewReport(r) = cmd {
-                return review::run(&args.log, r);
+            match cmd {
+                Cmd::ReviewReport(r) => return review::run(&args.log, r),
+                Cmd::PatientExtract(e) => return extract::run(&args.log, e),
+                _ => {}
             }
             if args.log.len() > 1 {
                 return set::run(&args.log, cmd);
@@ -253,9 +261,10 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 Cmd::Head(h) => head(&dir, &h),
                 Cmd::Proof(p) => proof(&dir, &p),
                 Cmd::Export(e) => export(&dir, &e),
-                Cmd::Keygen(_) | Cmd::CheckProof(_) | Cmd::ReviewReport(_) => {
-                    unreachable!("handled above")
-                }
+                Cmd::Keygen(_)
+                | Cmd::CheckProof(_)
+                | Cmd::ReviewReport(_)
+                | Cmd::PatientExtract(_) => unreachable!("handled above"),
             }
         }
     }

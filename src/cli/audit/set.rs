@@ -42,7 +42,7 @@ pub(super) fn run(dirs: &[PathBuf], cmd: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Head(h) => head(dirs, h),
         Cmd::Proof(p) => proof(dirs, p),
         Cmd::Export(e) => export(dirs, e),
-        Cmd::Keygen(_) | Cmd::CheckProof(_) | Cmd::ReviewReport(_) => {
+        Cmd::Keygen(_) | Cmd::CheckProof(_) | Cmd::ReviewReport(_) | Cmd::PatientExtract(_) => {
             unreachable!("handled before the logs are opened")
         }
     }
