@@ -1,9 +1,10 @@
 //! The staff pages in a real browser: a Stockholm store on loopback with three bases from two
 //! senders, and `tests/browser/staff_pages.py` driving Debian's Chromium under Playwright with a
 //! Stockholm staff certificate — list, filter, open, print view, XML, processed, disputed, CSV
-//! export — and a Halland staff certificate refused. Afterwards the store's access log must hold
-//! every one of those acts under the staff member's certificate identity, and the XML API must
-//! show the states.
+//! export — a Halland staff certificate refused, and the reviewer's access-review page (which the
+//! staff may not see). Afterwards the store's access log must hold every one of those acts under
+//! the staff member's certificate identity, the JSON API must show the states, and `audit
+//! review-report` over the log must agree with the page.
 //!
 //! `SHOTS=docs/img cargo test --test staff_pages` also writes the README's screenshots.
 
@@ -44,6 +45,8 @@ async fn staff_read_and_handle_bases_in_a_browser() {
         .env("STAFF_KEY", pem(&format!("staff-{STOCKHOLM}"), "key"))
         .env("OTHER_CERT", pem(&format!("staff-{HALLAND}"), "pem"))
         .env("OTHER_KEY", pem(&format!("staff-{HALLAND}"), "key"))
+        .env("REVIEWER_CERT", pem(&format!("reviewer-{STOCKHOLM}"), "pem"))
+        .env("REVIEWER_KEY", pem(&format!("reviewer-{STOCKHOLM}"), "key"))
         .env("BASES", ids.join(","))
         .env("HALLAND", HALLAND)
         .env("PERSONNUMMER", KNOWN_PERSONNUMMER)

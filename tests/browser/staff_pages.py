@@ -4,7 +4,7 @@ the store, delivers the bases and checks the access log afterwards; this script 
 person sees and does, and exits non-zero on the first thing that is not as it should be.
 
 Environment: STORE_URL; STAFF_CERT/STAFF_KEY (the store's region's staff), OTHER_CERT/OTHER_KEY
-(another region's staff); BASES, the delivered ids "skåne1,skåne2,halland1"; HALLAND, the second
+(another region's staff); REVIEWER_CERT/REVIEWER_KEY (the region's reviewer); BASES, the delivered ids "skåne1,skåne2,halland1"; HALLAND, the second
 sender's organisation number; PERSONNUMMER, the patient's; SHOTS, where screenshots go (optional);
 CHROMIUM (default /usr/bin/chromium).
 """
@@ -155,6 +155,29 @@ def check_other_region(browser):
     ctx.close()
 
 
+def check_review(browser):
+    """The reviewer's page: the access review of this store's log; the readers may not see it."""
+    ctx = context(browser, os.environ["REVIEWER_CERT"], os.environ["REVIEWER_KEY"])
+    page = ctx.new_page()
+    r = page.goto(URL + "/staff/review?lang=en&many=1")
+    assert r.status == 200, r.status
+    expect(page.locator("h1")).to_have_text("Access review")
+    ident = page.locator("table.list").first.locator("tbody tr")
+    expect(ident).to_have_count(1)
+    expect(ident.first).to_contain_text("SE2321000016-READER1")
+    expect(page.locator("#unsettled + ul li")).to_have_count(1)
+    expect(page.locator("#unsettled + ul")).to_contain_text(HALLAND1)
+    assert PNR not in page.content() and PNR[:8] not in page.content()
+    shot(page, "staff-review.png")
+    ctx.close()
+
+
+def check_review_is_the_reviewers(page):
+    r = page.goto(URL + "/staff/review?lang=en")
+    assert r.status == 403, r.status
+    expect(page.locator("p.error")).to_contain_text("Access refused")
+
+
 def main():
     with sync_playwright() as p:
         browser = p.chromium.launch(
@@ -163,12 +186,15 @@ def main():
         )
         ctx = context(browser, os.environ["STAFF_CERT"], os.environ["STAFF_KEY"])
         page = ctx.new_page()
-        for step in (check_list, check_basis, check_dispute, check_export):
+        steps = (check_list, check_basis, check_dispute, check_export, check_review_is_the_reviewers)
+        for step in steps:
             print(f"staff pages: {step.__name__}", file=sys.stderr)
             step(page)
         ctx.close()
         print("staff pages: check_other_region", file=sys.stderr)
         check_other_region(browser)
+        print("staff pages: check_review", file=sys.stderr)
+        check_review(browser)
         browser.close()
     print("staff pages: all checks passed", file=sys.stderr)
 

@@ -153,7 +153,7 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             Ok(()) => super::producer::call(store, req).await,
             Err(d) => error(StatusCode::FORBIDDEN, d),
         },
-        Route::Staff => match need(Action::Read) {
+        Route::Staff => match need(super::pages::action_for(&path)) {
             Ok(()) => super::pages::handle(store, who, req).await,
             Err(d) => super::pages::refused(store, &params, &d),
         },

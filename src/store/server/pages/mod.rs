@@ -6,7 +6,8 @@
 //! - `GET /staff`: the list (filters sender, arrival period, state; paging);
 //! - `GET /staff/claims/{id}` one basis, `?view=print` its print view, `/xml` the document;
 //! - `POST /staff/claims/{id}/state`: processed, or disputed with a reason;
-//! - `GET /staff/export.csv`: the selection for the finance system.
+//! - `GET /staff/export.csv`: the selection for the finance system;
+//! - `GET /staff/review`: the periodic access review, for the region's reviewers.
 //!
 //! Every view of a basis, every download, export and state change is an access-log entry
 //! naming the certificate identity, written before the answer goes out.
@@ -14,6 +15,7 @@
 mod basis;
 mod html;
 mod list;
+mod review;
 mod text;
 
 use std::sync::Arc;
@@ -45,6 +47,7 @@ enum Page<'a> {
     List,
     Style,
     Export,
+    Review,
     Basis(&'a str),
     Xml(&'a str),
     State(&'a str),
@@ -59,6 +62,7 @@ fn route<'a>(method: &Method, path: &'a str) -> Page<'a> {
         "" | "/" => Page::List,
         "/style.css" => Page::Style,
         "/export.csv" => Page::Export,
+        "/review" => Page::Review,
         _ => match rest.strip_prefix("/claims/") {
             None => return Page::NotFound,
             Some(r) => {
@@ -109,6 +113,13 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             })
             .await
         }
+        Page::Review => {
+            blocking(store, lang, {
+                let s = store.clone();
+                move || review::page_of(&s, &params, lang)
+            })
+            .await
+        }
         Page::Basis(id) => {
             let view = if param(&params, "view") == Some("print") {
                 View::Print
@@ -131,6 +142,18 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             &org,
             lang.t("Det går inte att göra så här.", "Method not allowed."),
         ),
+    }
+}
+
+/// The permission a staff path needs: the review is the reviewers' (it reads the access log);
+/// the stylesheet anyone's the TLS layer lets in (it holds nothing, and the refusal page uses
+/// it too); every other page the readers'.
+pub(super) fn action_for(path: &str) -> crate::store::authz::Action {
+    use crate::store::authz::Action;
+    match path.strip_prefix(PREFIX) {
+        Some("/review") => Action::ReadAccessLog,
+        Some("/style.css") => Action::ReadWitness,
+        _ => Action::Read,
     }
 }
 
@@ -208,12 +231,7 @@ async fn show(store: &Arc<Store>, who: &Identity, id: &str, view: View, lang: La
             View::Print => format!("/staff/claims/{id}?view=print"),
         };
         let title = format!("{} {id}", lang.t("Underlag", "Basis"));
-        let mut r = page(StatusCode::OK, lang, org, &title, &here, &body);
-        if view == View::Print {
-            r.headers_mut()
-                .insert("x-print-view", "1".parse().expect("ascii"));
-        }
-        Ok(r)
+        Ok(page(StatusCode::OK, lang, org, &title, &here, &body))
     })
     .await
 }
@@ -341,6 +359,7 @@ mod tests {
             Page::List => "List".to_string(),
             Page::Style => "Style".into(),
             Page::Export => "Export".into(),
+            Page::Review => "Review".into(),
             Page::Basis(id) => format!("Basis({id})"),
             Page::Xml(id) => format!("Xml({id})"),
             Page::State(id) => format!("State({id})"),
@@ -352,6 +371,7 @@ mod tests {
             (Method::GET, "/staff/", "List"),
             (Method::GET, "/staff/style.css", "Style"),
             (Method::GET, "/staff/export.csv", "Export"),
+            (Method::GET, "/staff/review", "Review"),
             (Method::GET, "/staff/claims/ZVF1", "Basis(ZVF1)"),
             (Method::GET, "/staff/claims/ZVF1/xml", "Xml(ZVF1)"),
             (Method::POST, "/staff/claims/ZVF1/state", "State(ZVF1)"),
