@@ -201,3 +201,89 @@ fn store_check_says_what_it_found_and_refuses_another_regions_data() {
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("belongs to \"store-2321000115\""), "{err}");
 }
+
+/// The shipped files themselves: `deploy/` copied beside a `run/` made as `make run` makes it
+/// (development certificates, the hub's keys, each store's keys). Every daemon's `--check` passes
+/// on them; a copy with one field broken fails, naming the file and the field.
+#[test]
+fn every_daemon_checks_out_on_the_shipped_files_and_names_a_broken_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let deploy = tmp.path().join("deploy");
+    let o = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(repo.join("deploy"))
+        .arg(&deploy)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let run = tmp.path().join("run");
+    let p = |s: &str| run.join(s).to_str().unwrap().to_owned();
+    let (code, _, err) = ih(&["pki", "dev", "--out", &p("pki"), "--regions", "01,13,14"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = ih(&["audit", "keygen", "--out", &p("hub-keys")]);
+    assert_eq!(code, Some(0), "{err}");
+    let file = |f: &str| deploy.join(f).to_str().unwrap().to_owned();
+    for org in ["2321000016", "2321000115", "2321000131"] {
+        let cfg = file(&format!("store-{org}.toml"));
+        let (code, _, err) = ih(&["store", "--config", &cfg, "--init"]);
+        assert_eq!(code, Some(0), "{err}");
+        let (code, out, err) = ih(&["store", "--config", &cfg, "--check"]);
+        assert_eq!(code, Some(0), "store-{org}.toml: {out}{err}");
+    }
+    for daemon in ["hub", "gateway", "witness"] {
+        let (code, out, err) = ih(&[
+            daemon,
+            "--config",
+            &file(&format!("{daemon}.toml")),
+            "--check",
+        ]);
+        assert_eq!(code, Some(0), "{daemon}.toml: {out}{err}");
+        assert!(out.contains("would start"), "{daemon}: {out}");
+    }
+
+    // One field broken in each: the answer names the file and the field.
+    let breaks = [
+        (
+            "hub.toml",
+            "signing_key = \"../run/hub-keys/log-signing.key\"",
+            "signing_key = \"../run/hub-keys/nope.key\"",
+            "nope.key",
+        ),
+        (
+            "gateway.toml",
+            "cert = \"../run/pki/gateway.pem\"",
+            "cert = \"../run/pki/missing.pem\"",
+            "missing.pem",
+        ),
+        (
+            "witness.toml",
+            "\"hub-a\" = \"../run/hub-keys/log-signing.pub\"",
+            "\"hub-a\" = \"../run/hub-keys/gone.pub\"",
+            "logs.\"hub-a\"",
+        ),
+        (
+            "store-2321000016.toml",
+            "patient_key = \"../run/hub-keys/patient-hmac.key\"",
+            "patient_key = \"../run/hub-keys/other.key\"",
+            "other.key",
+        ),
+    ];
+    for (name, from, to, names) in breaks {
+        let text = std::fs::read_to_string(deploy.join(name)).unwrap();
+        assert!(text.contains(from), "{name} no longer has {from}");
+        let broken = deploy.join(format!("broken-{name}"));
+        std::fs::write(&broken, text.replacen(from, to, 1)).unwrap();
+        let daemon = name.split(['-', '.']).next().unwrap();
+        let (code, out, err) = ih(&[daemon, "--config", broken.to_str().unwrap(), "--check"]);
+        assert_ne!(code, Some(0), "{name} broken: {out}{err}");
+        assert!(
+            err.contains(&format!("broken-{name}")) || err.contains(names),
+            "{name}: the error names neither the file nor the field:\n{err}"
+        );
+        assert!(
+            err.contains(names),
+            "{name}: the error does not name {names}:\n{err}"
+        );
+    }
+}

@@ -10,6 +10,7 @@ use crate::witness::{Server, WitnessConfig};
 
 /// Examples:
 ///
+///   invoice-hub witness --config deploy/witness.toml --check   # read everything, start nothing
 ///   invoice-hub witness --config deploy/witness.toml
 ///
 ///   # the hub sends it heads when hub.toml has it as a witness:
@@ -24,6 +25,10 @@ pub(super) struct Args {
     /// The witness's configuration (see deploy/witness.toml and docs/audit.md).
     #[arg(long, value_name = "FILE")]
     config: PathBuf,
+    /// Read the configuration, certificates and keys as a start would, say what was found, and
+    /// exit (0 when it would start); creates nothing, listens on nothing.
+    #[arg(long)]
+    check: bool,
 }
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
@@ -33,6 +38,13 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             args.config.display()
         )
     })?;
+    if args.check {
+        for line in crate::witness::check(&cfg, &args.config)? {
+            say!("ok: {line}");
+        }
+        say!("{}: the witness would start", args.config.display());
+        return Ok(ExitCode::SUCCESS);
+    }
     super::init_daemon_logging();
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
     rt.block_on(async move {

@@ -1,5 +1,5 @@
 //! `store --check`: what a start would read, read without starting — the keys, the TLS material,
-//! the schemas, the access log (read-only: this region's, with this key, or not there yet) and
+//! the schemas, the access log (a private copy: this region's, with this key, or not there yet) and
 //! who may do what. Creates nothing and listens on nothing.
 
 use crate::audit::keys::SIGNING_KEY_FILE;
@@ -62,7 +62,8 @@ fn access_log(
     patient: &PatientKey,
 ) -> Result<String, StoreError> {
     let dir = AccessLog::dir(&cfg.data_dir);
-    let log = match AuditLog::open_existing(&dir, Some(signing)) {
+    // As evidence (a private copy): a check writes nothing, not even redb's commit at open.
+    let log = match AuditLog::open_evidence(&dir) {
         Err(AuditError::NotFound(_)) => {
             return Ok(format!(
                 "access log {}: none yet; the store creates it at start",
@@ -71,6 +72,17 @@ fn access_log(
         }
         opened => opened?,
     };
+    if log.public_key() != signing.public() {
+        return Err(StoreError::Config {
+            path: cfg.keys_dir.join(SIGNING_KEY_FILE),
+            message: format!(
+                "the access log in {} is signed with key {}, this signing key's is {}",
+                dir.display(),
+                log.public_key().key_id(),
+                signing.public().key_id()
+            ),
+        });
+    }
     let want = format!("store-{}", cfg.org);
     if log.log_id() != want {
         return Err(StoreError::Config {

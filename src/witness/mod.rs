@@ -46,6 +46,47 @@ struct State {
     crl: Option<Arc<crate::tls::CrlFile>>,
 }
 
+/// `witness --check`: what a start would read, read without starting — the TLS material, each
+/// log's public key, where the heads are kept — one line per part; creates nothing and listens on
+/// nothing. Errors name `file` and the field.
+pub fn check(cfg: &WitnessConfig, file: &std::path::Path) -> anyhow::Result<Vec<String>> {
+    let f = file.display();
+    crate::net::RawServerTls::load(&cfg.tls).with_context(|| format!("{f}: [tls]"))?;
+    let mut found = vec![format!(
+        "TLS: {} with clients of {}",
+        cfg.tls.cert.display(),
+        cfg.tls.ca.display()
+    )];
+    for (id, path) in &cfg.logs {
+        let key =
+            crate::audit::LogPublicKey::load(path).with_context(|| format!("{f}: logs.{id:?}"))?;
+        found.push(format!(
+            "log {id:?}: heads signed with key {}",
+            key.key_id()
+        ));
+    }
+    let held = &cfg.data_dir;
+    let parent = held.parent().unwrap_or(std::path::Path::new("."));
+    if !held.is_dir() && !parent.is_dir() {
+        anyhow::bail!(
+            "{f}: data_dir: neither {} nor its parent directory exists",
+            held.display()
+        );
+    }
+    found.push(format!(
+        "heads kept in {}{}; {} writer(s); listens on {}",
+        held.display(),
+        if held.is_dir() {
+            ""
+        } else {
+            " (created at start)"
+        },
+        cfg.writers.len(),
+        cfg.listen
+    ));
+    Ok(found)
+}
+
 impl Server {
     /// Reads the keys and certificates and binds the address (port 0 picks a free one).
     pub async fn bind(cfg: WitnessConfig) -> anyhow::Result<Server> {
