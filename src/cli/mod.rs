@@ -131,8 +131,36 @@ pub fn main() -> ExitCode {
         // `| head` stopped reading: nothing went wrong that the user needs to hear about.
         Err(e) if output::closed_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", describe(&e));
             ExitCode::from(EXIT_USAGE)
         }
+    }
+}
+
+/// An error and its causes on one line, as `{:#}` writes them, but without a cause the text
+/// already holds: the library errors say their source in their own message (`{path}: {source}`),
+/// and `{:#}` would say it twice ("No such file or directory (os error 2): No such file …").
+fn describe(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+#[cfg(test)]
+mod describe_tests {
+    #[test]
+    fn a_cause_is_said_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let e = anyhow::Error::new(crate::audit::AuditError::io("k.pub", io)).context("loading");
+        assert_eq!(super::describe(&e), "loading: k.pub: gone");
     }
 }
