@@ -208,28 +208,42 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
             .then_some(())
     });
     assert!(applied.is_some(), "the policy never reached {notify_queue}");
+    // A quorum queue takes its first message under a limit of 0 (it is over the limit only
+    // once it holds one), and publishes already on their way when it tells the hub's channel
+    // so are taken too: a first basis alone fills the queue, so that the three after it are
+    // refused (seen in CI: three published at once were all taken).
+    let since = x.hub.log().len();
+    let primer_dir = x.work.join("to-halland-primer");
+    let primer = write(&primer_dir, &basis(ORG_STOCKHOLM, ORG_HALLAND, 20));
+    publish(&x.stockholm_cfg, &primer_dir);
+    let primed = poll(Duration::from_secs(60), Duration::from_millis(200), || {
+        let log = strip_ansi(&x.hub.log()[since..]);
+        (log.contains(&format!("basis_id={primer} outcome=OK")) || log.contains("trying it again"))
+            .then_some(())
+    });
+    assert!(primed.is_some(), "{}", &x.hub.log()[since..]);
     let to_halland_2 = x.work.join("to-halland-2");
     let refused_ids: BTreeSet<String> = (21..=23)
         .map(|n| write(&to_halland_2, &basis(ORG_STOCKHOLM, ORG_HALLAND, n)))
         .collect();
-    let since = x.hub.log().len();
     publish(&x.stockholm_cfg, &to_halland_2);
     let tried_again = poll(Duration::from_secs(120), Duration::from_millis(500), || {
         let log = x.hub.log();
-        // At least one refused and tried again (one that went through before the queue's own
-        // state had the policy is delivered all the same, and checked below all the same).
+        // At least one refused and tried again.
         let n = log[since..].matches("trying it again").count();
         (n >= 1).then_some(())
     });
     assert!(tried_again.is_some(), "{}", &x.hub.log()[since..]);
+    let mut answered_ids = refused_ids.clone();
+    answered_ids.insert(primer);
     broker.rabbitmqctl(&["clear_policy", "-p", "invoice-hub", "refuse-notices"]);
     from_stockholm.clear();
-    outcomes(&x.stockholm_cfg, &refused_ids, &x.hub, &mut from_stockholm);
+    outcomes(&x.stockholm_cfg, &answered_ids, &x.hub, &mut from_stockholm);
     assert!(from_stockholm
         .values()
         .all(|s| s.outcome.to_string() == "OK"));
     let log = strip_ansi(&x.hub.log()[since..]);
-    for id in &refused_ids {
+    for id in &answered_ids {
         let answered: Vec<&str> = log
             .lines()
             .filter(|l| l.contains(&format!("basis_id={id} ")) && l.contains("outcome=OK"))
@@ -237,8 +251,11 @@ fn a_store_that_is_down_holds_only_its_own_queue() {
         assert_eq!(answered.len(), 1, "{id}: {answered:?}");
         assert!(answered[0].contains("redelivered=false"), "{}", answered[0]);
     }
+    // The refused ones, each told once. (Not the first: the broker confirmed its notice into
+    // the queue the limit of 0 was set on, and RabbitMQ 3.x did not always keep it there.)
     let told = notices(&x.halland_cfg);
-    assert_eq!(told.keys().cloned().collect::<BTreeSet<_>>(), refused_ids);
+    let told_ids: BTreeSet<String> = told.keys().cloned().collect();
+    assert!(refused_ids.is_subset(&told_ids), "{told:?}");
     assert!(told.values().all(|n| *n == 1), "{told:?}");
     assert!(
         broker.queue_settles_at("ih.parked", 0),
