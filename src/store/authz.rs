@@ -20,6 +20,8 @@ pub enum Action {
     Read,
     /// Read the access log.
     ReadAccessLog,
+    /// Read a basis this region's policy withheld and decide on it (manual review).
+    Assess,
     /// Send a signed head of a log this store witnesses: the writers (the hub).
     Witness,
     /// Read the heads this store holds as a witness: anyone the TLS layer lets in (a head holds
@@ -33,6 +35,7 @@ impl Action {
             Action::Write => "deliver bases",
             Action::Read => "read bases",
             Action::ReadAccessLog => "read the access log",
+            Action::Assess => "review withheld bases",
             Action::Witness => "send signed heads to the witness",
             Action::ReadWitness => "read the witness's heads",
         }
@@ -70,6 +73,7 @@ impl Authorizer {
             Action::Write => listed(&self.access.writers),
             Action::Read => same_region && listed(&self.access.readers),
             Action::ReadAccessLog => same_region && listed(&self.access.reviewers),
+            Action::Assess => same_region && listed(&self.access.assessors),
             Action::Witness => listed(&self.access.writers),
             Action::ReadWitness => true,
         };
@@ -137,6 +141,8 @@ mod tests {
         assert!(a.check(&region, Action::Write).is_err());
         assert!(a.check(&reviewer, Action::ReadAccessLog).is_ok());
         assert!(a.check(&reviewer, Action::Read).is_err());
+        assert!(a.check(&reviewer, Action::Assess).is_err());
+        assert!(a.check(&staff, Action::Assess).is_err());
         let e = a.check(&region, Action::Write).unwrap_err().to_string();
         assert_eq!(
             e,

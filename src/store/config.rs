@@ -77,6 +77,11 @@ pub struct AccessConfig {
     /// May read the access log.
     #[serde(default)]
     pub reviewers: BTreeSet<Pin>,
+    /// May read the bases this region's policy withheld and decide on them (the individual harm
+    /// assessment, menprövning): the region's named officials. Only a store run for a sending
+    /// region has any.
+    #[serde(default)]
+    pub assessors: BTreeSet<Pin>,
 }
 
 #[derive(Debug, Deserialize)]

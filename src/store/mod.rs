@@ -12,6 +12,8 @@
 //! - [`commit`] — group commit: deliveries in flight together share one flush;
 //! - [`crypto`] — bodies sealed with AES-256-GCM under a key kept outside the data directory;
 //! - [`access`] — the access log, the same tamper-evident log type as the disclosure log;
+//! - [`withheld`] — manual review: a sending region's withheld bases, read and decided on by
+//!   its own officials (`assessors`), the decision fetched by the hub;
 //! - [`client`] — the HTTPS client `invoice-hub fetch` (and the hub, tests, benches) use;
 //! - [`config`] — `store.toml`;
 //! - `check` — `store --check`: the configuration read as a start would, without starting.
@@ -26,6 +28,7 @@ pub mod config;
 pub mod crypto;
 pub mod server;
 pub mod storage;
+pub mod withheld;
 
 pub use check::check;
 pub use client::{StoreClient, StoreClientError};

@@ -3,7 +3,8 @@
 //!
 //! Tables: `claims` (id → [`ClaimMeta`] JSON), `bodies` (id → AES-GCM sealed XML), `order`
 //! (seq, big-endian → id, for listing in arrival order), `meta` (the next sequence number) and
-//! `cases` (id → [`Case`] JSON, once staff have opened the basis).
+//! `cases` (id → [`Case`] JSON, once staff have opened the basis), and for a sending region's
+//! manual review `withheld` (id → [`Withheld`] JSON) and `withheld_bodies` (id → sealed XML).
 //! A delivery writes all four in one transaction, so a crash leaves a basis either wholly there or
 //! not at all, and the check "is this id already here, with which content" is atomic with the
 //! insert: two deliveries of one id racing each other give one copy.
@@ -16,6 +17,7 @@ use crate::db::{self, Db, Durability, Table, View};
 
 use super::case::{Case, CaseState};
 use super::commit::GroupCommit;
+use super::withheld::{Decided, Withheld};
 use super::StoreError;
 
 /// What the store knows about a basis besides its body. Holds no patient data in clear: patients
@@ -120,13 +122,26 @@ const BODIES: Table = db::table("bodies");
 const ORDER: Table = db::table("order");
 const META: Table = db::table("meta");
 const CASES: Table = db::table("cases");
+const WITHHELD: Table = db::table("withheld");
+const WITHHELD_BODIES: Table = db::table("withheld_bodies");
 
 const NEXT_SEQ: &[u8] = b"next_seq";
 
 impl Storage {
     pub fn open(dir: &Path) -> Result<Storage, StoreError> {
         Ok(Storage {
-            db: Db::open(dir, &[CLAIMS, BODIES, ORDER, META, CASES])?,
+            db: Db::open(
+                dir,
+                &[
+                    CLAIMS,
+                    BODIES,
+                    ORDER,
+                    META,
+                    CASES,
+                    WITHHELD,
+                    WITHHELD_BODIES,
+                ],
+            )?,
             path: dir.to_path_buf(),
             group: Some(GroupCommit::default()),
         })
@@ -290,6 +305,98 @@ impl Storage {
             }
             w.insert(CASES, id.as_bytes(), &json)?;
             Ok(true)
+        })
+    }
+
+    /// Puts a withheld basis in the review queue (durably), unless its id is there: the same
+    /// content again is `Same`, other content `Conflict` (the old entry stays).
+    pub fn put_withheld(&self, item: &Withheld, sealed: &[u8]) -> Result<PutOutcome, StoreError> {
+        let id = item.meta.id.as_bytes();
+        let json = serde_json::to_vec(item).map_err(|e| self.damaged(e))?;
+        self.db.write(Durability::Durable, |w| {
+            if let Some(old) = w.get(WITHHELD, id)? {
+                let old: Withheld = serde_json::from_slice(&old).map_err(|e| self.damaged(e))?;
+                return Ok(if old.meta.sha256 == item.meta.sha256 {
+                    PutOutcome::Same(old.meta)
+                } else {
+                    PutOutcome::Conflict(old.meta)
+                });
+            }
+            w.insert(WITHHELD, id, &json)?;
+            w.insert(WITHHELD_BODIES, id, sealed)?;
+            Ok(PutOutcome::Created(item.meta.clone()))
+        })
+    }
+
+    /// A withheld basis and its sealed body.
+    pub fn withheld(&self, id: &str) -> Result<Option<(Withheld, Vec<u8>)>, StoreError> {
+        let snap = self.db.read()?;
+        let Some(v) = snap.table(WITHHELD)?.get(id.as_bytes())? else {
+            return Ok(None);
+        };
+        let item: Withheld = serde_json::from_slice(&v).map_err(|e| self.damaged(e))?;
+        let body = snap
+            .table(WITHHELD_BODIES)?
+            .get(id.as_bytes())?
+            .ok_or_else(|| self.damaged(format!("withheld basis {id} has no body")))?;
+        Ok(Some((item, body)))
+    }
+
+    /// Every basis in the review queue, oldest first.
+    pub fn list_withheld(&self) -> Result<Vec<Withheld>, StoreError> {
+        let snap = self.db.read()?;
+        let mut out = Vec::new();
+        for kv in snap.table(WITHHELD)?.iter()? {
+            let (_, v) = kv?;
+            out.push(serde_json::from_slice::<Withheld>(&v).map_err(|e| self.damaged(e))?);
+        }
+        out.sort_by(|a, b| a.meta.received_at.cmp(&b.meta.received_at));
+        Ok(out)
+    }
+
+    /// Records (durably) an official's decision on `id`, once: `Ok(None)` when there is no such
+    /// basis, `Ok(Some(earlier))` when it was decided before (and stays as it was).
+    pub fn decide_withheld(
+        &self,
+        id: &str,
+        decided: &Decided,
+    ) -> Result<Option<Option<Decided>>, StoreError> {
+        self.update_withheld(id, |item| match &item.decided {
+            Some(earlier) => (false, Some(earlier.clone())),
+            None => {
+                item.decided = Some(decided.clone());
+                (true, None)
+            }
+        })
+    }
+
+    /// Marks the decision on `id` as logged by the hub; `Ok(None)` when there is no such basis.
+    pub fn withheld_returned(&self, id: &str) -> Result<Option<()>, StoreError> {
+        self.update_withheld(id, |item| {
+            let changed = item.decided.is_some() && !item.returned;
+            item.returned |= item.decided.is_some();
+            (changed, ())
+        })
+    }
+
+    /// Reads, changes (when `change` says so) and writes back one review entry in one
+    /// transaction.
+    fn update_withheld<T>(
+        &self,
+        id: &str,
+        change: impl Fn(&mut Withheld) -> (bool, T),
+    ) -> Result<Option<T>, StoreError> {
+        self.db.write(Durability::Durable, |w| {
+            let Some(v) = w.get(WITHHELD, id.as_bytes())? else {
+                return Ok(None);
+            };
+            let mut item: Withheld = serde_json::from_slice(&v).map_err(|e| self.damaged(e))?;
+            let (changed, out) = change(&mut item);
+            if changed {
+                let json = serde_json::to_vec(&item).map_err(|e| self.damaged(e))?;
+                w.insert(WITHHELD, id.as_bytes(), &json)?;
+            }
+            Ok(Some(out))
         })
     }
 

@@ -22,6 +22,40 @@ pub(super) enum Accepted {
     },
 }
 
+/// What the store keeps beside a basis it takes (a delivery, a withheld basis for review):
+/// ids, sizes, the list's facts and the patients' keyed hashes — never the patients.
+pub(super) fn meta_of(
+    store: &Store,
+    id: &str,
+    claim: &crate::claim::ClaimSpecification,
+    body: &[u8],
+    sha256: String,
+) -> ClaimMeta {
+    ClaimMeta {
+        id: id.to_string(),
+        seq: 0,
+        sha256,
+        received_at: crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
+        sender: claim
+            .supplier_party
+            .organisation_number()
+            .unwrap_or("")
+            .to_string(),
+        size: body.len() as u64,
+        patients: store.access.patient_hashes(claim),
+        invoice_id: claim.invoice_id.clone(),
+        issue_date: Some(claim.issue_date.clone()),
+        payable_amount: Some(claim.payable_amount.amount.clone()),
+        lines: Some(
+            claim
+                .health_care_services_specification_line
+                .iter()
+                .map(|l| l.healthcare_performed.len() as u32)
+                .sum(),
+        ),
+    }
+}
+
 /// Validates, seals and stores one delivery (blocking: libxml2, AES, the database). `id` is
 /// the id it was delivered under (a `PUT`'s path); a SOAP call has none, and the document's
 /// own is used.
@@ -83,29 +117,7 @@ pub(super) fn accept(
             )],
         });
     }
-    let meta = ClaimMeta {
-        id: id.to_string(),
-        seq: 0,
-        sha256,
-        received_at: crate::clock::now().to_rfc3339_opts(SecondsFormat::Secs, true),
-        sender: claim
-            .supplier_party
-            .organisation_number()
-            .unwrap_or("")
-            .to_string(),
-        size: body.len() as u64,
-        patients: store.access.patient_hashes(&claim),
-        invoice_id: claim.invoice_id.clone(),
-        issue_date: Some(claim.issue_date.clone()),
-        payable_amount: Some(claim.payable_amount.amount.clone()),
-        lines: Some(
-            claim
-                .health_care_services_specification_line
-                .iter()
-                .map(|l| l.healthcare_performed.len() as u32)
-                .sum(),
-        ),
-    };
+    let meta = meta_of(store, id, &claim, body, sha256);
     let sealed = store.body_key.seal(id, body);
     let outcome = store.storage.put(meta, &sealed)?;
     if matches!(outcome, PutOutcome::Created(_)) {

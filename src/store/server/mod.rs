@@ -33,6 +33,7 @@ mod producer;
 mod query;
 mod respond;
 mod routes;
+mod withheld;
 mod witness;
 
 use std::future::Future;

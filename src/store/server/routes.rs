@@ -26,12 +26,47 @@ enum Route<'a> {
     Produce,
     /// A staff page (`/staff…`, [`super::pages`]).
     Staff,
+    /// The review queue ([`super::withheld`]).
+    Review(ReviewRoute<'a>),
     BadId,
     NotFound,
     MethodNotAllowed,
 }
 
+#[derive(Debug)]
+enum ReviewRoute<'a> {
+    List,
+    Decisions,
+    Put(&'a str),
+    Get(&'a str),
+    Decide(&'a str),
+    Returned(&'a str),
+}
+
+fn review_route<'a>(method: &Method, rest: &'a str) -> Route<'a> {
+    let get = method == Method::GET || method == Method::HEAD;
+    let post = method == Method::POST;
+    let r = match rest.split_once('/').unwrap_or((rest, "")) {
+        ("", "") if get => ReviewRoute::List,
+        ("decisions", "") if get => ReviewRoute::Decisions,
+        (id, _) if !crate::claim::basis_id_ok(id) => return Route::BadId,
+        (id, "") if method == Method::PUT => ReviewRoute::Put(id),
+        (id, "") if get => ReviewRoute::Get(id),
+        (id, "decision") if post => ReviewRoute::Decide(id),
+        (id, "returned") if post => ReviewRoute::Returned(id),
+        (_, "" | "decision" | "returned") => return Route::MethodNotAllowed,
+        _ => return Route::NotFound,
+    };
+    Route::Review(r)
+}
+
 fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
+    if path == "/v1/review" {
+        return review_route(method, "");
+    }
+    if let Some(rest) = path.strip_prefix("/v1/review/") {
+        return review_route(method, rest);
+    }
     let get = method == Method::GET || method == Method::HEAD;
     if path == super::pages::PREFIX || path.starts_with(&format!("{}/", super::pages::PREFIX)) {
         return Route::Staff;
@@ -157,6 +192,7 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
             Ok(()) => super::pages::handle(store, who, req).await,
             Err(d) => super::pages::refused(store, &params, &d),
         },
+        Route::Review(r) => review(store, who, r, req, &need).await,
         Route::BadId => error(
             StatusCode::BAD_REQUEST,
             "an id is 1 to 64 letters, digits, '-', '_' or '.'",
@@ -167,6 +203,32 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
     // Names and ids only: never bodies, patient data or certificates.
     tracing::info!(who = %who.id(), %method, %path, status = resp.status().as_u16(), "request");
     resp
+}
+
+/// One request of the review queue: the hub's side needs `Write`, the officials' `Assess`.
+async fn review(
+    store: &Arc<Store>,
+    who: &Identity,
+    r: ReviewRoute<'_>,
+    req: Request<Incoming>,
+    need: &impl Fn(Action) -> Result<(), crate::store::authz::Denied>,
+) -> Resp {
+    use super::withheld as w;
+    let action = match r {
+        ReviewRoute::Decisions | ReviewRoute::Put(_) | ReviewRoute::Returned(_) => Action::Write,
+        _ => Action::Assess,
+    };
+    if let Err(d) = need(action) {
+        return error(StatusCode::FORBIDDEN, d);
+    }
+    match r {
+        ReviewRoute::List => w::list(store).await,
+        ReviewRoute::Decisions => w::decisions(store).await,
+        ReviewRoute::Put(id) => w::put(store, id, req).await,
+        ReviewRoute::Get(id) => w::get(store, who, id).await,
+        ReviewRoute::Decide(id) => w::post_decision(store, who, id, req).await,
+        ReviewRoute::Returned(id) => w::returned(store, id).await,
+    }
 }
 
 #[cfg(test)]
@@ -189,6 +251,22 @@ mod tests {
             (Method::GET, "/staff", "Staff"),
             (Method::POST, "/staff/claims/ZVF1/state", "Staff"),
             (Method::GET, "/staffing", "NotFound"),
+            (Method::GET, "/v1/review", "Review(List)"),
+            (Method::GET, "/v1/review/decisions", "Review(Decisions)"),
+            (Method::PUT, "/v1/review/ZVF1", "Review(Put(\"ZVF1\"))"),
+            (
+                Method::POST,
+                "/v1/review/ZVF1/decision",
+                "Review(Decide(\"ZVF1\"))",
+            ),
+            (
+                Method::POST,
+                "/v1/review/ZVF1/returned",
+                "Review(Returned(\"ZVF1\"))",
+            ),
+            (Method::DELETE, "/v1/review/ZVF1", "MethodNotAllowed"),
+            (Method::GET, "/v1/review/a%2Fx", "BadId"),
+            (Method::GET, "/v1/review/ZVF1/other", "NotFound"),
             (Method::GET, "/v1/witness/hub-a", "GetWitness(hub-a)"),
             (Method::POST, "/v1/witness/hub-a", "PostWitness(hub-a)"),
             (Method::POST, "/v1/witness/../x", "BadId"),
@@ -214,6 +292,7 @@ mod tests {
                 Route::PostWitness(id) => format!("PostWitness({id})"),
                 Route::Produce => "Produce".into(),
                 Route::Staff => "Staff".into(),
+                Route::Review(r) => format!("Review({r:?})"),
                 Route::BadId => "BadId".into(),
                 Route::NotFound => "NotFound".into(),
                 Route::MethodNotAllowed => "MethodNotAllowed".into(),
