@@ -105,7 +105,19 @@ pub(super) fn render(
             text::instant(&crate::clock::now().to_rfc3339()),
         ));
     }
-    b.push_str(&header(lang, meta, claim));
+    b.push_str(&contents(lang, meta, claim));
+    if matches!(case.state, CaseState::Processed | CaseState::Disputed) {
+        b.push_str(&decided(lang, case));
+    }
+    if view == View::Page {
+        b.push_str(&actions(lang, &claim.id, case));
+    }
+    b
+}
+
+/// The basis itself: the header facts, the total's check, each patient and line.
+pub(super) fn contents(lang: Lang, meta: &ClaimMeta, claim: &ClaimSpecification) -> String {
+    let mut b = header(lang, meta, claim);
     b.push_str(&total_check(lang, claim));
     for (i, line) in claim
         .health_care_services_specification_line
@@ -113,12 +125,6 @@ pub(super) fn render(
         .enumerate()
     {
         b.push_str(&patient(lang, i + 1, line));
-    }
-    if matches!(case.state, CaseState::Processed | CaseState::Disputed) {
-        b.push_str(&decided(lang, case));
-    }
-    if view == View::Page {
-        b.push_str(&actions(lang, &claim.id, case));
     }
     b
 }

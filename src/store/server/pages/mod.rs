@@ -7,7 +7,9 @@
 //! - `GET /staff/claims/{id}` one basis, `?view=print` its print view, `/xml` the document;
 //! - `POST /staff/claims/{id}/state`: processed, or disputed with a reason;
 //! - `GET /staff/export.csv`: the selection for the finance system;
-//! - `GET /staff/review`: the periodic access review, for the region's reviewers.
+//! - `GET /staff/review`: the periodic access review, for the region's reviewers;
+//! - `GET /staff/withheld`, `GET`/`POST /staff/withheld/{id}`: manual review of the bases this
+//!   region's policy withheld, for its officials (`assessors`; [`withheld`]).
 //!
 //! Every view of a basis, every download, export and state change is an access-log entry
 //! naming the certificate identity, written before the answer goes out.
@@ -17,6 +19,7 @@ mod html;
 mod list;
 mod review;
 mod text;
+mod withheld;
 
 use std::sync::Arc;
 
@@ -51,6 +54,9 @@ enum Page<'a> {
     Basis(&'a str),
     Xml(&'a str),
     State(&'a str),
+    Withheld,
+    WithheldBasis(&'a str),
+    WithheldDecide(&'a str),
     NotFound,
     MethodNotAllowed,
 }
@@ -63,6 +69,16 @@ fn route<'a>(method: &Method, path: &'a str) -> Page<'a> {
         "/style.css" => Page::Style,
         "/export.csv" => Page::Export,
         "/review" => Page::Review,
+        "/withheld" => Page::Withheld,
+        _ if rest.starts_with("/withheld/") => {
+            let id = &rest["/withheld/".len()..];
+            return match (crate::claim::basis_id_ok(id), method) {
+                (false, _) => Page::NotFound,
+                (true, &Method::POST) => Page::WithheldDecide(id),
+                (true, _) if get => Page::WithheldBasis(id),
+                _ => Page::MethodNotAllowed,
+            };
+        }
         _ => match rest.strip_prefix("/claims/") {
             None => return Page::NotFound,
             Some(r) => {
@@ -130,6 +146,29 @@ pub(super) async fn handle(store: &Arc<Store>, who: &Identity, req: Request<Inco
         }
         Page::Xml(id) => xml(store, who, id, lang).await,
         Page::State(id) => set_state(store, who, id, req, lang).await,
+        Page::Withheld => {
+            let s = store.clone();
+            blocking(store, lang, move || withheld::list(&s, lang)).await
+        }
+        Page::WithheldBasis(id) => {
+            let (s, who, id) = (store.clone(), who.clone(), id.to_string());
+            blocking(store, lang, move || {
+                let shown = withheld::show(&s, &who, &id, lang)?;
+                Ok(shown.unwrap_or_else(|| no_basis(lang, &s.cfg.org)))
+            })
+            .await
+        }
+        Page::WithheldDecide(id) => {
+            let form = match read_form(store, req, lang).await {
+                Ok(f) => f,
+                Err(r) => return r,
+            };
+            let (s, who, id) = (store.clone(), who.clone(), id.to_string());
+            blocking(store, lang, move || {
+                withheld::decide(&s, &who, &id, &form, lang)
+            })
+            .await
+        }
         Page::NotFound => error_page(
             StatusCode::NOT_FOUND,
             lang,
@@ -152,6 +191,7 @@ pub(super) fn action_for(path: &str) -> crate::store::authz::Action {
     use crate::store::authz::Action;
     match path.strip_prefix(PREFIX) {
         Some("/review") => Action::ReadAccessLog,
+        Some(p) if p == "/withheld" || p.starts_with("/withheld/") => Action::Assess,
         Some("/style.css") => Action::ReadWitness,
         _ => Action::Read,
     }
@@ -269,6 +309,47 @@ fn same_origin(req: &Request<Incoming>) -> bool {
     }
 }
 
+/// A form posted from the store's own pages, read; `Err` is the page that says why not.
+async fn read_form(
+    store: &Store,
+    req: Request<Incoming>,
+    lang: Lang,
+) -> Result<Vec<(String, String)>, Resp> {
+    let org = &store.cfg.org;
+    if !same_origin(&req) {
+        let m = lang.t(
+            "Formuläret kom inte från lagrets egna sidor.",
+            "The form did not come from the store's own pages.",
+        );
+        return Err(error_page(StatusCode::FORBIDDEN, lang, org, m));
+    }
+    let within = store.cfg.limits.body_timeout;
+    match crate::net::body::read_body(req.into_body(), MAX_FORM, MAX_FORM, within).await {
+        Ok(b) => Ok(parse_query(&String::from_utf8_lossy(&b))),
+        Err(_) => Err(error_page(
+            StatusCode::BAD_REQUEST,
+            lang,
+            org,
+            lang.t(
+                "Formuläret kunde inte läsas.",
+                "The form could not be read.",
+            ),
+        )),
+    }
+}
+
+/// A redirect to `to` after a form (303).
+fn see_other(to: &str) -> Resp {
+    let mut r = respond(
+        StatusCode::SEE_OTHER,
+        "text/plain; charset=utf-8",
+        Bytes::new(),
+    );
+    r.headers_mut()
+        .insert(LOCATION, to.parse().expect("an ascii path"));
+    r
+}
+
 /// `POST /staff/claims/{id}/state`: `state=processed`, or `state=disputed&reason=…`; then back
 /// to the basis (303).
 async fn set_state(
@@ -279,30 +360,10 @@ async fn set_state(
     lang: Lang,
 ) -> Resp {
     let org = store.cfg.org.clone();
-    if !same_origin(&req) {
-        let m = lang.t(
-            "Formuläret kom inte från lagrets egna sidor.",
-            "The form did not come from the store's own pages.",
-        );
-        return error_page(StatusCode::FORBIDDEN, lang, &org, m);
-    }
-    let within = store.cfg.limits.body_timeout;
-    let body = match crate::net::body::read_body(req.into_body(), MAX_FORM, MAX_FORM, within).await
-    {
-        Ok(b) => b,
-        Err(_) => {
-            return error_page(
-                StatusCode::BAD_REQUEST,
-                lang,
-                &org,
-                lang.t(
-                    "Formuläret kunde inte läsas.",
-                    "The form could not be read.",
-                ),
-            )
-        }
+    let form = match read_form(store, req, lang).await {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let form = parse_query(&String::from_utf8_lossy(&body));
     let (state, reason) = match param(&form, "state").and_then(CaseState::parse) {
         Some(CaseState::Processed) => (CaseState::Processed, None),
         Some(CaseState::Disputed) => match check_reason(param(&form, "reason").unwrap_or("")) {
@@ -336,15 +397,10 @@ async fn set_state(
         };
         s.storage.set_case(&id, &case, false)?;
         tracing::info!(who = %who.id(), basis = %id, state = state.as_str(), "state changed");
-        let mut r = respond(
-            StatusCode::SEE_OTHER,
-            "text/plain; charset=utf-8",
-            Bytes::new(),
-        );
-        let to = format!("/staff/claims/{id}?lang={}", lang.code());
-        r.headers_mut()
-            .insert(LOCATION, to.parse().expect("an id is ascii"));
-        Ok(r)
+        Ok(see_other(&format!(
+            "/staff/claims/{id}?lang={}",
+            lang.code()
+        )))
     })
     .await
 }
@@ -363,6 +419,9 @@ mod tests {
             Page::Basis(id) => format!("Basis({id})"),
             Page::Xml(id) => format!("Xml({id})"),
             Page::State(id) => format!("State({id})"),
+            Page::Withheld => "Withheld".into(),
+            Page::WithheldBasis(id) => format!("WithheldBasis({id})"),
+            Page::WithheldDecide(id) => format!("WithheldDecide({id})"),
             Page::NotFound => "NotFound".into(),
             Page::MethodNotAllowed => "MethodNotAllowed".into(),
         };
@@ -379,6 +438,11 @@ mod tests {
             (Method::POST, "/staff", "MethodNotAllowed"),
             (Method::GET, "/staff/claims/../x", "NotFound"),
             (Method::GET, "/staff/other", "NotFound"),
+            (Method::GET, "/staff/withheld", "Withheld"),
+            (Method::GET, "/staff/withheld/ZVF1", "WithheldBasis(ZVF1)"),
+            (Method::POST, "/staff/withheld/ZVF1", "WithheldDecide(ZVF1)"),
+            (Method::DELETE, "/staff/withheld/ZVF1", "MethodNotAllowed"),
+            (Method::GET, "/staff/withheld/../x", "NotFound"),
         ] {
             assert_eq!(name(route(&m, p)), want, "{m} {p}");
         }
