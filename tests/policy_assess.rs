@@ -594,3 +594,39 @@ fn a_removal_that_would_break_the_contract_withholds_instead() {
     let reason = d.reason.unwrap();
     assert!(reason.contains("ÖR31"), "{reason}");
 }
+
+#[test]
+fn a_release_after_review_discloses_as_received_or_with_the_policys_removals() {
+    let rules = format!(
+        "[[rule]]\nid = \"W\"\ndescription = \"w\"\naction = \"withhold\"\n\
+         [[rule]]\nid = \"R\"\ndescription = \"r\"\naction = \"remove\"\n\
+         remove = [\"healthcarePerformed/diagnosis\"]\n{DEFAULT}"
+    );
+    let f = fixture(&rules, None);
+    let claim = outpatient();
+    let raw = claim.to_xml().into_bytes();
+    let d = f.assessor.assess(&raw, &claim, today());
+    assert_eq!(d.outcome, Outcome::Withhold);
+
+    // As received: the bytes as they came, every rule that matched still named.
+    let as_is = f.assessor.assess_released(&raw, &claim, today(), false);
+    assert_eq!(as_is.outcome, Outcome::Disclose);
+    assert_eq!(as_is.disclosed.as_deref(), Some(&raw[..]));
+    assert_eq!(as_is.rule_ids(), vec!["W", "R", "D"]);
+    assert!(as_is.reason.is_none() && as_is.removed.is_empty());
+
+    // With the removals: the `remove` rule applies, the overridden `withhold` does not.
+    let reduced = f.assessor.assess_released(&raw, &claim, today(), true);
+    assert_eq!(reduced.outcome, Outcome::Remove, "{}", reduced.text());
+    assert_eq!(reduced.removed, vec![format!("{PERFORMED}/diagnosis")]);
+    let mut expected = claim.clone();
+    first(&mut expected).diagnosis = None;
+    assert_eq!(reread(&reduced), expected);
+
+    // A rejection is not the reviewer's to override.
+    let reject = "[[rule]]\nid = \"X\"\ndescription = \"x\"\naction = \"reject\"\n";
+    let f = fixture(reject, None);
+    let d = f.assessor.assess_released(&raw, &claim, today(), false);
+    assert_eq!(d.outcome, Outcome::Reject);
+    assert!(d.disclosed.is_none());
+}

@@ -1,5 +1,5 @@
 //! The disclosure log: an append-only, tamper-evident, durable record of what the hub did with
-//! each invoice basis (received, rejected, withheld, disclosed, delivered) — and, reused by a
+//! each invoice basis (received, rejected, withheld, reviewed, disclosed, delivered) — and, reused by a
 //! receiving region's store, of every staff read (accessed).
 //!
 //! Why it looks like this: auditors must be able to answer, years later and without trusting the

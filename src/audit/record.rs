@@ -12,7 +12,9 @@ use std::fmt;
 use super::{AuditError, Result};
 
 /// What happened to a basis. `Accessed` is a staff read in a receiving region's store (its access
-/// log is this same log type).
+/// log is this same log type). `Reviewed` is a manual review of a withheld basis by the sending
+/// region's official: its `actor` names the reviewer's certificate, its `action` the decision
+/// (`release`, `release-with-removals`, `keep`), its `reason` theirs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Event {
@@ -22,17 +24,19 @@ pub enum Event {
     Disclosed,
     Delivered,
     Accessed,
+    Reviewed,
 }
 
 impl Event {
     /// Every event, in code order.
-    pub const ALL: [Event; 6] = [
+    pub const ALL: [Event; 7] = [
         Event::Received,
         Event::Rejected,
         Event::Withheld,
         Event::Disclosed,
         Event::Delivered,
         Event::Accessed,
+        Event::Reviewed,
     ];
 
     /// The lowercase name used in JSON, CSV and on the command line.
@@ -44,6 +48,7 @@ impl Event {
             Event::Disclosed => "disclosed",
             Event::Delivered => "delivered",
             Event::Accessed => "accessed",
+            Event::Reviewed => "reviewed",
         }
     }
 
@@ -56,6 +61,7 @@ impl Event {
             Event::Disclosed => 4,
             Event::Delivered => 5,
             Event::Accessed => 6,
+            Event::Reviewed => 7,
         }
     }
 }
@@ -74,7 +80,7 @@ impl std::str::FromStr for Event {
             .find(|e| e.as_str() == s)
             .ok_or_else(|| {
                 format!(
-                    "unknown event {s:?} (one of received, rejected, withheld, disclosed, delivered, accessed)"
+                    "unknown event {s:?} (one of received, rejected, withheld, disclosed, delivered, accessed, reviewed)"
                 )
             })
     }

@@ -66,11 +66,46 @@ impl Assessor {
     /// Decides on one basis that has already passed validation. `raw` is the document as
     /// received (disclosed as is when nothing is removed); `claim` its model; `today` picks the
     /// policy version in force.
+    pub fn assess(&self, raw: &[u8], claim: &ClaimSpecification, today: NaiveDate) -> Decision {
+        self.assess_with(raw, claim, today, false)
+    }
+
+    /// The decision after a manual review released a withheld basis: as received
+    /// (`with_removals` false), or with what the policy's `remove` rules leave out — every
+    /// `withhold` the official overrode counting as `disclose`, and the result checked against
+    /// the contract again (withheld still if it no longer satisfies it). The rules that matched
+    /// are recorded all the same.
+    pub fn assess_released(
+        &self,
+        raw: &[u8],
+        claim: &ClaimSpecification,
+        today: NaiveDate,
+        with_removals: bool,
+    ) -> Decision {
+        let mut d = self.assess_with(raw, claim, today, true);
+        if !with_removals && d.outcome != Outcome::Reject {
+            d.outcome = Outcome::Disclose;
+            d.removed.clear();
+            d.disclosed = Some(raw.to_vec());
+        }
+        if d.outcome.discloses() {
+            d.reason = None;
+        }
+        d
+    }
+
+    /// [`Assessor::assess`]; `released`: a reviewer overrode every `withhold`.
     #[expect(
         clippy::too_many_lines,
         reason = "the assessment in the order a policy reads: the sender's policy in force, its rules in order, removals, the check after removal"
     )]
-    pub fn assess(&self, raw: &[u8], claim: &ClaimSpecification, today: NaiveDate) -> Decision {
+    fn assess_with(
+        &self,
+        raw: &[u8],
+        claim: &ClaimSpecification,
+        today: NaiveDate,
+        released: bool,
+    ) -> Decision {
         let sender = claim.supplier_party.organisation_number().unwrap_or("");
         let mut decision = Decision {
             basis_id: claim.id.trim().to_string(),
@@ -93,6 +128,10 @@ impl Assessor {
                 "no policy of the sending region {sender} is in force on {today}: without a \
                  board decision nothing is disclosed automatically"
             ));
+            if released {
+                decision.outcome = Outcome::Disclose;
+                decision.disclosed = Some(raw.to_vec());
+            }
             return decision;
         };
         decision.policy_id = Some(policy.id.clone());
@@ -150,7 +189,16 @@ impl Assessor {
             decision.rules.push(m);
         }
 
-        let Some(top) = decision.rules.iter().map(|r| r.action).max() else {
+        let effective = |a: Action| match a {
+            Action::Withhold if released => Action::Disclose,
+            a => a,
+        };
+        let top = decision.rules.iter().map(|r| effective(r.action)).max();
+        let top = match top {
+            None if released => Some(Action::Disclose),
+            top => top,
+        };
+        let Some(top) = top else {
             decision.rules.push(synthetic(
                 RULE_NO_RULE,
                 Action::Withhold,

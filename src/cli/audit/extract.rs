@@ -138,6 +138,14 @@ fn says(r: &Record) -> String {
             };
             format!("Vid {to} {did}: {who}")
         }
+        Event::Reviewed => {
+            let who = r.actor.as_deref().unwrap_or("okänd");
+            let did = match r.action.as_deref() {
+                Some("keep") => "beslutade att underlaget fortsatt hålls inne".to_string(),
+                _ => format!("beslutade att lämna ut underlaget till {to}"),
+            };
+            format!("Vid {from}s menprövning {did}: {who}")
+        }
     }
 }
 
