@@ -37,6 +37,44 @@ pub struct HubConfig {
     /// The same claim from any other broker user is refused and logged.
     #[serde(default)]
     pub gateways: Vec<crate::pki::Pin>,
+    #[serde(default)]
+    pub review: ReviewSettings,
+}
+
+/// Manual review: the sending regions whose withheld bases go to their own store for their
+/// officials to decide on ([`crate::store::withheld`]), and how often the hub asks those stores
+/// for decisions. `[review.stores]` names each region's store (an `invoice-hub store`, often
+/// the one it receives with): `"<org>" = { url = "https://…", identity = "hsa:…-STORE" }`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewSettings {
+    #[serde(default)]
+    pub stores: BTreeMap<String, ReviewStore>,
+    #[serde(default = "default_review_every")]
+    pub every_secs: u64,
+}
+
+/// A sending region's review store.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReviewStore {
+    pub url: String,
+    /// The store's server certificate (as for a receiver's store).
+    #[serde(default)]
+    pub identity: Option<crate::pki::Pin>,
+}
+
+impl Default for ReviewSettings {
+    fn default() -> Self {
+        ReviewSettings {
+            stores: BTreeMap::new(),
+            every_secs: default_review_every(),
+        }
+    }
+}
+
+fn default_review_every() -> u64 {
+    10
 }
 
 /// Where the log's signed heads go: every `store` receiver, and `extra`.
@@ -369,6 +407,14 @@ impl HubConfig {
         for org in self.receivers.keys() {
             if !crate::broker::topology::is_org_number(org) {
                 bail!("`receivers.{org}`: not a 10-digit organisation number");
+            }
+        }
+        for (org, store) in &self.review.stores {
+            if !crate::broker::topology::is_org_number(org) {
+                bail!("`review.stores.{org}`: not a 10-digit organisation number");
+            }
+            if !store.url.starts_with("https://") {
+                bail!("`review.stores.{org}.url`: {:?} is not https://", store.url);
             }
         }
         for g in &self.gateways {

@@ -27,6 +27,7 @@ use super::config::ValidationSettings;
 use super::health::ReceiverHealth;
 use super::id_locks::IdLocks;
 use super::journal::{History, Journal};
+use super::review::{Desk, HandError};
 use super::stage::Verdict;
 use crate::audit::{Digest, Event, PatientHash, PatientKey, PolicyRef, Record};
 use crate::broker::handover::HandOver;
@@ -35,6 +36,7 @@ use crate::broker::{Outcome, Outgoing, StatusMessage, StoreReceipt, Withholding}
 use crate::claim::{basis_id_ok, ClaimSpecification, BASIS_ID_RULE};
 use crate::clock::Clock;
 use crate::policy::{Assessor, Decision, Outcome as PolicyOutcome, PolicySet};
+use crate::store::withheld::{DecisionForHub, ReviewRequest, Verdict as Review, WhyWithheld};
 use crate::validate::xsd::Schema;
 use crate::validate::{Finding, Profile, Report, RuleContext, Validator};
 
@@ -82,6 +84,8 @@ pub(crate) struct Parts {
     /// a delivery that is held up is told QUEUED at once.
     pub health: BTreeMap<String, Arc<ReceiverHealth>>,
     pub id_locks: Arc<IdLocks>,
+    /// Where the sending regions in `[review.stores]` review what their policy withholds.
+    pub desk: Arc<Desk>,
 }
 
 /// The decide stage; shared by all its in-flight messages.
@@ -99,6 +103,7 @@ pub(crate) struct Decide {
     pulling: BTreeSet<String>,
     health: BTreeMap<String, Arc<ReceiverHealth>>,
     id_locks: Arc<IdLocks>,
+    desk: Arc<Desk>,
 }
 
 /// A message with a sender: what [`admit`] lets through.
@@ -149,6 +154,7 @@ impl Decide {
             pulling: p.pulling,
             health: p.health,
             id_locks: p.id_locks,
+            desk: p.desk,
         }
     }
 
@@ -197,7 +203,10 @@ impl Decide {
                 let doc = Bytes::from(doc.clone());
                 self.disclose(&facts, &decision, doc, &history).await
             }
-            _ => self.withhold(&facts, &decision, &history).await,
+            _ => {
+                self.withhold(&facts, &decision, &history, &admitted.body)
+                    .await
+            }
         }
     }
 
@@ -287,8 +296,20 @@ impl Decide {
     }
 
     /// A basis the sending region's policy withholds or rejects: logged with the policy rule
-    /// and board decision, answered WITHHELD or REJECTED with them.
-    async fn withhold(&self, facts: &Facts, decision: &Decision, history: &History) -> Verdict {
+    /// and board decision, handed to the sending region's review desk if it has one, answered
+    /// WITHHELD or REJECTED with them. A basis a review released since is answered as the
+    /// disclosure it became.
+    async fn withhold(
+        &self,
+        facts: &Facts,
+        decision: &Decision,
+        history: &History,
+        body: &Bytes,
+    ) -> Verdict {
+        if let Some(receipt) = history.delivered_receipt() {
+            let delivered = Some((facts.customer.clone(), receipt));
+            return self.answer(facts, Outcome::Ok, Vec::new(), None, delivered);
+        }
         let (event, outcome) = match decision.outcome {
             PolicyOutcome::Reject => (Event::Rejected, Outcome::Rejected),
             _ => (Event::Withheld, Outcome::Withheld),
@@ -300,8 +321,143 @@ impl Decide {
         if let Err(why) = self.journal.append_new(records, history).await {
             return Verdict::Retry { why };
         }
+        let reviewed = history.has(Event::Reviewed);
+        if event == Event::Withheld && !reviewed && self.desk.reviews(&facts.supplier) {
+            if let Err(why) = self.to_review(facts, decision, body).await {
+                return Verdict::Retry { why };
+            }
+        }
         let withheld = withholding(decision);
         self.answer(facts, outcome, Vec::new(), Some(withheld), None)
+    }
+
+    /// Hands a withheld basis to its sending region's review desk; `Err` (tried again) while
+    /// the desk is unavailable. A desk that refuses it is said in the log: the basis stays
+    /// withheld, and the sender has its answer.
+    async fn to_review(
+        &self,
+        facts: &Facts,
+        decision: &Decision,
+        body: &Bytes,
+    ) -> Result<(), String> {
+        use base64::Engine as _;
+        let request = ReviewRequest {
+            why: WhyWithheld {
+                receiver: facts.customer.clone(),
+                policy_id: decision.policy_id.clone(),
+                policy_version: decision.policy_version.clone(),
+                board_decision: decision
+                    .board_decision
+                    .as_ref()
+                    .map(|b| format!("{} ({})", b.reference, b.date)),
+                rules: decision
+                    .rules
+                    .iter()
+                    .map(|r| format!("{}: {}", r.id, r.description))
+                    .collect(),
+                reason: decision.reason.clone(),
+                withheld_by: self.instance.clone(),
+            },
+            document: base64::engine::general_purpose::STANDARD.encode(body),
+        };
+        match self.desk.hand(&facts.supplier, &facts.id, &request).await {
+            Ok(()) => Ok(()),
+            Err(e @ HandError::Unavailable { .. }) => Err(e.to_string()),
+            Err(e @ HandError::Refused { .. }) => {
+                tracing::error!(basis_id = %facts.id, error = %e, "withheld, but not in the review queue");
+                Ok(())
+            }
+        }
+    }
+
+    /// An official's decision on a basis this hub withheld (fetched from the sending region's
+    /// store): logged as `reviewed` naming the official's certificate, then a release is
+    /// disclosed and handed over as every disclosure, and a basis kept is answered WITHHELD
+    /// again, with the decision. Checked as the basis was: the same content, still valid, and
+    /// withheld by this hub. Idempotent: a decision fetched again logs nothing twice.
+    pub(crate) async fn reviewed(&self, sender: &str, d: &DecisionForHub) -> Verdict {
+        let park = |why: String| Verdict::Park {
+            basis_id: d.basis_id.clone(),
+            why,
+        };
+        let Some(doc) = super::review::document(d) else {
+            return park("the decided document is not base64".into());
+        };
+        let body = Bytes::from(doc);
+        let sha = sha256(&body);
+        if sha.to_hex() != d.sha256 {
+            return park("the document is not the one the store says was decided on".into());
+        }
+        let day = self.today();
+        let report = match validate(&day, self.validation.profile_of(sender), body.clone()).await {
+            Ok(r) => r,
+            Err(why) => return Verdict::Retry { why },
+        };
+        if report.id.as_deref() != Some(d.basis_id.as_str()) {
+            return park("the document's id is not the decided basis's".into());
+        }
+        let _same_id = self.id_locks.lock(&d.basis_id).await;
+        let history = match self.journal.history(&d.basis_id, sha) {
+            Ok(h) if h.has(Event::Withheld) => h,
+            Ok(_) => return park("this hub never withheld this basis".into()),
+            Err(why) => return Verdict::Retry { why },
+        };
+        let admitted = Admitted {
+            sender: sender.to_string(),
+            sent_by: None,
+            message_id: None,
+            body,
+            sha,
+            answer_to: None,
+            false_claim: None,
+        };
+        let checked = self.check(&admitted, report, d.basis_id.clone(), &history);
+        let (facts, claim) = match (checked.claim, checked.findings.first()) {
+            (Some(c), None) => (checked.facts, c),
+            (_, first) => {
+                let first = first.map(|f| f.to_string()).unwrap_or_default();
+                return park(format!("the basis no longer passes the checks: {first}"));
+            }
+        };
+        let verdict = d.decided.verdict;
+        let decision = if verdict.releases() {
+            let with_removals = verdict == Review::ReleaseWithRemovals;
+            day.assessor
+                .assess_released(&admitted.body, &claim, day.day, with_removals)
+        } else {
+            day.assessor.assess(&admitted.body, &claim, day.day)
+        };
+        self.act_on_review(&facts, d, &decision, &history).await
+    }
+
+    /// Logs the review, then discloses a release (or answers WITHHELD).
+    async fn act_on_review(
+        &self,
+        facts: &Facts,
+        d: &DecisionForHub,
+        decision: &Decision,
+        history: &History,
+    ) -> Verdict {
+        let mut reviewed = self.decided(Event::Reviewed, facts, decision);
+        reviewed.actor = Some(d.decided.by.clone());
+        reviewed.action = Some(d.decided.verdict.as_str().to_string());
+        reviewed.reason = Some(d.decided.reason.clone());
+        if let Err(why) = self.journal.append_new(vec![reviewed], history).await {
+            return Verdict::Retry { why };
+        }
+        if let (Some(doc), true) = (&decision.disclosed, decision.outcome.discloses()) {
+            let doc = Bytes::from(doc.clone());
+            return self.disclose(facts, decision, doc, history).await;
+        }
+        let mut withheld = withholding(decision);
+        withheld.reason = match d.decided.verdict {
+            Review::Keep => format!(
+                "kept withheld after manual review by {}: {}",
+                d.decided.by, d.decided.reason
+            ),
+            _ => format!("released by {}, but {}", d.decided.by, withheld.reason),
+        };
+        self.answer(facts, Outcome::Withheld, Vec::new(), Some(withheld), None)
     }
 
     /// A disclosure: logged (durable) before the document leaves, then handed over to the

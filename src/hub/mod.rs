@@ -30,6 +30,7 @@ mod health;
 mod id_locks;
 mod journal;
 mod receipt;
+mod review;
 mod sink;
 mod stage;
 #[cfg(test)]
@@ -75,6 +76,8 @@ struct Built {
     log: Arc<AuditLog>,
     /// Where the log's heads go.
     witnesses: witnesses::Witnesses,
+    /// The sending regions' review stores.
+    desk: Arc<review::Desk>,
 }
 
 /// Builds everything the configuration names, refusing to start on any problem (a bad policy,
@@ -124,6 +127,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
         delivers.insert(org.clone(), Arc::new(deliver));
         health.insert(org.clone(), h);
     }
+    let desk = Arc::new(review_desk(cfg, tls.clone()));
     let decide = Decide::new(decide::Parts {
         instance: cfg.instance.clone(),
         clock: clock.clone(),
@@ -136,6 +140,7 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
         pulling: pulling.keys().cloned().collect(),
         health: health.clone(),
         id_locks: id_locks.clone(),
+        desk: desk.clone(),
     });
     let receipts = (!pulling.is_empty()).then(|| {
         Arc::new(Receipts {
@@ -155,7 +160,29 @@ fn build(cfg: &HubConfig, clock: Arc<dyn Clock>, notices: &Publisher) -> anyhow:
         health,
         log,
         witnesses,
+        desk,
     })
+}
+
+/// What fetches the review stores' decisions and acts on them.
+fn review_poller(built: &Built, publisher: &Publisher, cfg: &HubConfig) -> review::Poller {
+    review::Poller {
+        desk: built.desk.clone(),
+        decide: built.decide.clone(),
+        publisher: publisher.clone(),
+        every: std::time::Duration::from_secs(cfg.review.every_secs.max(1)),
+    }
+}
+
+/// The review stores of `[review.stores]`.
+fn review_desk(cfg: &HubConfig, tls: ClientTls) -> review::Desk {
+    let stores = cfg
+        .review
+        .stores
+        .iter()
+        .map(|(org, s)| (org.clone(), (s.url.clone(), s.identity.clone())))
+        .collect();
+    review::Desk::new(stores, tls)
 }
 
 /// Where and how the hub delivers to `org` itself (its store, its producer); `None` for a
@@ -242,6 +269,18 @@ pub fn check(cfg: &HubConfig) -> anyhow::Result<Vec<String>> {
             .collect::<Vec<_>>()
             .join(", ")
     ));
+    if !cfg.review.stores.is_empty() {
+        found.push(format!(
+            "manual review in their own stores for {} (decisions fetched every {} s)",
+            cfg.review
+                .stores
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+            cfg.review.every_secs.max(1)
+        ));
+    }
     Ok(found)
 }
 
@@ -330,6 +369,7 @@ pub async fn run(
     let poller = tokio::spawn(health.poll_queues());
 
     let (stop, stopped) = watch::channel(false);
+    let reviewing = tokio::spawn(review_poller(&built, &publisher, &cfg).run(stopped.clone()));
     let witnessing = tokio::spawn(built.witnesses.run(stopped.clone()));
     let mut stages = JoinSet::new();
     let (subscribed, decide_consuming) = oneshot::channel();
@@ -389,6 +429,7 @@ pub async fn run(
     let result = until_stopped(&mut stages, shutdown, &stop).await;
     poller.abort();
     witnessing.abort();
+    reviewing.abort();
     stop_last(&session, &built.log).await;
     result
 }

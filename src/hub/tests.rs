@@ -119,6 +119,7 @@ fn rig(clock: Arc<dyn Clock>, answer: fn() -> Result<(), DeliveryError>) -> Rig 
         pulling: BTreeSet::new(),
         health: BTreeMap::from([(RECEIVER.to_string(), health.clone())]),
         id_locks: id_locks.clone(),
+        desk: Arc::new(super::review::Desk::none()),
     });
     let notices = Arc::new(Notices::default());
     let deliver = Deliver {
