@@ -16,9 +16,18 @@ use crate::store::StoreClient;
 
 #[derive(clap::Args, Debug)]
 pub(super) struct Args {
+    #[command(flatten)]
+    conn: StoreConn,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Where a store is and who one is there: `fetch` and `review` connect the same way.
+#[derive(clap::Args, Debug)]
+pub(super) struct StoreConn {
     /// The store, `https://host:port`.
     #[arg(long, env = "IH_STORE", value_name = "URL")]
-    store: String,
+    pub(super) store: String,
     /// Your certificate (PEM).
     #[arg(long, env = "IH_CERT", value_name = "FILE")]
     cert: PathBuf,
@@ -28,8 +37,14 @@ pub(super) struct Args {
     /// The federation CA the store's certificate must chain to.
     #[arg(long, env = "IH_CA", value_name = "FILE")]
     ca: PathBuf,
-    #[command(subcommand)]
-    command: Command,
+}
+
+impl StoreConn {
+    /// A client of the store with one's own certificate.
+    pub(super) fn client(&self) -> anyhow::Result<StoreClient> {
+        StoreClient::from_files(&self.store, &self.ca, &self.cert, &self.key)
+            .context("setting up the connection to the store")
+    }
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -124,8 +139,7 @@ fn refused(a: &Answer) -> anyhow::Error {
     reason = "one arm per subcommand, each the request and its output in the order the user sees them"
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
-    let mut client = StoreClient::from_files(&args.store, &args.ca, &args.cert, &args.key)
-        .context("setting up the connection to the store")?;
+    let mut client = args.conn.client()?;
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -242,7 +256,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
                 match format {
                     Format::Text => say!(
                         "{}: the store's access log {}",
-                        args.store,
+                        args.conn.store,
                         if ok { "verifies" } else { "does NOT verify" }
                     ),
                     _ => say!("{}", a.text()),

@@ -16,6 +16,7 @@ mod output;
 mod pki;
 mod publish;
 mod receive;
+mod review;
 mod status;
 mod store;
 mod validate;
@@ -75,6 +76,8 @@ enum Command {
     Witness(witness::Args),
     /// Read from a restricted store as named staff.
     Fetch(fetch::Args),
+    /// Review the bases this region's policy withheld (menprövning): release or keep.
+    Review(review::Args),
     /// Query, verify and prove the disclosure log.
     Audit(audit::Args),
     /// Make development certificates.
@@ -123,6 +126,7 @@ pub fn main() -> ExitCode {
         Command::Gateway(a) => gateway::run(a),
         Command::Witness(a) => witness::run(a),
         Command::Fetch(a) => fetch::run(a),
+        Command::Review(a) => review::run(a),
         Command::Audit(a) => audit::run(a),
         Command::Pki(a) => pki::run(a),
     };

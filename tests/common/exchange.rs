@@ -138,7 +138,7 @@ pub(crate) fn start_store(work: &Path, certs: &Path, org: &'static str) -> Store
              [tls]\nca = \"{c}/ca.pem\"\ncert = \"{c}/store-{org}.pem\"\nkey = \"{c}/store-{org}.key\"\n\
              crl = \"{c}/crl.pem\"\n\
              [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE{org}-READER1\"]\n\
-             reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n\
+             reviewers = [\"hsa:SE{org}-REVIEWER1\"]\nassessors = [\"hsa:SE{org}-REVIEWER1\"]\n\
              [witness]\nlogs = {{ \"hub-test\" = \"{w}/hub-keys/log-signing.pub\" }}\n",
             c = certs.display(),
             w = work.display()
@@ -405,7 +405,7 @@ impl Exchange {
     }
 
     /// [`Exchange::start`] with `extra_toml` (whole tables, e.g. `[metrics]`) at the end of the
-    /// hub's configuration.
+    /// hub's configuration; `STORE_URL_<org>` in it is that region's store.
     pub(crate) fn start_with(
         broker: &TestBroker,
         name: &str,
@@ -465,6 +465,10 @@ impl Exchange {
         for (org, url) in extra_receivers {
             receivers.push_str(&format!("\"{org}\" = \"{url}\"\n"));
         }
+        // `STORE_URL_<org>` in the extra tables is that region's store (known only now).
+        let extra_toml = extra_toml
+            .replace(&format!("STORE_URL_{ORG_STOCKHOLM}"), &stockholm.url)
+            .replace(&format!("STORE_URL_{ORG_HALLAND}"), &halland.url);
         let hub_cfg = work.join("hub.toml");
         std::fs::write(
             &hub_cfg,
