@@ -78,6 +78,7 @@ for org in "${REGIONS[@]}"; do
     url=$(grep -o 'https://[^ ]*' "$OUT/store-$org/stdout")
     echo "store of ${REGION_NAME[$org]} at $url"
     echo "    staff pages: $url/staff  (certificate run/demo/pki/staff-$org.pem, key run/demo/pki/staff-$org.key)"
+    echo "    review page: $url/staff/withheld  (certificate run/demo/pki/reviewer-$org.pem, key run/demo/pki/reviewer-$org.key)"
 done
 
 step "4. the hub"

@@ -115,6 +115,7 @@ crl = "../pki/crl.pem"
 writers = ["hsa:SE0000000000-HUB"]
 readers = ["hsa:SE$org-READER1"]
 reviewers = ["hsa:SE$org-REVIEWER1"]
+assessors = ["hsa:SE$org-REVIEWER1"]   # the region's officials who review what its policy withholds
 [witness]                  # this store keeps the hub's signed heads
 logs = { "hub-demo" = "../keys/log-signing.pub" }
 EOF
@@ -145,6 +146,12 @@ key = "pki/hub.key"
 crl = "pki/crl.pem"
 [witness]
 every_secs = 5
+[review]                   # each region reviews in its own store what its policy withholds
+every_secs = 5
+[review.stores]
+$(for org in "${REGIONS[@]}"; do
+    echo "\"$org\" = { url = \"https://127.0.0.1:${STORE_PORT[$org]}\", identity = \"hsa:SE$org-STORE\" }"
+done)
 [receivers]
 $(for org in "${REGIONS[@]}"; do
     if [[ "$PULL" == *" $org "* ]]; then echo "\"$org\" = { sink = \"queue\" }"
