@@ -126,7 +126,7 @@ fn encode(v: &str) -> String {
         .collect()
 }
 
-fn refused(a: &Answer) -> anyhow::Error {
+pub(super) fn refused(a: &Answer) -> anyhow::Error {
     let msg = a
         .json()
         .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(str::to_string))
@@ -140,10 +140,7 @@ fn refused(a: &Answer) -> anyhow::Error {
 )]
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut client = args.conn.client()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         match args.command {
             Command::List {

@@ -97,6 +97,16 @@ fn init_daemon_logging() {
         .try_init();
 }
 
+/// The single-threaded runtime a client command (`fetch`, `review`, `status`, …) runs its
+/// requests on.
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    use anyhow::Context as _;
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
 /// SIGTERM or Ctrl-C: how an operator (or systemd) asks a long-running command — `hub`, `store`,
 /// `receive --follow` — to finish what it holds and stop.
 pub(crate) async fn stop_requested() {

@@ -57,10 +57,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             );
         }
     }
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     let n = rt.block_on(async {
         let session = super::status::connect(&cfg).await?;
         let puller = Puller::new(&cfg.org, &settings, &cfg.broker, session.clone())

@@ -53,10 +53,7 @@ enum Command {
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let mut client = args.conn.client()?;
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async move {
         let (method, path, body) = match &args.command {
             Command::List => (Method::GET, "/v1/review".to_string(), None),
@@ -80,11 +77,7 @@ pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("asking {}", args.conn.store))?;
         if a.status != StatusCode::OK {
-            let msg = a
-                .json()
-                .and_then(|j| j.get("error").and_then(|e| e.as_str()).map(str::to_string))
-                .unwrap_or_else(|| a.text());
-            anyhow::bail!("the store answered {}: {msg}", a.status);
+            return Err(super::fetch::refused(&a));
         }
         match &args.command {
             Command::List => {

@@ -150,10 +150,7 @@ pub(crate) fn read_queue(
     keep: bool,
     mut print: impl FnMut(&[u8], &str) -> anyhow::Result<()>,
 ) -> anyhow::Result<usize> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .context("starting the async runtime")?;
+    let rt = super::runtime()?;
     rt.block_on(async {
         let session = connect(cfg).await?;
         let mode = if follow {

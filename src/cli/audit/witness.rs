@@ -44,9 +44,7 @@ impl WitnessArgs {
         };
         let tls = crate::tls::client_config(ca, Some((cert, key)), None)?;
         let tls = std::sync::Arc::new(tls);
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()?;
+        let rt = crate::cli::runtime()?;
         let mut out = Vec::new();
         for url in &self.witness {
             for id in log_ids {

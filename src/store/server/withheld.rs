@@ -133,7 +133,10 @@ pub(super) async fn decisions(store: &Arc<Store>) -> Resp {
                 let Some(decided) = item.decided.clone().filter(|_| !item.returned) else {
                     continue;
                 };
-                let (_, doc) = open(&s, &item.meta.id)?;
+                let (_, doc) = open(&s, &item.meta.id)?.ok_or_else(|| StoreError::Damaged {
+                    path: s.cfg.data_dir.clone(),
+                    message: format!("withheld basis {} vanished", item.meta.id),
+                })?;
                 out.push(DecisionForHub {
                     basis_id: item.meta.id.clone(),
                     sha256: item.meta.sha256.clone(),
@@ -163,20 +166,16 @@ pub(super) async fn returned(store: &Arc<Store>, id: &str) -> Resp {
     .await
 }
 
-/// A withheld basis decrypted (blocking).
-pub(super) fn open(store: &Store, id: &str) -> Result<(Withheld, Vec<u8>), StoreError> {
-    let (item, sealed) = store
-        .storage
-        .withheld(id)?
-        .ok_or_else(|| StoreError::Damaged {
-            path: store.cfg.data_dir.clone(),
-            message: format!("withheld basis {id} vanished"),
-        })?;
+/// A withheld basis decrypted (blocking); `None` when there is no such basis.
+fn open(store: &Store, id: &str) -> Result<Option<(Withheld, Vec<u8>)>, StoreError> {
+    let Some((item, sealed)) = store.storage.withheld(id)? else {
+        return Ok(None);
+    };
     let doc = store
         .body_key
         .open(&sealed_as(id), &sealed)
         .ok_or_else(|| StoreError::Undecryptable { id: id.to_string() })?;
-    Ok((item, doc))
+    Ok(Some((item, doc)))
 }
 
 /// A withheld basis for an official: logged (durably) as read (`action`) before it is shown.
@@ -187,10 +186,9 @@ pub(super) fn read(
     id: &str,
     action: &str,
 ) -> Result<Option<(Withheld, Vec<u8>)>, StoreError> {
-    if store.storage.withheld(id)?.is_none() {
+    let Some((item, doc)) = open(store, id)? else {
         return Ok(None);
-    }
-    let (item, doc) = open(store, id)?;
+    };
     store.access.record_read(who, &item.meta, action)?;
     Ok(Some((item, doc)))
 }
