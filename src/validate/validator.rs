@@ -129,6 +129,18 @@ impl Validator {
             }
         }
     }
+
+    /// Checks a document this process wrote itself from `claim`, a model it holds (the policy's
+    /// removals): the schema on the bytes and every business rule on the model — the findings
+    /// [`Validator::validate`] makes of the same bytes (`tests/policy_property.rs` compares the
+    /// two). It leaves out what only bytes from outside need: the safety limits (these are the
+    /// serialisation of a document that passed them, with elements left out, so smaller and no
+    /// deeper) and a second parse into the model (`claim` is what the bytes were written from).
+    pub fn recheck(&self, bytes: &[u8], claim: &ClaimSpecification) -> Vec<Finding> {
+        let mut findings = self.schema.validate(bytes, MAX_XSD_FINDINGS);
+        findings.extend(rules::check(bytes, claim, &self.rules));
+        findings
+    }
 }
 
 /// The official findings with no contract finding of the same rule at the same place, each
