@@ -27,7 +27,7 @@ lint: deps ## formatting and clippy, as CI would want them
 fmt:
 	$(CARGO) fmt
 
-bench: deps ## the exchange end to end beside a raw-broker baseline (BENCH_GROWTH=full adds 100 000 bases): target/bench/
+bench: deps ## the exchange end to end beside a raw-broker baseline, its floors and issue 21's targets (BENCH_GROWTH=short: no 100 000 point): target/bench/
 	$(CARGO) bench --bench exchange
 
 bench-components: deps ## criterion benchmarks of the parts (figures as ratios to a baseline of the same run)

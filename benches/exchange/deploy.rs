@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The binary measured: this build's, or `IH_BIN` (to measure another build in the same
-/// sitting, e.g. before and after a change).
+/// The binary measured (hub and stores): this build's, or `IH_BIN` (to measure another build in
+/// the same sitting, e.g. before and after a change).
 pub(crate) fn bin() -> &'static str {
     static BIN: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
@@ -17,7 +17,12 @@ pub(crate) fn bin() -> &'static str {
 
 /// Runs `invoice-hub ARGS`, panicking with its stderr if it fails: the bench cannot go on.
 pub(crate) fn run_ok(args: &[&str]) -> String {
-    let o = Command::new(bin())
+    run_ok_of(bin(), args)
+}
+
+/// [`run_ok`] with the build `bin`.
+fn run_ok_of(bin: &str, args: &[&str]) -> String {
+    let o = Command::new(bin)
         .args(args)
         .output()
         .expect("run invoice-hub");
@@ -181,19 +186,14 @@ pub(crate) struct Deployment {
 
 impl Deployment {
     /// Fresh stores and a fresh hub in `dir` (emptied first); returns once the hub consumes.
-    /// `group_commit: false` makes the stores flush each delivery by itself (the old way).
-    pub(crate) fn start(dir: &Path, shared: &Shared, group_commit: bool) -> Deployment {
+    /// `bin` is the build measured: [`bin`], or the one `BENCH_COMPARE_BIN` names.
+    pub(crate) fn start(dir: &Path, shared: &Shared, bin: &str) -> Deployment {
         let _ = std::fs::remove_dir_all(dir);
         std::fs::create_dir_all(dir).unwrap();
         let mut stores = Vec::new();
         let mut receivers = String::new();
         for org in &shared.regions {
-            let (p, url) = start_store(
-                &dir.join(format!("store-{org}")),
-                &shared.certs,
-                org,
-                group_commit,
-            );
+            let (p, url) = start_store(bin, &dir.join(format!("store-{org}")), &shared.certs, org);
             stores.push(p);
             receivers.push_str(&format!("\"{org}\" = \"{url}\"\n"));
         }
@@ -223,7 +223,7 @@ impl Deployment {
         )
         .unwrap();
         let log = dir.join("hub.log");
-        let child = Command::new(bin())
+        let child = Command::new(bin)
             .args(["hub", "--config"])
             .arg(&hub_toml)
             .stdout(Stdio::null())
@@ -277,14 +277,13 @@ impl Deployment {
     }
 }
 
-fn start_store(dir: &Path, certs: &Path, org: &str, group_commit: bool) -> (Proc, String) {
+fn start_store(bin: &str, dir: &Path, certs: &Path, org: &str) -> (Proc, String) {
     std::fs::create_dir_all(dir).unwrap();
     let config = dir.join("store.toml");
     std::fs::write(
         &config,
         format!(
             "org = \"{org}\"\nlisten = \"127.0.0.1:0\"\ndata_dir = \"data\"\nkeys_dir = \"keys\"\n\
-             group_commit = {group_commit}\n\
              [tls]\nca = \"{}\"\ncert = \"{}\"\nkey = \"{}\"\n\
              [access]\nwriters = [\"hsa:SE0000000000-HUB\"]\nreaders = [\"hsa:SE{org}-READER1\"]\n\
              reviewers = [\"hsa:SE{org}-REVIEWER1\"]\n",
@@ -294,9 +293,12 @@ fn start_store(dir: &Path, certs: &Path, org: &str, group_commit: bool) -> (Proc
         ),
     )
     .unwrap();
-    run_ok(&["store", "--init", "--config", &config.to_string_lossy()]);
+    run_ok_of(
+        bin,
+        &["store", "--init", "--config", &config.to_string_lossy()],
+    );
     let log = dir.join("store.log");
-    let (child, url) = crate::store_harness::spawn_store(&config, &log);
+    let (child, url) = crate::store_harness::spawn_store_of(bin, &config, &log);
     (
         Proc {
             what: format!("store {org}"),

@@ -16,7 +16,7 @@ pub(crate) const CALLERS: usize = 10;
 /// Measures `bases` of one sender (the first's) through the gateway.
 pub(crate) fn measure(work: &Path, shared: &Shared, bases: &[Basis]) -> Timing {
     let dir = work.join("point-gateway");
-    let dep = Deployment::start(&dir, shared, true);
+    let dep = Deployment::start(&dir, shared, crate::deploy::bin());
     let sender = bases[0].sender.clone();
     let mine: Vec<&Basis> = bases.iter().filter(|b| b.sender == sender).collect();
     let (mut gw, url) = start(&dir, shared);

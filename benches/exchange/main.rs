@@ -8,15 +8,23 @@
 //!    rules, policy, disclosure log) → mutual-TLS store → the sender's status; each basis timed
 //!    from its publish to its status. Ratio end to end ÷ baseline.
 //! 3. **Latency under load**: paced publishing at 25, 50 and 90 % of the throughput of 2.
-//! 4. **How cost grows**: throughput, peak RSS (VmHWM) and CPU of the hub and the stores at 1 000
-//!    and 10 000 bases, N, and 100 000 with `BENCH_GROWTH=full`; and at 1, 10 and 100 lines per
-//!    basis.
+//! 4. **How cost grows**: throughput, peak RSS (VmHWM) and CPU of the hub and the stores at 1 000,
+//!    10 000 bases, N and 100 000 (`BENCH_GROWTH=short` leaves 100 000 out); and at 1, 10 and 100
+//!    lines per basis.
+//! 5. **The SOAP gateway**: 10 callers at once.
+//! 6. **The floors** ([`floor`]): libxml2 XSD-only validation of the same N documents, and the
+//!    disclosure log's durable appends at batch sizes 1, 64 and 512.
+//!
+//! The targets of issue 21 are checked against figures of this one run and printed as MET or
+//! MISSED at the end of the table.
 //!
 //! Every measurement runs against a fresh deployment (new stores, new hub, new disclosure log) of
 //! the release binary; one RabbitMQ node serves the whole run. Writes `target/bench/summary.json`,
 //! `target/bench/summary.txt` (the table it prints) and `target/bench/performance.png`.
 //!
-//! Knobs (environment): `BENCH_N` (default 20000), `BENCH_GROWTH=full` (adds 100 000 bases),
+//! Knobs (environment): `BENCH_N` (default 20000), `BENCH_GROWTH=short` (no 100 000 point),
+//! `BENCH_COMPARE_BIN` (other builds of `invoice-hub`, `:`-separated: the end-to-end point again
+//! through each),
 //! `BENCH_LINES_N` (bases per lines point, default 500), `BENCH_PACED_SECS` (length of a paced
 //! run, default 20).
 //!
@@ -27,6 +35,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 mod deploy;
+mod floor;
 mod gateway;
 mod load;
 mod plot;
@@ -78,7 +87,7 @@ impl Knobs {
         };
         Knobs {
             n: num("BENCH_N", 20_000),
-            full: std::env::var("BENCH_GROWTH").is_ok_and(|v| v == "full"),
+            full: !std::env::var("BENCH_GROWTH").is_ok_and(|v| v == "short"),
             lines_n: num("BENCH_LINES_N", 500),
             paced_secs: num("BENCH_PACED_SECS", 20) as f64,
             smoke: false,
@@ -127,13 +136,13 @@ struct Bench {
 impl Bench {
     /// One measurement on a fresh deployment.
     fn point(&self, name: &str, bases: &[Basis], pace: Pace) -> Point {
-        self.point_with(name, bases, pace, true)
+        self.point_of(deploy::bin(), name, bases, pace)
     }
 
-    /// [`Bench::point`], choosing whether the stores group their flushes.
-    fn point_with(&self, name: &str, bases: &[Basis], pace: Pace, group_commit: bool) -> Point {
+    /// [`Bench::point`] with the build `bin`.
+    fn point_of(&self, bin: &str, name: &str, bases: &[Basis], pace: Pace) -> Point {
         eprintln!("bench: {name}: {} bases, {pace:?}", bases.len());
-        let d = Deployment::start(&self.work.join("deployment"), &self.shared, group_commit);
+        let d = Deployment::start(&self.work.join("deployment"), &self.shared, bin);
         let cpu0 = self.cpu_now(&d);
         let stall = Duration::from_secs(180);
         let timing = self
@@ -259,24 +268,27 @@ fn main() {
             in_flight: IN_FLIGHT,
         },
     );
-    // The store's group commit against one flush per delivery (before it), same bases.
-    let mut before_after = Vec::new();
-    if !knobs.smoke {
-        let k = &n[..n.len().min(5_000)];
-        for (name, group) in [
-            ("store: a flush per delivery (before)", false),
-            ("store: group commit (after)", true),
-        ] {
-            before_after.push(bench.point_with(
-                name,
-                k,
+    // The same bases through other builds, when asked (`BENCH_COMPARE_BIN`, paths separated by
+    // `:`): before and after a change, in one run.
+    let compared: Vec<Point> = std::env::var("BENCH_COMPARE_BIN")
+        .unwrap_or_default()
+        .split(':')
+        .filter(|p| !p.is_empty())
+        .map(|other| {
+            let file = Path::new(other)
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned());
+            let name = format!("end-to-end ({})", file.unwrap_or_default());
+            bench.point_of(
+                other,
+                &name,
+                n,
                 Pace::Max {
                     in_flight: IN_FLIGHT,
                 },
-                group,
-            ));
-        }
-    }
+            )
+        })
+        .collect();
     // 3. Latency under load.
     let mut paced = Vec::new();
     let shares: &[f64] = if knobs.smoke {
@@ -329,6 +341,14 @@ fn main() {
     eprintln!("bench: the SOAP gateway, {} callers", gateway::CALLERS);
     let gateway = gateway::measure(&work, &bench.shared, &n[..gateway_n]);
 
+    // 6. The floors, in this process, with nothing else of the bench running.
+    eprintln!(
+        "bench: libxml2 XSD-only validation of the same {} documents",
+        n.len()
+    );
+    let xsd = floor::xsd_only(n);
+    let log_rates = floor::log_rates(&work.join("log-floor"), if knobs.smoke { 50 } else { 1 });
+
     let mut summary = Summary::new(
         knobs.n,
         knobs.full,
@@ -338,9 +358,10 @@ fn main() {
         paced,
         growth,
         lines,
-        before_after,
         started.elapsed(),
     );
+    summary.add_floors(xsd, log_rates);
+    summary.compared = compared;
     summary.add_gateway(gateway, gateway::CALLERS);
     let table = summary.table();
     println!("{table}");

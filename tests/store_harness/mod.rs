@@ -240,9 +240,14 @@ impl Drop for StoreProc {
 }
 
 /// Starts `invoice-hub store --config CONFIG` (stderr into `stderr_log`) and returns the process
-/// and the URL it printed as its first line (it listens on a free port). Also `make bench`'s.
+/// and the URL it printed as its first line (it listens on a free port).
 pub(crate) fn spawn_store(config: &Path, stderr_log: &Path) -> (Child, String) {
-    let mut child = Command::new(bin())
+    spawn_store_of(bin(), config, stderr_log)
+}
+
+/// [`spawn_store`] with another build of the binary (`make bench` measures `IH_BIN`).
+pub(crate) fn spawn_store_of(bin: &str, config: &Path, stderr_log: &Path) -> (Child, String) {
+    let mut child = Command::new(bin)
         .args(["store", "--config"])
         .arg(config)
         .stdout(Stdio::piped())
