@@ -11,15 +11,13 @@
 use std::path::Path;
 use std::time::Instant;
 
-use chrono::{DateTime, Utc};
-use invoice_hub::audit::{
-    AuditLog, Digest, Event, LogConfig, LogSigningKey, PatientKey, PolicyRef, Record,
-};
+use invoice_hub::audit::{AuditLog, LogConfig, LogSigningKey, PatientKey, Record};
 use invoice_hub::validate::xsd::Schema;
 use invoice_hub::validate::MAX_XSD_FINDINGS;
 use serde::Serialize;
 
 use crate::load::Basis;
+use crate::log_record::record;
 
 /// libxml2 XSD-only validation of a set of documents.
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -69,31 +67,6 @@ pub(crate) fn xsd_only(bases: &[Basis]) -> XsdOnly {
     }
 }
 
-/// A record like those the hub writes for a basis (received, disclosed, delivered).
-fn record(i: usize, pk: &PatientKey) -> Record {
-    let t0: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-01-01T00:00:00Z")
-        .unwrap()
-        .with_timezone(&Utc);
-    let mut r = Record::new(
-        t0 + chrono::Duration::milliseconds(i as i64),
-        [Event::Received, Event::Disclosed, Event::Delivered][i % 3],
-        format!("B-{:09}", i / 3),
-        format!("23210000{:02}", i % 21),
-        format!("23210001{:02}", (i / 21) % 21),
-        "hub-bench",
-    );
-    r.patients.push(pk.hash(&format!("19{:010}", i % 50_000)));
-    r.received_sha256 = Some(Digest([(i % 251) as u8; 32]));
-    r.disclosed_sha256 = Some(Digest([(i % 241) as u8; 32]));
-    r.policy = Some(PolicyRef {
-        id: "region-default".into(),
-        version: "3".into(),
-        board_decision: "RS 2026/114".into(),
-    });
-    r.matched_rules = vec!["policy:psychiatry".into()];
-    r
-}
-
 /// Durable appends per second at batch sizes 1, 64 and 512 (`scale` shrinks the counts for the
 /// smoke run).
 pub(crate) fn log_rates(dir: &Path, scale: usize) -> Vec<LogRate> {
@@ -111,7 +84,9 @@ pub(crate) fn log_rates(dir: &Path, scale: usize) -> Vec<LogRate> {
         let batches: Vec<Vec<Record>> = (0..records / batch)
             .map(|k| {
                 let from = next + k * batch;
-                (from..from + batch).map(|j| record(j, &pk)).collect()
+                (from..from + batch)
+                    .map(|j| record(j as u64, &pk))
+                    .collect()
             })
             .collect();
         next += records / batch * batch;

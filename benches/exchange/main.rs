@@ -38,6 +38,8 @@ mod deploy;
 mod floor;
 mod gateway;
 mod load;
+#[path = "../support/log_record.rs"]
+mod log_record;
 mod plot;
 mod report;
 #[path = "../../tests/store_harness/mod.rs"]
