@@ -7,7 +7,9 @@ mod common;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use common::{basis_xml, reply_of, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER};
+use common::{
+    basis_xml, poll, reply_of, TestBroker, ORG_HALLAND, ORG_STOCKHOLM, ORG_VGR_NOT_A_USER,
+};
 use invoice_hub::broker::messages::{Outcome, StatusMessage, STATUS_TYPE};
 use invoice_hub::broker::region::basis_message;
 use invoice_hub::broker::{topology, Outgoing, Publisher, Session, Subscription};
@@ -463,21 +465,30 @@ async fn a_revoked_region_certificate_is_refused_at_its_next_connection() {
     let (code, out, err) = common::ih(&["pki", "revoke", "--dir", &dir, cert.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{out}{err}");
     // Erlang reads the CRL at every handshake: no restart, no reload interval.
+    let revocations = || {
+        let log = broker().log();
+        log.matches("certificate_revoked").count() + log.matches("Certificate Revoked").count()
+    };
+    let before = revocations();
     let err = within("connect revoked", renewed.connect())
         .await
         .expect_err("a revoked certificate got in");
+    // Under TLS 1.3 the client's handshake is over before the broker has checked its
+    // certificate: the broker's alert comes after the client's first bytes, and a broker that
+    // closes with those bytes unread resets the connection, so the alert is not always read
+    // (seen in CI: "Connection reset by peer"). Refused either way; the broker's log says why.
+    let text = err.to_string();
     assert!(
-        err.to_string().to_lowercase().contains("revoked")
-            || err.to_string().contains("BadCertificate")
-            || err.to_string().contains("CertificateRevoked"),
+        text.to_lowercase().contains("revoked")
+            || text.contains("BadCertificate")
+            || text.contains("CertificateRevoked")
+            || text.contains("Connection reset by peer"),
         "{err}"
     );
-    assert!(
-        broker().wait_for_log("certificate_revoked")
-            || broker().wait_for_log("Certificate Revoked"),
-        "{}",
-        broker().log()
-    );
+    let refused_as_revoked = poll(Duration::from_secs(10), Duration::from_millis(200), || {
+        (revocations() > before).then_some(())
+    });
+    assert!(refused_as_revoked.is_some(), "{}", broker().log());
     within(
         "control connect",
         broker().endpoint(ORG_STOCKHOLM).connect(),

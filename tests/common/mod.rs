@@ -239,6 +239,17 @@ impl TestBroker {
         String::from_utf8_lossy(&o.stdout).into_owned()
     }
 
+    /// Imports the definitions the node booted with again (`broker/ctl` wrote them): what a
+    /// test deleted (a queue, its bindings) is back, what is there is left as it is.
+    pub(crate) fn import_definitions_again(&self) {
+        let file = self
+            .repo
+            .join("run")
+            .join(format!("broker-{}", self.name))
+            .join("definitions.json");
+        self.rabbitmqctl(&["import_definitions", file.to_str().expect("a UTF-8 path")]);
+    }
+
     /// The broker's own log (the TLS layer reports why it refused a handshake there).
     pub(crate) fn log(&self) -> String {
         let dir = self
