@@ -26,10 +26,16 @@ use crate::retry::{Backoff, Limit, Retry, Stopped};
 /// The file in a database directory.
 pub(crate) const FILE: &str = "data.redb";
 
-/// The page cache per database. redb's default (1 GiB) would let every process grow with
-/// everything it wrote; appends and the lookups the hub makes (recent entries, one basis id)
-/// need little (`make bench`'s memory rows, docs/performance.md).
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// The page cache per database. redb keeps every page a commit writes in this cache until it is
+/// full (half of it may be the write buffer), so a process that appends fills all of it with
+/// pages it will rarely read again: at 32 MiB it was the largest thing the hub held (32.6 of
+/// 81 MiB at the heap's peak, heaptrack) and the hub's and the store's peak RSS at 20 000 bases
+/// were 33 and 31 MiB above what they are at 4 MiB (docs/performance.md, "Memory"), for no
+/// measurable throughput. What the cache earns its keep on is small: the B-tree pages on the
+/// path of the next append (the keys are in order, so the path is the same for the next one)
+/// and the indexes' interior pages; a leaf read again comes from the operating system's page
+/// cache, a `pread` away.
+const CACHE_BYTES: usize = 4 * 1024 * 1024;
 
 type Bytes = &'static [u8];
 
