@@ -26,7 +26,8 @@
 //! `BENCH_COMPARE_BIN` (other builds of `invoice-hub`, `:`-separated: the end-to-end point again
 //! through each),
 //! `BENCH_LINES_N` (bases per lines point, default 500), `BENCH_PACED_SECS` (length of a paced
-//! run, default 20).
+//! run, default 20), `IH_BIN` (the build every other point runs; default the release binary cargo
+//! built for the bench; `deploy::bin`).
 //!
 //! Run by `cargo test --all-targets` (no `--bench` argument), it is a smoke test instead: 60
 //! bases, the same steps, results in `target/bench/smoke/`, and it fails if any basis goes
