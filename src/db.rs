@@ -226,6 +226,7 @@ impl Db {
 fn open_waiting(dir: &Path) -> Result<redb::Database, DbError> {
     let mut builder = redb::Builder::new();
     builder.set_cache_size(CACHE_BYTES);
+    create_whole(dir, &builder)?;
     let wait = Duration::from_millis(100);
     Retry::new(
         Backoff::fixed(wait, wait),
@@ -241,6 +242,32 @@ fn open_waiting(dir: &Path) -> Result<redb::Database, DbError> {
         Stopped::GaveUp { .. } => DbError::InUse(dir.to_owned()),
         Stopped::Fatal(e) => storage(dir, e),
     })
+}
+
+/// Makes a new database under a name of its own and links it into place only when it is whole.
+/// A process killed while redb writes a new file's first pages (a first start cut short, a power
+/// cut) would otherwise leave a `data.redb` that no later open can read ("not a redb database"),
+/// and the hub or store would never start again on that directory.
+fn create_whole(dir: &Path, builder: &redb::Builder) -> Result<(), DbError> {
+    let file = dir.join(FILE);
+    if file.exists() {
+        return Ok(());
+    }
+    let new = dir.join(format!("{FILE}.new-{}", std::process::id()));
+    let made = (|| -> Result<(), String> {
+        let _ = std::fs::remove_file(&new);
+        drop(builder.create(&new).map_err(|e| e.to_string())?);
+        std::fs::File::open(&new)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| e.to_string())?;
+        // A link, not a rename: it never replaces a database another process made meanwhile.
+        match std::fs::hard_link(&new, &file) {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e.to_string()),
+            _ => sync_dir(Some(dir)).map_err(|e| e.to_string()),
+        }
+    })();
+    let _ = std::fs::remove_file(&new);
+    made.map_err(|why| storage(dir, format!("creating the database: {why}")))
 }
 
 /// Whether `dir` holds a sled database (its `conf` and `db` files).
@@ -448,6 +475,22 @@ mod tests {
         let _first = Db::open(d.path(), &[T]).unwrap();
         let err = Db::open(d.path(), &[T]).unwrap_err();
         assert!(matches!(err, DbError::InUse(_)), "{err}");
+    }
+
+    #[test]
+    fn a_new_database_appears_whole_under_its_name_and_leaves_nothing_beside_it() {
+        let d = tempfile::tempdir().unwrap();
+        // What a creation killed half-way leaves: a partial file under the temporary name.
+        let stale = d.path().join(format!("{FILE}.new-{}", std::process::id()));
+        std::fs::write(&stale, b"half a header").unwrap();
+        drop(Db::open(d.path(), &[T]).unwrap());
+        let names: Vec<String> = std::fs::read_dir(d.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [FILE]);
+        let db = Db::open(d.path(), &[T]).unwrap();
+        assert!(db.read().unwrap().table(T).unwrap().is_empty().unwrap());
     }
 
     #[test]
