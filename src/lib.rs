@@ -14,7 +14,8 @@
 //! store keep their data in: redb, durable commits, the only module that names the engine),
 //! [`tls`] (rustls configuration and PEM files, for every part that speaks TLS), `net` (the
 //! HTTPS edge of the store and the gateway: connections, identities, limits) and [`retry`]
-//! (the one backoff and retry loop), [`clock`] (now, and today as the Swedish date). Beside
+//! (the one backoff and retry loop), [`clock`] (now, and today as the Swedish date), `cpu` (the
+//! threads, one per core, that do the CPU work on a basis). Beside
 //! them, [`synth`] generates realistic bases for tests, benchmarks and demonstrations (`invoice-hub gen`); nothing on the exchange's path uses it.
 
 // A library function over 80 lines (clippy.toml) needs its reason written above it, or a split.
@@ -27,6 +28,7 @@ pub mod broker;
 pub mod claim;
 pub mod cli;
 pub mod clock;
+pub(crate) mod cpu;
 pub(crate) mod db;
 pub mod gateway;
 pub mod hub;

@@ -129,7 +129,7 @@ impl Call<'_> {
         let validator = self.gw.checks.today(profile);
         let doc = Bytes::from(std::mem::take(&mut self.document));
         let for_check = doc.clone();
-        let mut report = tokio::task::spawn_blocking(move || validator.validate(&for_check))
+        let mut report = crate::cpu::run(move || validator.validate(&for_check))
             .await
             .map_err(|e| Reply::fault(Code::Vp009, format!("the check failed: {e}")))?;
         report.findings.extend(self.route_checks(&report));

@@ -197,7 +197,10 @@ impl Decide {
             Some(c) if findings.is_empty() => c,
             _ => return self.refuse(&facts, findings, &history).await,
         };
-        let decision = day.assessor.assess(&admitted.body, &claim, day.day);
+        let decision = match assess(&day, &admitted.body, claim).await {
+            Ok(d) => d,
+            Err(why) => return Verdict::Retry { why },
+        };
         match (&decision.disclosed, decision.outcome.discloses()) {
             (Some(doc), true) => {
                 let doc = Bytes::from(doc.clone());
@@ -624,12 +627,21 @@ fn admit(m: Incoming) -> Result<Admitted, Verdict> {
     }
 }
 
-/// Safety limits, XSD and rules, on a blocking thread (libxml2 works synchronously).
+/// Safety limits, XSD and rules, on a CPU thread (libxml2 works synchronously; `crate::cpu`).
 async fn validate(day: &Day, profile: Profile, body: Bytes) -> Result<Report, String> {
     let validator = day.validator(profile).clone();
-    tokio::task::spawn_blocking(move || validator.validate(&body))
+    crate::cpu::run(move || validator.validate(&body))
         .await
-        .map_err(|e| format!("validation task failed: {e}"))
+        .map_err(|e| e.to_string())
+}
+
+/// The sending region's policy, on a CPU thread: a removal re-serialises the document and checks
+/// it again.
+async fn assess(day: &Day, body: &Bytes, claim: ClaimSpecification) -> Result<Decision, String> {
+    let (assessor, body, today) = (day.assessor.clone(), body.clone(), day.day);
+    crate::cpu::run(move || assessor.assess(&body, &claim, today))
+        .await
+        .map_err(|e| e.to_string())
 }
 
 /// The id names the basis in the disclosure log, in the store's URL and in the hub's own log:

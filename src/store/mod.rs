@@ -80,6 +80,10 @@ pub enum StoreError {
         what: &'static str,
         source: tokio::task::JoinError,
     },
+    /// The CPU work on a delivery (its check and seal, on a `crate::cpu` thread) panicked. The
+    /// request gets a 500; the store goes on.
+    #[error("{what} did not finish (a panic)")]
+    Panicked { what: &'static str },
     /// A stored body does not decrypt with this store's body key.
     #[error("basis {id} does not decrypt with this store's body key (altered, or another key)")]
     Undecryptable { id: String },

@@ -1,5 +1,6 @@
 //! One function per kind of request. Each gets a caller whose permission `routes` has already
-//! checked; blocking work (libxml2, AES, the database, the access log) runs on the blocking pool.
+//! checked; a delivery's check and seal run on `crate::cpu`, what waits on the disk (the database,
+//! the access log) on the blocking pool.
 
 use std::sync::Arc;
 
@@ -63,20 +64,17 @@ pub(super) async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incomin
         Err(e) => return internal(e),
     }
 
-    let s = store.clone();
-    let id_owned = id.to_string();
-    let outcome =
-        tokio::task::spawn_blocking(move || accept(&s, Some(&id_owned), &body, sha256)).await;
+    let outcome = accept(store, Some(id.to_string()), body, sha256).await;
     match outcome {
         // `accept` flushed it: durable before the receipt goes out.
-        Ok(Ok(Accepted::Stored(PutOutcome::Created(meta)))) => {
+        Ok(Accepted::Stored(PutOutcome::Created(meta))) => {
             json_response(StatusCode::CREATED, &meta.receipt())
         }
-        Ok(Ok(Accepted::Stored(PutOutcome::Same(meta)))) => {
+        Ok(Accepted::Stored(PutOutcome::Same(meta))) => {
             json_response(StatusCode::OK, &meta.receipt())
         }
-        Ok(Ok(Accepted::Stored(PutOutcome::Conflict(old)))) => conflict(&old),
-        Ok(Ok(Accepted::Invalid { id, findings })) => json_response(
+        Ok(Accepted::Stored(PutOutcome::Conflict(old))) => conflict(&old),
+        Ok(Accepted::Invalid { id, findings }) => json_response(
             StatusCode::UNPROCESSABLE_ENTITY,
             &json!({
                 "error": "not a valid invoice basis",
@@ -84,8 +82,7 @@ pub(super) async fn put_claim(store: &Arc<Store>, id: &str, req: Request<Incomin
                 "findings": findings,
             }),
         ),
-        Ok(Err(e)) => internal(e),
-        Err(e) => internal(StoreError::task("validating a delivery")(e)),
+        Err(e) => internal(e),
     }
 }
 

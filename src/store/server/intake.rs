@@ -3,6 +3,9 @@
 //! the document is the one delivered and that the basis is addressed to this region, then seals
 //! and stores it, durably, before a receipt goes out.
 
+use std::sync::Arc;
+
+use bytes::Bytes;
 use chrono::SecondsFormat;
 
 use crate::store::storage::{ClaimMeta, PutOutcome};
@@ -56,15 +59,39 @@ pub(super) fn meta_of(
     }
 }
 
-/// Validates, seals and stores one delivery (blocking: libxml2, AES, the database). `id` is
-/// the id it was delivered under (a `PUT`'s path); a SOAP call has none, and the document's
-/// own is used.
-pub(super) fn accept(
+/// Validates, seals and stores one delivery, durably. `id` is the id it was delivered under (a
+/// `PUT`'s path); a SOAP call has none, and the document's own is used. The check and the seal
+/// are CPU work (`crate::cpu`); the write and its flush wait on the disk, on the blocking pool,
+/// where deliveries that commit together share one flush.
+pub(super) async fn accept(
+    store: &Arc<Store>,
+    id: Option<String>,
+    body: Bytes,
+    sha256: String,
+) -> Result<Accepted, StoreError> {
+    let s = store.clone();
+    let checked = crate::cpu::run(move || check(&s, id.as_deref(), &body, sha256))
+        .await
+        .map_err(|_| StoreError::Panicked {
+            what: "checking a delivery",
+        })?;
+    let (meta, sealed) = match checked {
+        Ok(kept) => kept,
+        Err(invalid) => return Ok(*invalid),
+    };
+    let s = store.clone();
+    tokio::task::spawn_blocking(move || keep(&s, meta, &sealed))
+        .await
+        .map_err(StoreError::task("storing a delivery"))?
+}
+
+/// Validates a delivery and seals it: what the store keeps of it, or why it is refused.
+fn check(
     store: &Store,
     id: Option<&str>,
     body: &[u8],
     sha256: String,
-) -> Result<Accepted, StoreError> {
+) -> Result<(ClaimMeta, Vec<u8>), Box<Accepted>> {
     let validator = Validator::with_schema(
         store.schema.clone(),
         // The same day as the hub's: the Swedish date (crate::clock).
@@ -97,15 +124,15 @@ pub(super) fn accept(
                     "the document could not be read",
                 ));
             }
-            return Ok(Accepted::Invalid {
+            return Err(Box::new(Accepted::Invalid {
                 id: report.id,
                 findings,
-            });
+            }));
         }
     };
     let receiver = claim.customer_party.organisation_number().unwrap_or("");
     if receiver != store.cfg.org {
-        return Ok(Accepted::Invalid {
+        return Err(Box::new(Accepted::Invalid {
             id: report.id,
             findings: vec![Finding::new(
                 RULE_STORE,
@@ -115,11 +142,16 @@ pub(super) fn accept(
                     store.cfg.org
                 ),
             )],
-        });
+        }));
     }
     let meta = meta_of(store, id, &claim, body, sha256);
     let sealed = store.body_key.seal(id, body);
-    let outcome = store.storage.put(meta, &sealed)?;
+    Ok((meta, sealed))
+}
+
+/// Stores a checked delivery and returns once it is durable (blocking: the database).
+fn keep(store: &Store, meta: ClaimMeta, sealed: &[u8]) -> Result<Accepted, StoreError> {
+    let outcome = store.storage.put(meta, sealed)?;
     if matches!(outcome, PutOutcome::Created(_)) {
         // A blocking flush on this blocking thread. Deliveries that commit while a flush runs
         // share the next one (group commit): one fsync for all of them, not one each.

@@ -71,17 +71,8 @@ pub(super) async fn call(store: &Arc<Store>, req: Request<Incoming>) -> Resp {
     }
     let doc = request.document;
     let sha256 = hex::encode(Sha256::digest(&doc));
-    let s = store.clone();
-    let outcome = tokio::task::spawn_blocking(move || accept(&s, None, &doc, sha256)).await;
-    match outcome {
-        Ok(Ok(accepted)) => answer_of(accepted),
-        Ok(Err(e)) => {
-            tracing::error!("{e}");
-            fault(
-                Code::Vp009,
-                "the producer could not store the basis; send it again",
-            )
-        }
+    match accept(store, None, Bytes::from(doc), sha256).await {
+        Ok(accepted) => answer_of(accepted),
         Err(e) => {
             tracing::error!("storing a call's basis: {e}");
             fault(
