@@ -9,10 +9,12 @@
 //! processes held three times their live heap, and more the longer they ran, as every arena met
 //! its own worst moment (docs/performance.md, "Memory"). Work that can use no more threads than
 //! there are cores gains nothing from more threads; here it waits its turn in a queue instead,
-//! and its allocations come from as many arenas as there are cores.
+//! and its allocations come from as many arenas as there are cores. `INVOICE_HUB_CPU_THREADS`
+//! sets another number (four per core measured more memory, and less of a gain in latency than
+//! letting more of the store's deliveries share a flush).
 //!
 //! What waits on the disk (a commit, a read) stays on the blocking pool: it holds a thread while
-//! it waits, and the store's group commit needs many waiters to share one flush.
+//! it waits, and the store's group commit shares one flush among the deliveries waiting for it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{mpsc, Arc, Mutex, OnceLock};
@@ -40,13 +42,32 @@ pub(crate) async fn run<R: Send + 'static>(
     rx.await.map_err(|_| Panicked)
 }
 
-/// The queue of the pool, started on first use: as many threads as the process may use cores.
+/// How many CPU threads a process runs: `INVOICE_HUB_CPU_THREADS` if set to a number from 1 on,
+/// else [`PER_CORE`] per core the process may use.
+const THREADS_ENV: &str = "INVOICE_HUB_CPU_THREADS";
+
+/// Threads per core by default (docs/performance.md, "Memory").
+const PER_CORE: usize = 1;
+
+fn threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    std::env::var(THREADS_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n: &usize| n >= 1)
+        .unwrap_or(cores * PER_CORE)
+}
+
+/// The queue of the pool, started on first use with [`threads`] threads.
 fn queue() -> &'static mpsc::Sender<Job> {
     static QUEUE: OnceLock<mpsc::Sender<Job>> = OnceLock::new();
     QUEUE.get_or_init(|| {
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = threads();
+        if std::env::var_os(THREADS_ENV).is_some() {
+            tracing::info!("{threads} CPU threads ({THREADS_ENV})");
+        }
         for i in 0..threads {
             let rx = rx.clone();
             std::thread::Builder::new()
@@ -79,7 +100,7 @@ mod tests {
             .await
             .unwrap();
         assert!(name.is_some_and(|n| n.starts_with("ih-cpu-")));
-        let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let threads = threads();
         // More panics than threads: had a panic taken its thread, the jobs after would hang.
         for _ in 0..threads + 1 {
             assert!(run(|| -> u32 { panic!("a bug") }).await.is_err());

@@ -375,7 +375,7 @@ fn targets(
             t.push(Target {
                 what: "peak RSS of hub and store at 100 000 bases ÷ at 10 000 <= 1.1".into(),
                 measured: format!(
-                    "hub ×{hub:.2} ({:.0} → {:.0} MiB), store ×{store:.2} ({:.0} → {:.0} MiB)",
+                    "hub ×{hub:.3} ({:.1} → {:.1} MiB), store ×{store:.3} ({:.1} → {:.1} MiB)",
                     a.hub.peak_rss_mib,
                     b.hub.peak_rss_mib,
                     a.store_peak_rss_mib,

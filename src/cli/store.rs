@@ -26,11 +26,11 @@ pub(super) struct Args {
 
 /// Threads that may wait on the store's database at once: a delivery's write and the flush it
 /// waits for, reads. A delivery's check runs on `crate::cpu`, so what is left holds a thread only
-/// while the disk works, and deliveries that wait together share one flush. Unbounded, tokio's
-/// pool grew to 17–25 threads per store under load, each keeping a glibc arena of its own; at 4
-/// the store's peak RSS grew ×1.15 from 10 000 to 100 000 bases instead of ×1.28, at the same
-/// throughput (docs/performance.md, "Memory").
-const BLOCKING_THREADS: usize = 4;
+/// while the disk works, and the deliveries waiting together share one flush — as many as there
+/// are threads. Unbounded, tokio's pool grew to 17–25 threads per store under load, each keeping
+/// a glibc arena of its own; at 4, a slow flush left the deliveries behind it queued for threads
+/// (p99 at 50 % load 355–407 ms against 54 at 16; docs/performance.md, "Memory").
+const BLOCKING_THREADS: usize = 16;
 
 pub(super) fn run(args: Args) -> anyhow::Result<ExitCode> {
     let cfg = StoreConfig::load(&args.config)
