@@ -42,13 +42,14 @@ pub(crate) async fn run<R: Send + 'static>(
     rx.await.map_err(|_| Panicked)
 }
 
-/// How many CPU threads a process runs: `INVOICE_HUB_CPU_THREADS` if set to a number from 1 on,
-/// else [`PER_CORE`] per core the process may use.
+/// The environment variable an operator sets to run another number of CPU threads.
 const THREADS_ENV: &str = "INVOICE_HUB_CPU_THREADS";
 
 /// Threads per core by default (docs/performance.md, "Memory").
 const PER_CORE: usize = 1;
 
+/// How many CPU threads a process runs: [`THREADS_ENV`] if set to a number from 1 on, else
+/// [`PER_CORE`] per core the process may use.
 fn threads() -> usize {
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     std::env::var(THREADS_ENV)
