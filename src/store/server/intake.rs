@@ -77,7 +77,7 @@ pub(super) async fn accept(
         })?;
     let (meta, sealed) = match checked {
         Ok(kept) => kept,
-        Err(invalid) => return Ok(*invalid),
+        Err((id, findings)) => return Ok(Accepted::Invalid { id, findings }),
     };
     let s = store.clone();
     tokio::task::spawn_blocking(move || keep(&s, meta, &sealed))
@@ -85,13 +85,16 @@ pub(super) async fn accept(
         .map_err(StoreError::task("storing a delivery"))?
 }
 
+/// Why a delivery is refused: the document's own id, if it has one, and the findings.
+type Refused = (Option<String>, Vec<Finding>);
+
 /// Validates a delivery and seals it: what the store keeps of it, or why it is refused.
 fn check(
     store: &Store,
     id: Option<&str>,
     body: &[u8],
     sha256: String,
-) -> Result<(ClaimMeta, Vec<u8>), Box<Accepted>> {
+) -> Result<(ClaimMeta, Vec<u8>), Refused> {
     let validator = Validator::with_schema(
         store.schema.clone(),
         // The same day as the hub's: the Swedish date (crate::clock).
@@ -124,25 +127,20 @@ fn check(
                     "the document could not be read",
                 ));
             }
-            return Err(Box::new(Accepted::Invalid {
-                id: report.id,
-                findings,
-            }));
+            return Err((report.id, findings));
         }
     };
     let receiver = claim.customer_party.organisation_number().unwrap_or("");
     if receiver != store.cfg.org {
-        return Err(Box::new(Accepted::Invalid {
-            id: report.id,
-            findings: vec![Finding::new(
-                RULE_STORE,
-                "/claimSpecification/customerParty/identification",
-                format!(
-                    "the basis is addressed to {receiver:?}; this is the store of {}",
-                    store.cfg.org
-                ),
-            )],
-        }));
+        let finding = Finding::new(
+            RULE_STORE,
+            "/claimSpecification/customerParty/identification",
+            format!(
+                "the basis is addressed to {receiver:?}; this is the store of {}",
+                store.cfg.org
+            ),
+        );
+        return Err((report.id, vec![finding]));
     }
     let meta = meta_of(store, id, &claim, body, sha256);
     let sealed = store.body_key.seal(id, body);
